@@ -1,0 +1,106 @@
+import type { DataType, Tensor } from './tensor.js';
+
+/** A checkpoint: tensors keyed by the reference implementation's own state_dict names. */
+export type StateDict = Record<string, Tensor>;
+
+/** The outputs a graph can expose; chosen when the graph is built. */
+export type OutputName = 'logits' | 'pre_logits' | 'features';
+export const OUTPUT_NAMES: readonly OutputName[] = ['logits', 'pre_logits', 'features'];
+
+export type Interpolation = 'nearest' | 'bilinear' | 'bicubic' | 'lanczos' | 'box' | 'hamming';
+export type CropMode = 'center' | 'squash' | 'border';
+
+/** timm's pretrained config (the fields preprocessing and postprocessing need), camel-cased. */
+export interface PretrainedConfig {
+  /** [channels, height, width] */
+  inputSize: readonly [number, number, number];
+  interpolation: Interpolation;
+  cropPct: number;
+  cropMode?: CropMode;
+  mean: readonly [number, number, number];
+  std: readonly [number, number, number];
+  numClasses: number;
+  /** A bundled label set (e.g. 'imagenet-1k') when `labelNames` is not given. */
+  labelSet?: string;
+  labelNames?: readonly string[];
+  /** Hugging Face hub repo, e.g. 'timm/vit_base_patch16_224.augreg2_in21k_ft_in1k'. */
+  hfHubId?: string;
+  url?: string;
+  file?: string;
+  license?: string;
+}
+
+/** A registered variant: constructor kwargs plus its pretrained weights' configs by tag. */
+export interface VariantDefinition {
+  kwargs: Readonly<Record<string, unknown>>;
+  /** Ordered: the first tag is the default, as in timm. */
+  pretrained: Readonly<Record<string, PretrainedConfig>>;
+}
+
+export interface GraphBuildOptions {
+  /** Outputs the graph exposes, in this order. Default: ['logits']. */
+  outputs?: readonly OutputName[];
+  /** Name stored in the ONNX graph. */
+  graphName?: string;
+}
+
+export interface GraphValueInfo {
+  name: string;
+  dtype: DataType;
+  /** Numbers for fixed dimensions, strings for symbolic ones (e.g. 'batch'). */
+  shape: readonly (number | string)[];
+}
+
+/**
+ * A built model: its ONNX protobuf bytes, produced as chunks on demand (so a large model can be
+ * streamed to a file without a second copy of its weights), plus its input/output signature.
+ */
+export interface BuiltGraph {
+  inputs: readonly GraphValueInfo[];
+  outputs: readonly GraphValueInfo[];
+  /** Total size of the ONNX bytes. */
+  byteLength: number;
+  /** The ONNX bytes in order; each call starts over. */
+  chunks(): Iterable<Uint8Array>;
+}
+
+/** The ONNX bytes of a built graph in one buffer. */
+export function graphBytes(graph: BuiltGraph): Uint8Array {
+  const out = new Uint8Array(graph.byteLength);
+  let offset = 0;
+  for (const chunk of graph.chunks()) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  if (offset !== graph.byteLength) throw new RangeError(`Graph produced ${offset} bytes, announced ${graph.byteLength}.`);
+  return out;
+}
+
+/**
+ * An architecture plugin (specification v1). Third parties implement this interface and register
+ * it; nothing else in vitzoo special-cases an architecture.
+ */
+export interface Architecture<Config = unknown> {
+  readonly specificationVersion: 'v1';
+  /** Short id used in fixture configs and `arch` fields, e.g. 'vit'. */
+  readonly id: string;
+  readonly description?: string;
+  /** Registered variants by timm-style name, e.g. 'vit_tiny_patch16_224'. */
+  readonly variants: Readonly<Record<string, VariantDefinition>>;
+  /**
+   * Validates constructor kwargs (timm's names) and fills defaults. Throws `InvalidConfigError`
+   * naming the field on anything it cannot build.
+   */
+  parseConfig(kwargs: Readonly<Record<string, unknown>>): Config;
+  /** Expected checkpoint keys and shapes (after `filterCheckpoint`) for a config. */
+  checkpointShapes(config: Config): Record<string, readonly number[]>;
+  /**
+   * Pure function adapting foreign checkpoint layouts (other repos, older timm) to the keys
+   * `checkpointShapes` names. Must not mutate its input.
+   */
+  filterCheckpoint?(stateDict: StateDict, config: Config): StateDict;
+  /** Builds the ONNX graph; `stateDict` has been filtered and validated. */
+  buildGraph(config: Config, stateDict: StateDict, options: Required<Pick<GraphBuildOptions, 'outputs'>> & GraphBuildOptions): BuiltGraph;
+  /** The outputs this architecture can produce (default: all of OUTPUT_NAMES). */
+  readonly supportedOutputs?: readonly OutputName[];
+}

@@ -1,0 +1,312 @@
+/**
+ * Typed errors. Every error vitzoo throws on purpose is a `VitzooError`: it carries a stable `code`
+ * and typed fields, and `VitzooError.isInstance(e)` recognises it even across duplicate installs of
+ * the package (the brand is a global `Symbol.for`, not class identity).
+ */
+const brand = Symbol.for('vitzoo.error');
+
+export type VitzooErrorCode =
+  | 'unknown-model'
+  | 'unknown-architecture'
+  | 'duplicate-registration'
+  | 'invalid-config'
+  | 'invalid-argument'
+  | 'invalid-safetensors'
+  | 'invalid-checkpoint'
+  | 'checkpoint-mismatch'
+  | 'invalid-image'
+  | 'backend-unavailable'
+  | 'inference-failed'
+  | 'download-failed'
+  | 'integrity-failed'
+  | 'file-not-found'
+  | 'unsupported';
+
+export class VitzooError extends Error {
+  readonly [brand] = true;
+  readonly code: VitzooErrorCode;
+
+  constructor(code: VitzooErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = 'VitzooError';
+  }
+
+  static isInstance(error: unknown): error is VitzooError {
+    return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[brand] === true;
+  }
+
+  /** Plain-object form for `--json` output and logs. */
+  toJSON(): Record<string, unknown> {
+    return { name: this.name, code: this.code, message: this.message };
+  }
+}
+
+function isCode<T extends VitzooError>(code: VitzooErrorCode) {
+  return (error: unknown): error is T => VitzooError.isInstance(error) && error.code === code;
+}
+
+/** A model name that no registered architecture knows. */
+export class UnknownModelError extends VitzooError {
+  readonly modelName: string;
+  readonly suggestions: readonly string[];
+  constructor(modelName: string, suggestions: readonly string[] = []) {
+    const hint = suggestions.length > 0 ? ` Did you mean ${suggestions.map((s) => `'${s}'`).join(', ')}?` : '';
+    super('unknown-model', `Unknown model '${modelName}'.${hint} List the known models with \`vitzoo list\`.`);
+    this.name = 'UnknownModelError';
+    this.modelName = modelName;
+    this.suggestions = suggestions;
+  }
+  static override isInstance = isCode<UnknownModelError>('unknown-model');
+  override toJSON() {
+    return { ...super.toJSON(), modelName: this.modelName, suggestions: this.suggestions };
+  }
+}
+
+/** An architecture id that is not registered. */
+export class UnknownArchitectureError extends VitzooError {
+  readonly architecture: string;
+  readonly available: readonly string[];
+  constructor(architecture: string, available: readonly string[]) {
+    super(
+      'unknown-architecture',
+      `Unknown architecture '${architecture}'. Registered architectures: ${available.join(', ') || '(none)'}. ` +
+        `Install and register a plugin that provides it.`,
+    );
+    this.name = 'UnknownArchitectureError';
+    this.architecture = architecture;
+    this.available = available;
+  }
+  static override isInstance = isCode<UnknownArchitectureError>('unknown-architecture');
+  override toJSON() {
+    return { ...super.toJSON(), architecture: this.architecture, available: this.available };
+  }
+}
+
+export class DuplicateRegistrationError extends VitzooError {
+  readonly kind: 'architecture' | 'variant';
+  readonly id: string;
+  constructor(kind: 'architecture' | 'variant', id: string, existingOwner: string) {
+    super('duplicate-registration', `The ${kind} '${id}' is already registered (by '${existingOwner}'); ids must be unique.`);
+    this.name = 'DuplicateRegistrationError';
+    this.kind = kind;
+    this.id = id;
+  }
+  static override isInstance = isCode<DuplicateRegistrationError>('duplicate-registration');
+}
+
+/** A model configuration (constructor kwargs, pretrained config) that cannot be built. */
+export class InvalidConfigError extends VitzooError {
+  readonly field: string;
+  readonly value: unknown;
+  constructor(field: string, value: unknown, expected: string, context?: string) {
+    const where = context ? ` in ${context}` : '';
+    super('invalid-config', `Invalid config${where}: '${field}' is ${describeValue(value)}; expected ${expected}.`);
+    this.name = 'InvalidConfigError';
+    this.field = field;
+    this.value = value;
+  }
+  static override isInstance = isCode<InvalidConfigError>('invalid-config');
+  override toJSON() {
+    return { ...super.toJSON(), field: this.field };
+  }
+}
+
+/** A bad argument to a public function or CLI command. */
+export class InvalidArgumentError extends VitzooError {
+  readonly argument: string;
+  constructor(argument: string, message: string) {
+    super('invalid-argument', message);
+    this.name = 'InvalidArgumentError';
+    this.argument = argument;
+  }
+  static override isInstance = isCode<InvalidArgumentError>('invalid-argument');
+  override toJSON() {
+    return { ...super.toJSON(), argument: this.argument };
+  }
+}
+
+/** A safetensors file that is malformed, truncated or inconsistent. */
+export class InvalidSafetensorsError extends VitzooError {
+  readonly source: string;
+  readonly reason: string;
+  constructor(source: string, reason: string) {
+    super('invalid-safetensors', `Invalid safetensors file ${source}: ${reason}.`);
+    this.name = 'InvalidSafetensorsError';
+    this.source = source;
+    this.reason = reason;
+  }
+  static override isInstance = isCode<InvalidSafetensorsError>('invalid-safetensors');
+  override toJSON() {
+    return { ...super.toJSON(), source: this.source, reason: this.reason };
+  }
+}
+
+/** A checkpoint (e.g. a PyTorch archive) that cannot be read safely. */
+export class InvalidCheckpointError extends VitzooError {
+  readonly source: string;
+  readonly reason: string;
+  constructor(source: string, reason: string) {
+    super('invalid-checkpoint', `Refusing checkpoint ${source}: ${reason}.`);
+    this.name = 'InvalidCheckpointError';
+    this.source = source;
+    this.reason = reason;
+  }
+  static override isInstance = isCode<InvalidCheckpointError>('invalid-checkpoint');
+  override toJSON() {
+    return { ...super.toJSON(), source: this.source, reason: this.reason };
+  }
+}
+
+export interface MisshapedKey {
+  key: string;
+  expected: readonly number[];
+  actual: readonly number[];
+}
+
+/** The weights do not fit the architecture: keys missing, unexpected, or of the wrong shape. */
+export class CheckpointMismatchError extends VitzooError {
+  readonly missing: readonly string[];
+  readonly unexpected: readonly string[];
+  readonly misshaped: readonly MisshapedKey[];
+  constructor(
+    architecture: string,
+    mismatch: { missing: readonly string[]; unexpected: readonly string[]; misshaped: readonly MisshapedKey[] },
+  ) {
+    const parts: string[] = [];
+    const list = (keys: readonly string[]) =>
+      keys.slice(0, 10).join(', ') + (keys.length > 10 ? `, … (${keys.length - 10} more)` : '');
+    if (mismatch.missing.length > 0) parts.push(`missing ${mismatch.missing.length} key(s): ${list(mismatch.missing)}`);
+    if (mismatch.unexpected.length > 0)
+      parts.push(`unexpected ${mismatch.unexpected.length} key(s): ${list(mismatch.unexpected)}`);
+    if (mismatch.misshaped.length > 0)
+      parts.push(
+        `${mismatch.misshaped.length} key(s) of the wrong shape: ` +
+          mismatch.misshaped
+            .slice(0, 10)
+            .map((m) => `${m.key} is [${m.actual.join(', ')}], expected [${m.expected.join(', ')}]`)
+            .join('; '),
+      );
+    super(
+      'checkpoint-mismatch',
+      `The checkpoint does not match the '${architecture}' config: ${parts.join('; ')}. ` +
+        `Check that the config (kwargs) is the one the weights were trained with.`,
+    );
+    this.name = 'CheckpointMismatchError';
+    this.missing = mismatch.missing;
+    this.unexpected = mismatch.unexpected;
+    this.misshaped = mismatch.misshaped;
+  }
+  static override isInstance = isCode<CheckpointMismatchError>('checkpoint-mismatch');
+  override toJSON() {
+    return { ...super.toJSON(), missing: this.missing, unexpected: this.unexpected, misshaped: this.misshaped };
+  }
+}
+
+/** An image that cannot be decoded or used. */
+export class InvalidImageError extends VitzooError {
+  readonly input: string;
+  readonly reason: string;
+  constructor(input: string, reason: string, options?: { cause?: unknown }) {
+    super('invalid-image', `Invalid image ${input}: ${reason}.`, options);
+    this.name = 'InvalidImageError';
+    this.input = input;
+    this.reason = reason;
+  }
+  static override isInstance = isCode<InvalidImageError>('invalid-image');
+  override toJSON() {
+    return { ...super.toJSON(), input: this.input, reason: this.reason };
+  }
+}
+
+export interface BackendAttempt {
+  backend: string;
+  reason: string;
+}
+
+/** No requested backend could be initialised; `attempts` says why for each one tried. */
+export class BackendUnavailableError extends VitzooError {
+  readonly attempts: readonly BackendAttempt[];
+  constructor(attempts: readonly BackendAttempt[]) {
+    super(
+      'backend-unavailable',
+      attempts.length === 0
+        ? 'No backend is registered. Install and import @vitzoo/runtime-node (Node) or @vitzoo/runtime-web (browsers).'
+        : `No backend could be initialised: ${attempts.map((a) => `${a.backend}: ${a.reason}`).join('; ')}.`,
+    );
+    this.name = 'BackendUnavailableError';
+    this.attempts = attempts;
+  }
+  static override isInstance = isCode<BackendUnavailableError>('backend-unavailable');
+  override toJSON() {
+    return { ...super.toJSON(), attempts: this.attempts };
+  }
+}
+
+/** The runtime refused a model or failed while running it. */
+export class InferenceError extends VitzooError {
+  readonly backend: string;
+  constructor(backend: string, message: string, options?: { cause?: unknown }) {
+    super('inference-failed', message, options);
+    this.name = 'InferenceError';
+    this.backend = backend;
+  }
+  static override isInstance = isCode<InferenceError>('inference-failed');
+}
+
+export class FileNotFoundError extends VitzooError {
+  readonly path: string;
+  constructor(path: string, what: string) {
+    super('file-not-found', `${what} not found: ${path}.`);
+    this.name = 'FileNotFoundError';
+    this.path = path;
+  }
+  static override isInstance = isCode<FileNotFoundError>('file-not-found');
+  override toJSON() {
+    return { ...super.toJSON(), path: this.path };
+  }
+}
+
+export class DownloadError extends VitzooError {
+  readonly url: string;
+  readonly status: number | undefined;
+  constructor(url: string, reason: string, status?: number, options?: { cause?: unknown }) {
+    super('download-failed', `Download of ${url} failed: ${reason}.`, options);
+    this.name = 'DownloadError';
+    this.url = url;
+    this.status = status;
+  }
+  static override isInstance = isCode<DownloadError>('download-failed');
+}
+
+export class IntegrityError extends VitzooError {
+  readonly url: string;
+  readonly expected: string;
+  readonly actual: string;
+  constructor(url: string, expected: string, actual: string) {
+    super('integrity-failed', `Integrity check failed for ${url}: expected ${expected}, got ${actual}.`);
+    this.name = 'IntegrityError';
+    this.url = url;
+    this.expected = expected;
+    this.actual = actual;
+  }
+  static override isInstance = isCode<IntegrityError>('integrity-failed');
+}
+
+export class UnsupportedError extends VitzooError {
+  constructor(message: string) {
+    super('unsupported', message);
+    this.name = 'UnsupportedError';
+  }
+  static override isInstance = isCode<UnsupportedError>('unsupported');
+}
+
+export function describeValue(value: unknown): string {
+  if (value === undefined) return 'missing';
+  try {
+    const text = JSON.stringify(value);
+    return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,229 @@
+import { InvalidArgumentError } from './errors.js';
+
+/** Element types, named as onnxruntime-common names them. */
+export type DataType =
+  | 'float32'
+  | 'float16'
+  | 'bfloat16'
+  | 'float64'
+  | 'int8'
+  | 'uint8'
+  | 'int16'
+  | 'uint16'
+  | 'int32'
+  | 'uint32'
+  | 'int64'
+  | 'uint64'
+  | 'bool';
+
+export interface TensorDataMap {
+  float32: Float32Array;
+  /** IEEE half floats as raw 16-bit patterns. */
+  float16: Uint16Array;
+  /** bfloat16 as raw 16-bit patterns. */
+  bfloat16: Uint16Array;
+  float64: Float64Array;
+  int8: Int8Array;
+  uint8: Uint8Array;
+  int16: Int16Array;
+  uint16: Uint16Array;
+  int32: Int32Array;
+  uint32: Uint32Array;
+  int64: BigInt64Array;
+  uint64: BigUint64Array;
+  bool: Uint8Array;
+}
+
+export type TensorData = TensorDataMap[DataType];
+
+/** A dense, row-major (C order) tensor. */
+export interface Tensor<T extends DataType = DataType> {
+  readonly dtype: T;
+  readonly shape: readonly number[];
+  readonly data: TensorDataMap[T];
+}
+
+export const bytesPerElement: Record<DataType, number> = {
+  float32: 4,
+  float16: 2,
+  bfloat16: 2,
+  float64: 8,
+  int8: 1,
+  uint8: 1,
+  int16: 2,
+  uint16: 2,
+  int32: 4,
+  uint32: 4,
+  int64: 8,
+  uint64: 8,
+  bool: 1,
+};
+
+type TypedArrayConstructor = {
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): TensorData;
+  new (length: number): TensorData;
+  BYTES_PER_ELEMENT: number;
+};
+
+const arrayConstructors: Record<DataType, TypedArrayConstructor> = {
+  float32: Float32Array as unknown as TypedArrayConstructor,
+  float16: Uint16Array as unknown as TypedArrayConstructor,
+  bfloat16: Uint16Array as unknown as TypedArrayConstructor,
+  float64: Float64Array as unknown as TypedArrayConstructor,
+  int8: Int8Array as unknown as TypedArrayConstructor,
+  uint8: Uint8Array as unknown as TypedArrayConstructor,
+  int16: Int16Array as unknown as TypedArrayConstructor,
+  uint16: Uint16Array as unknown as TypedArrayConstructor,
+  int32: Int32Array as unknown as TypedArrayConstructor,
+  uint32: Uint32Array as unknown as TypedArrayConstructor,
+  int64: BigInt64Array as unknown as TypedArrayConstructor,
+  uint64: BigUint64Array as unknown as TypedArrayConstructor,
+  bool: Uint8Array as unknown as TypedArrayConstructor,
+};
+
+export function elementCount(shape: readonly number[]): number {
+  let count = 1;
+  for (const dim of shape) count *= dim;
+  return count;
+}
+
+function checkShape(shape: readonly number[]): void {
+  for (const dim of shape) {
+    if (!Number.isSafeInteger(dim) || dim < 0) {
+      throw new InvalidArgumentError('shape', `Tensor shape [${shape.join(', ')}] must hold non-negative integers.`);
+    }
+  }
+}
+
+/** Creates a tensor, checking that the data length matches the shape. */
+export function createTensor<T extends DataType>(dtype: T, shape: readonly number[], data?: TensorDataMap[T]): Tensor<T> {
+  checkShape(shape);
+  const count = elementCount(shape);
+  const values = data ?? (new arrayConstructors[dtype](count) as TensorDataMap[T]);
+  if (values.length !== count) {
+    throw new InvalidArgumentError(
+      'data',
+      `Tensor of shape [${shape.join(', ')}] needs ${count} elements, got ${values.length}.`,
+    );
+  }
+  return { dtype, shape: [...shape], data: values };
+}
+
+/**
+ * A typed-array view of `byteLength` bytes at `byteOffset` of `bytes`, as `dtype`. Zero-copy when
+ * the offset is aligned to the element size; otherwise the bytes are copied into a fresh array.
+ * (Multi-byte values are read in the platform's byte order, little-endian everywhere we run.)
+ */
+export function typedView<T extends DataType>(
+  dtype: T,
+  bytes: Uint8Array,
+  byteOffset: number,
+  byteLength: number,
+): TensorDataMap[T] {
+  const ctor = arrayConstructors[dtype];
+  const size = ctor.BYTES_PER_ELEMENT;
+  const absolute = bytes.byteOffset + byteOffset;
+  const length = byteLength / size;
+  if (absolute % size === 0) return new ctor(bytes.buffer, absolute, length) as TensorDataMap[T];
+  const copy = new Uint8Array(byteLength);
+  copy.set(bytes.subarray(byteOffset, byteOffset + byteLength));
+  return new ctor(copy.buffer, 0, length) as TensorDataMap[T];
+}
+
+/** The raw little-endian bytes of a tensor's data (a view, not a copy). */
+export function tensorBytes(tensor: Tensor): Uint8Array {
+  const data = tensor.data;
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+const conversionView = new DataView(new ArrayBuffer(4));
+
+/** IEEE 754 half → single precision. */
+export function float16ToFloat32(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const fraction = bits & 0x3ff;
+  if (exponent === 0) return sign * fraction * 2 ** -24;
+  if (exponent === 0x1f) return fraction === 0 ? sign * Infinity : Number.NaN;
+  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+}
+
+/** Single → IEEE 754 half precision, round to nearest even (as numpy and torch do). */
+export function float32ToFloat16(value: number): number {
+  conversionView.setFloat32(0, value);
+  const x = conversionView.getUint32(0);
+  const sign = (x >>> 16) & 0x8000;
+  const exponent = (x >>> 23) & 0xff;
+  let mantissa = x & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (mantissa !== 0 ? 0x200 : 0);
+  const halfExponent = exponent - 127 + 15;
+  if (halfExponent >= 0x1f) return sign | 0x7c00;
+  if (halfExponent <= 0) {
+    if (halfExponent < -10) return sign;
+    mantissa |= 0x800000;
+    const shift = 14 - halfExponent;
+    const half = mantissa >> shift;
+    const remainder = mantissa & ((1 << shift) - 1);
+    const midpoint = 1 << (shift - 1);
+    const rounded = remainder > midpoint || (remainder === midpoint && (half & 1) === 1) ? half + 1 : half;
+    return sign | rounded;
+  }
+  const half = (halfExponent << 10) | (mantissa >> 13);
+  const remainder = mantissa & 0x1fff;
+  const rounded = remainder > 0x1000 || (remainder === 0x1000 && (half & 1) === 1) ? half + 1 : half;
+  return sign | rounded;
+}
+
+export function bfloat16ToFloat32(bits: number): number {
+  conversionView.setUint32(0, bits << 16);
+  return conversionView.getFloat32(0);
+}
+
+/** Returns the tensor as float32 (the same object when it already is). */
+export function toFloat32(tensor: Tensor): Tensor<'float32'> {
+  if (tensor.dtype === 'float32') return tensor as Tensor<'float32'>;
+  const count = elementCount(tensor.shape);
+  const out = new Float32Array(count);
+  const data = tensor.data;
+  switch (tensor.dtype) {
+    case 'float16':
+      for (let i = 0; i < count; i++) out[i] = float16ToFloat32((data as Uint16Array)[i]!);
+      break;
+    case 'bfloat16':
+      for (let i = 0; i < count; i++) out[i] = bfloat16ToFloat32((data as Uint16Array)[i]!);
+      break;
+    case 'int64':
+    case 'uint64':
+      for (let i = 0; i < count; i++) out[i] = Number((data as BigInt64Array)[i]!);
+      break;
+    default:
+      for (let i = 0; i < count; i++) out[i] = (data as Float64Array)[i]!;
+  }
+  return { dtype: 'float32', shape: tensor.shape, data: out };
+}
+
+export function shapesEqual(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((dim, i) => dim === b[i]);
+}
+
+export function formatShape(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+/** Largest absolute element-wise difference between two same-shaped numeric tensors. */
+export function maxAbsDifference(a: Tensor, b: Tensor): number {
+  if (!shapesEqual(a.shape, b.shape)) {
+    throw new InvalidArgumentError(
+      'shape',
+      `Cannot compare tensors of shapes ${formatShape(a.shape)} and ${formatShape(b.shape)}.`,
+    );
+  }
+  const x = toFloat32(a).data;
+  const y = toFloat32(b).data;
+  let max = 0;
+  for (let i = 0; i < x.length; i++) {
+    const diff = Math.abs(x[i]! - y[i]!);
+    if (!(diff <= max)) max = Number.isNaN(diff) ? Number.POSITIVE_INFINITY : diff;
+  }
+  return max;
+}
