@@ -1,0 +1,173 @@
+import { readdir, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import {
+  convertCheckpoint,
+  graphBytes,
+  InvalidArgumentError,
+  InvalidConfigError,
+  maxAbsDifference,
+  OUTPUT_NAMES,
+  parseSafetensors,
+  VitzooError,
+  type OutputName,
+  type Registry,
+  type StateDict,
+  type Tensor,
+} from '@vitzoo/core';
+import { nodeBackend } from '@vitzoo/runtime-node';
+import type { Backend } from '@vitzoo/runtime';
+import { loadWeights, readRequiredFile } from './weights.js';
+
+/** A model case in the fixture format (config.json, model.safetensors, io.safetensors). */
+export interface ModelCase {
+  name: string;
+  dir: string;
+  architecture: string;
+  kwargs: Record<string, unknown>;
+  tolerance: number;
+  config: Record<string, unknown>;
+}
+
+export interface OutputComparison {
+  output: OutputName;
+  /** 'batch' = the whole stored batch at once; 'single' = each sample alone (batch 1). */
+  batch: number;
+  maxAbsDiff: number;
+  passed: boolean;
+}
+
+export type CaseStatus = 'pass' | 'fail' | 'not-implemented' | 'error';
+
+export interface CaseReport {
+  case: string;
+  dir: string;
+  architecture: string | null;
+  status: CaseStatus;
+  tolerance: number;
+  comparisons: OutputComparison[];
+  error?: Record<string, unknown>;
+}
+
+export const DEFAULT_TOLERANCE = 1e-4;
+
+/** Reads a case's config.json and checks the fields the runner needs. */
+export async function readModelCase(dir: string): Promise<ModelCase> {
+  const configPath = join(dir, 'config.json');
+  const text = new TextDecoder().decode(await readRequiredFile(configPath, 'Case config'));
+  let config: Record<string, unknown>;
+  try {
+    config = JSON.parse(text) as Record<string, unknown>;
+  } catch (error) {
+    throw new InvalidConfigError('config.json', text.slice(0, 40), `valid JSON (${(error as Error).message})`, configPath);
+  }
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    throw new InvalidConfigError('config.json', config, 'a JSON object', configPath);
+  }
+  if (typeof config.architecture !== 'string') {
+    throw new InvalidConfigError('architecture', config.architecture, 'an architecture id such as "vit"', configPath);
+  }
+  const kwargs = config.kwargs ?? {};
+  if (typeof kwargs !== 'object' || kwargs === null || Array.isArray(kwargs)) {
+    throw new InvalidConfigError('kwargs', kwargs, 'an object of constructor keyword arguments', configPath);
+  }
+  const tolerance = (config.tolerance as Record<string, unknown> | undefined)?.logits_max_abs_diff;
+  return {
+    name: basename(resolve(dir)),
+    dir,
+    architecture: config.architecture,
+    kwargs: kwargs as Record<string, unknown>,
+    tolerance: typeof tolerance === 'number' ? tolerance : DEFAULT_TOLERANCE,
+    config,
+  };
+}
+
+/** The first `count` samples starting at `start` along axis 0. */
+export function sliceBatch(tensor: Tensor, start: number, count: number): Tensor {
+  const rows = tensor.shape[0] ?? 0;
+  if (start < 0 || start + count > rows) throw new InvalidArgumentError('batch', `Cannot take samples ${start}..${start + count} of ${rows}.`);
+  const perRow = tensor.data.length / rows;
+  return {
+    dtype: tensor.dtype,
+    shape: [count, ...tensor.shape.slice(1)],
+    data: tensor.data.subarray(start * perRow, (start + count) * perRow) as Tensor['data'],
+  };
+}
+
+export interface VerifyOptions {
+  registry: Registry;
+  /** Weights file to use instead of the case's model.safetensors. */
+  weights?: string;
+  backend?: Backend;
+  /** Also run each sample alone (batch 1). Default true. */
+  singleSamples?: boolean;
+}
+
+/**
+ * Builds the case's architecture from its kwargs and weights, runs its stored `pixel_values`, and
+ * compares every stored output the architecture can produce (whole batch, then each sample alone).
+ * Errors become a report with status 'error' (or 'not-implemented' for an unregistered
+ * architecture); they are never thrown.
+ */
+export async function verifyCase(dir: string, options: VerifyOptions): Promise<CaseReport> {
+  const report: CaseReport = { case: basename(resolve(dir)), dir, architecture: null, status: 'error', tolerance: DEFAULT_TOLERANCE, comparisons: [] };
+  try {
+    const modelCase = await readModelCase(dir);
+    report.architecture = modelCase.architecture;
+    report.tolerance = modelCase.tolerance;
+    if (!options.registry.has(modelCase.architecture)) {
+      report.status = 'not-implemented';
+      report.error = { code: 'unknown-architecture', message: `Architecture '${modelCase.architecture}' is not implemented (not registered).` };
+      return report;
+    }
+    const architecture = options.registry.architecture(modelCase.architecture);
+    const stateDict: StateDict = await loadWeights(options.weights ?? join(dir, 'model.safetensors'));
+    const ioPath = join(dir, 'io.safetensors');
+    const io = parseSafetensors(await readRequiredFile(ioPath, 'Case inputs/outputs'), { source: ioPath }).tensors;
+    const input = io.pixel_values;
+    if (!input) throw new InvalidArgumentError('io', `${ioPath} has no 'pixel_values' tensor.`);
+    const supported = architecture.supportedOutputs ?? OUTPUT_NAMES;
+    const outputs = OUTPUT_NAMES.filter((name) => io[name] !== undefined && supported.includes(name));
+    if (outputs.length === 0) throw new InvalidArgumentError('io', `${ioPath} stores none of the outputs ${supported.join(', ')}.`);
+    const graph = convertCheckpoint({ architecture, kwargs: modelCase.kwargs, stateDict, outputs });
+    const session = await (options.backend ?? nodeBackend).createSession(graphBytes(graph));
+    try {
+      const compare = (result: Record<string, Tensor>, start: number, count: number) => {
+        for (const output of outputs) {
+          const expected = sliceBatch(io[output]!, start, count);
+          const actual = result[output]!;
+          const diff = maxAbsDifference(actual, expected);
+          report.comparisons.push({ output, batch: count, maxAbsDiff: diff, passed: diff <= modelCase.tolerance });
+        }
+      };
+      const batch = input.shape[0] ?? 0;
+      compare(await session.run({ pixel_values: input }), 0, batch);
+      if (options.singleSamples ?? true) {
+        for (let i = 0; i < batch && batch > 1; i++) compare(await session.run({ pixel_values: sliceBatch(input, i, 1) }), i, 1);
+      }
+    } finally {
+      await session.dispose();
+    }
+    report.status = report.comparisons.every((c) => c.passed) ? 'pass' : 'fail';
+  } catch (error) {
+    report.status = 'error';
+    report.error = VitzooError.isInstance(error)
+      ? error.toJSON()
+      : { code: 'internal', message: error instanceof Error ? error.message : String(error) };
+  }
+  return report;
+}
+
+/** Case folders below `dir` (a folder holding config.json is itself a case). */
+export async function findCases(dir: string): Promise<string[]> {
+  const entries = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') throw new InvalidArgumentError('path', `No such folder: ${dir}.`);
+    throw error;
+  });
+  if (entries.includes('config.json')) return [dir];
+  const cases: string[] = [];
+  for (const entry of entries.sort()) {
+    const path = join(dir, entry);
+    if ((await stat(path)).isDirectory() && (await readdir(path)).includes('config.json')) cases.push(path);
+  }
+  return cases;
+}
