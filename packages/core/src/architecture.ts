@@ -76,6 +76,11 @@ export function graphBytes(graph: BuiltGraph): Uint8Array {
   return out;
 }
 
+/** What `parseConfig` may consult besides kwargs (e.g. to tell DeiT's distilled form from its checkpoint). */
+export interface ParseHints {
+  stateDict?: StateDict;
+}
+
 /**
  * An architecture plugin (specification v1). Third parties implement this interface and register
  * it; nothing else in vitzoo special-cases an architecture.
@@ -91,7 +96,7 @@ export interface Architecture<Config = unknown> {
    * Validates constructor kwargs (timm's names) and fills defaults. Throws `InvalidConfigError`
    * naming the field on anything it cannot build.
    */
-  parseConfig(kwargs: Readonly<Record<string, unknown>>): Config;
+  parseConfig(kwargs: Readonly<Record<string, unknown>>, hints?: ParseHints): Config;
   /** Expected checkpoint keys and shapes (after `filterCheckpoint`) for a config. */
   checkpointShapes(config: Config): Record<string, readonly number[]>;
   /**
@@ -103,4 +108,29 @@ export interface Architecture<Config = unknown> {
   buildGraph(config: Config, stateDict: StateDict, options: Required<Pick<GraphBuildOptions, 'outputs'>> & GraphBuildOptions): BuiltGraph;
   /** The outputs this architecture can produce (default: all of OUTPUT_NAMES). */
   readonly supportedOutputs?: readonly OutputName[];
+}
+
+export const IMAGENET_DEFAULT_MEAN = [0.485, 0.456, 0.406] as const;
+export const IMAGENET_DEFAULT_STD = [0.229, 0.224, 0.225] as const;
+export const IMAGENET_INCEPTION_MEAN = [0.5, 0.5, 0.5] as const;
+export const IMAGENET_INCEPTION_STD = [0.5, 0.5, 0.5] as const;
+
+/** A pretrained config with timm's defaults (bicubic, ImageNet-1k, ImageNet mean/std) overridden by `overrides`. */
+export function pretrainedConfig(
+  overrides: Partial<PretrainedConfig> & { size?: number | readonly [number, number]; inception?: boolean },
+): PretrainedConfig {
+  const { size, inception, ...rest } = overrides;
+  const [height, width] = typeof size === 'number' ? [size, size] : (size ?? [224, 224]);
+  const numClasses = rest.numClasses ?? 1000;
+  return {
+    inputSize: [3, height, width],
+    interpolation: 'bicubic',
+    cropPct: height >= 384 ? 1 : 0.9,
+    mean: inception ? IMAGENET_INCEPTION_MEAN : IMAGENET_DEFAULT_MEAN,
+    std: inception ? IMAGENET_INCEPTION_STD : IMAGENET_DEFAULT_STD,
+    numClasses,
+    labelSet: numClasses === 1000 ? 'imagenet-1k' : numClasses === 21843 ? 'imagenet-21k-goog' : numClasses === 21841 ? 'imagenet-22k-ms' : undefined,
+    license: 'apache-2.0',
+    ...rest,
+  };
 }

@@ -61,6 +61,14 @@ export class KwargsReader {
     return value;
   }
 
+  /** A boolean that may be absent or null (timm's `Optional[bool] = None`). */
+  optionalBool(name: string): boolean | null {
+    const value = this.take(name);
+    if (value === undefined || value === null) return null;
+    if (typeof value !== 'boolean') this.invalid(name, value, 'true, false or null');
+    return value;
+  }
+
   oneOf<T extends string>(name: string, choices: readonly T[], fallback: T): T {
     const value = this.take(name) ?? fallback;
     if (typeof value !== 'string' || !choices.includes(value as T)) {

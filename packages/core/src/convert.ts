@@ -37,7 +37,7 @@ export function resolveOutputs(architecture: Architecture, outputs: readonly str
 export function convertCheckpoint(options: ConvertOptions): BuiltGraph {
   const { architecture } = options;
   const outputs = resolveOutputs(architecture, options.outputs);
-  const config = architecture.parseConfig(options.kwargs);
+  const config = architecture.parseConfig(options.kwargs, { stateDict: options.stateDict });
   const filtered = architecture.filterCheckpoint
     ? architecture.filterCheckpoint(options.stateDict, config)
     : options.stateDict;
