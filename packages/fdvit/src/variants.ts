@@ -14,7 +14,7 @@ function pretrained(): PretrainedConfig {
     std: [0.229, 0.224, 0.225],
     numClasses: 1000,
     labelSet: 'imagenet-1k',
-    license: 'Apache-2.0 OR MIT',
+    license: 'Apache-2.0 AND MIT',
   };
 }
 
