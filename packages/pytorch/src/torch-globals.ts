@@ -266,8 +266,8 @@ export class TorchUnpicklePolicy implements UnpicklePolicy {
     const [storage, offset, shape, stride] = args;
     if (!(storage instanceof StorageReference)) this.fail(`${name}: the storage is ${describePickleValue(storage)}, not a persistent storage`);
     if (!isCount(offset!)) this.fail(`${name}: the storage offset is ${describePickleValue(offset)}, not a non-negative integer`);
-    if (!isTuple(shape) || !shape.every(isCount)) this.fail(`${name}: the size is ${describePickleValue(shape)}, not a tuple of non-negative integers`);
-    if (!isTuple(stride) || !stride.every(isCount)) this.fail(`${name}: the stride is ${describePickleValue(stride)}, not a tuple of non-negative integers`);
+    if (!isTuple(shape) || !shape.every(isCount)) this.fail(`${name}: the size is ${describePickleValue(shape)}, not a tuple of non-negative integers below 2^53`);
+    if (!isTuple(stride) || !stride.every(isCount)) this.fail(`${name}: the stride is ${describePickleValue(stride)}, not a tuple of non-negative integers below 2^53`);
     if ((shape as PickleValue[]).length !== (stride as PickleValue[]).length) this.fail(`${name}: size and stride have different lengths`);
     return new TensorReference(storage as StorageReference, offset as number, shape as number[], stride as number[]);
   }

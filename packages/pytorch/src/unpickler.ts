@@ -176,7 +176,7 @@ export function unpickle(
   };
   const readLine = () => {
     const newline = bytes.indexOf(0x0a, position);
-    if (newline < 0 || newline - position > 1024) fail('a GLOBAL name is not terminated by a newline');
+    if (newline < 0 || newline - position > 1024) fail('a GLOBAL name is not terminated by a newline (truncated?)');
     const text = readText(newline - position);
     position++;
     return text;
