@@ -168,11 +168,12 @@ function horizontalPass(
         let r = HALF;
         let g = HALF;
         let b = HALF;
+        // Integer arithmetic: every partial sum stays inside int32 for 8-bit data (as in PIL).
         for (let tap = 0; tap < taps; tap++) {
           const weight = weights[kernelBase + tap]!;
-          r += data[i]! * weight;
-          g += data[i + 1]! * weight;
-          b += data[i + 2]! * weight;
+          r = (r + Math.imul(data[i]!, weight)) | 0;
+          g = (g + Math.imul(data[i + 1]!, weight)) | 0;
+          b = (b + Math.imul(data[i + 2]!, weight)) | 0;
           i += 3;
         }
         out[o] = r >> PRECISION_BITS;
@@ -186,7 +187,7 @@ function horizontalPass(
         const kernelBase = x * kernelSize;
         let i = rowBase + start[x]!;
         let sum = HALF;
-        for (let tap = 0; tap < taps; tap++) sum += data[i++]! * weights[kernelBase + tap]!;
+        for (let tap = 0; tap < taps; tap++) sum = (sum + Math.imul(data[i++]!, weights[kernelBase + tap]!)) | 0;
         out[o++] = sum >> PRECISION_BITS;
       }
     } else {
