@@ -145,6 +145,8 @@ describe('strides and shared storages', () => {
     expect(values(stateDict.sliced)).toEqual([1, 3, 5, 7, 9]);
     expect(values(stateDict.first)).toEqual(range(10));
     expect(values(stateDict.second)).toEqual(range(14, 10));
+    // Views of one storage share one buffer (the file, or one aligned copy of an unaligned storage).
+    expect(stateDict.second!.data.buffer).toBe(stateDict.first!.data.buffer);
     expect([...(stateDict['longs.t']!.data as BigInt64Array)]).toEqual([0n, 30n, 10n, 40n, 20n, 50n]);
     expect(stateDict['halves.t']!.dtype).toBe('float16');
     expect(values(stateDict['halves.t'])).toEqual([0, 3, 1, 4, 2, 5]);

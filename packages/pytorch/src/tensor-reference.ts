@@ -19,9 +19,16 @@ export class StorageReference {
     return this.elementCount * bytesPerElement[this.dtype];
   }
 
-  /** The storage's bytes (exactly `byteLength` of them; the loader checks the length). */
+  /**
+   * The storage's bytes (exactly `byteLength` of them; the loader checks the length). A storage
+   * that is not aligned to its element size in the file (the legacy format, zips not written by
+   * torch) is copied once here, so all its tensors are views of one aligned copy.
+   */
   bytes(): Uint8Array {
-    this.loaded ??= this.load();
+    if (this.loaded === undefined) {
+      const raw = this.load();
+      this.loaded = raw.byteOffset % bytesPerElement[this.dtype] === 0 ? raw : raw.slice();
+    }
     return this.loaded;
   }
 

@@ -242,7 +242,8 @@ export class TorchUnpicklePolicy implements UnpicklePolicy {
   persistentLoad(id: PickleValue): PickleValue {
     if (!isTuple(id) || id.length === 0) this.fail(`a persistent id is ${describePickleValue(id)}, not a tuple`);
     const [tag, storageType, key, location, elementCount, view] = id as PickleValue[];
-    const tagText = tag instanceof Uint8Array ? String.fromCharCode(...tag) : tag;
+    // Python 2 pickles may carry the tag as bytes.
+    const tagText = tag instanceof Uint8Array && tag.byteLength < 16 ? String.fromCharCode(...tag) : tag;
     if (tagText === 'module') {
       this.fail(`it pickles a whole nn.Module (a 'module' persistent id); only state dicts can be read safely — re-save model.state_dict()`);
     }

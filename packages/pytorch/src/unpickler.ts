@@ -432,12 +432,13 @@ export function unpickle(
         break;
       case 0x90: {
         const items = popMark();
-        set(top()).items.push(...items);
+        const target = set(top()).items;
+        for (const item of items) target.push(item);
         break;
       }
       case 0x91: {
         const created = new PickleObject('builtins.frozenset', []);
-        created.items.push(...popMark());
+        for (const item of popMark()) created.items.push(item);
         push(created);
         break;
       }
