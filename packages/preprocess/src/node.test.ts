@@ -68,6 +68,12 @@ describe('decoding with sharp matches PIL', () => {
     expect(compare(toRgb(image, { sixteenBit: 'msb8' }).data as Uint8Array, tensors.decoded_msb8!.data as Uint8Array).max).toBe(0);
   });
 
+  it('keeps 8-bit grayscale as one channel', async () => {
+    const image = await loadImage(`${images}gray_301x200.jpg`);
+    expect(image.channels).toBe(1);
+    expect(image.data.length).toBe(301 * 200);
+  });
+
   it('applies EXIF orientation 6 (stored 221x330, shown 330x221), or not when asked', async () => {
     const upright = await loadImage(`${images}exif_rot6.jpg`);
     expect([upright.width, upright.height]).toEqual([330, 221]);
@@ -96,10 +102,10 @@ describe('decoding with sharp matches PIL', () => {
   });
 
   it('end to end: files to a [N, 3, 224, 224] batch equal to the fixtures', async () => {
-    const files = ['chelsea.png', 'rocket.jpg', 'gray16_200x150.png'];
+    const files = ['chelsea.png', 'rocket.jpg', 'gray16_200x150.png', 'gray_301x200.jpg', 'exif_rot6.jpg', 'rgba_180x250.png'];
     const transform = createTransform({ inputSize: [3, 224, 224], interpolation: 'bicubic', cropPct: 0.9 });
     const batch = await preprocessImages(files.map((file) => `${images}${file}`), transform);
-    expect(batch.shape).toEqual([3, 3, 224, 224]);
+    expect(batch.shape).toEqual([files.length, 3, 224, 224]);
     files.forEach((file, index) => {
       const expected = (fixture(file).timm_bicubic_09 as Tensor<'float32'>).data;
       const actual = batch.data.subarray(index * expected.length, (index + 1) * expected.length);

@@ -77,8 +77,8 @@ async function readSource(source: ImageSource, options: LoadImageOptions): Promi
 }
 
 /**
- * Decodes encoded image bytes. `name` is used in error messages. Returns 8-bit RGB / RGBA pixels
- * (grayscale comes back as RGB with three equal channels), or 16-bit `Uint16Array` pixels for
+ * Decodes encoded image bytes. `name` is used in error messages. Returns 8-bit pixels (1 channel
+ * for grayscale, 3 for RGB, 4 for RGBA and grayscale + alpha), or 16-bit `Uint16Array` pixels for
  * 16-bit images (grayscale keeps one channel, so the transform's `sixteenBit` rule applies).
  */
 export async function decodeImage(bytes: Uint8Array, name = '<buffer>', options: LoadImageOptions = {}): Promise<RawImage> {
@@ -108,6 +108,9 @@ export async function decodeImage(bytes: Uint8Array, name = '<buffer>', options:
     if (sixteenBit) {
       // Keep the 16-bit samples: grey16 stays one channel (PIL mode I), colour stays rgb16.
       pipeline = pipeline.toColourspace(metadata.space === 'grey16' || metadata.space === 'b-w' ? 'grey16' : 'rgb16');
+    } else if (metadata.space === 'b-w' && !metadata.hasAlpha) {
+      // Grayscale stays one channel (PIL mode L): a third of the memory and of the resampling work.
+      pipeline = pipeline.toColourspace('b-w');
     }
     const { data, info } = await pipeline.raw({ depth: sixteenBit ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
     if (info.premultiplied) throw new InvalidImageError(name, 'the decoder returned premultiplied alpha');
