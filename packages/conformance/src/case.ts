@@ -30,8 +30,10 @@ export interface ModelCase {
 
 export interface OutputComparison {
   output: OutputName;
-  /** 'batch' = the whole stored batch at once; 'single' = each sample alone (batch 1). */
+  /** Batch size of the run: the whole stored batch, or 1 for a sample run alone. */
   batch: number;
+  /** For batch-1 runs: which stored sample. */
+  sample?: number;
   maxAbsDiff: number;
   passed: boolean;
 }
@@ -131,18 +133,18 @@ export async function verifyCase(dir: string, options: VerifyOptions): Promise<C
     const graph = convertCheckpoint({ architecture, kwargs: modelCase.kwargs, stateDict, outputs });
     const session = await (options.backend ?? nodeBackend).createSession(graphBytes(graph));
     try {
-      const compare = (result: Record<string, Tensor>, start: number, count: number) => {
+      const compare = (result: Record<string, Tensor>, start: number, count: number, single: boolean) => {
         for (const output of outputs) {
           const expected = sliceBatch(io[output]!, start, count);
           const actual = result[output]!;
           const diff = maxAbsDifference(actual, expected);
-          report.comparisons.push({ output, batch: count, maxAbsDiff: diff, passed: diff <= modelCase.tolerance });
+          report.comparisons.push({ output, batch: count, ...(single ? { sample: start } : {}), maxAbsDiff: diff, passed: diff <= modelCase.tolerance });
         }
       };
       const batch = input.shape[0] ?? 0;
-      compare(await session.run({ pixel_values: input }), 0, batch);
+      compare(await session.run({ pixel_values: input }), 0, batch, false);
       if (options.singleSamples ?? true) {
-        for (let i = 0; i < batch && batch > 1; i++) compare(await session.run({ pixel_values: sliceBatch(input, i, 1) }), i, 1);
+        for (let i = 0; i < batch && batch > 1; i++) compare(await session.run({ pixel_values: sliceBatch(input, i, 1) }), i, 1, true);
       }
     } finally {
       await session.dispose();

@@ -78,6 +78,8 @@ export interface OpOptions {
   outputs?: number;
   /** Overrides the generated node name's last component. */
   name?: string;
+  /** Indices of optional outputs not needed (left unnamed so the runtime can skip them). */
+  omitOutputs?: readonly number[];
 }
 
 const MICROSOFT = 'com.microsoft';
@@ -230,7 +232,7 @@ export class GraphBuilder {
     if (!(domain in this.opsets)) this.opsets[domain] = 1;
     const name = this.uniqueName(`${this.scopePath()}/${options.name ?? opType}`);
     const count = options.outputs ?? 1;
-    const outputs = Array.from({ length: count }, (_, i) => this.uniqueName(`${name}_output_${i}`));
+    const outputs = Array.from({ length: count }, (_, i) => (options.omitOutputs?.includes(i) ? '' : this.uniqueName(`${name}_output_${i}`)));
     const normalised: Record<string, Attribute> = {};
     for (const [key, value] of Object.entries(attributes)) normalised[key] = normaliseAttribute(key, value);
     this.nodes.push({

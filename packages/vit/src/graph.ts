@@ -1,5 +1,5 @@
-import type { BuiltGraph, GraphBuildOptions, OutputName, StateDict, Tensor } from '@vitzoo/core';
-import { GraphBuilder, toBuiltGraph, type Value } from '@vitzoo/onnx';
+import { toFloat32, type BuiltGraph, type GraphBuildOptions, type OutputName, type StateDict, type Tensor } from '@vitzoo/core';
+import { attr, GraphBuilder, toBuiltGraph, type Value } from '@vitzoo/onnx';
 import { sequenceLength, type VisionTransformerConfig } from './config.js';
 
 /** Layers shared by the ViT family (and reused by other architectures' blocks). */
@@ -23,9 +23,54 @@ export class TransformerLayers {
     return this.weights[key] ? this.g.weight(key, this.weights[key]) : null;
   }
 
-  /** PyTorch Linear on a 2-D [rows, in] value: Gemm with the [out, in] weight as stored. */
-  linear(x: Value, prefix: string): Value {
-    return this.g.scope(prefix, () => this.g.gemmTransB(x, this.weight(`${prefix}.weight`), this.optionalWeight(`${prefix}.bias`)));
+  /**
+   * PyTorch Linear on [..., in]: MatMul with the weight stored transposed ([in, out], the layout
+   * ONNX Runtime's MatMul kernels are fastest with; transposed lazily while the model is written),
+   * then the bias Add (which ONNX Runtime fuses with the MatMul or a following GELU).
+   */
+  /** A [out, in] Linear weight as an [in, out] initializer (same name), transposed while the model is written. */
+  transposedWeight(key: string): Value {
+    const weight = this.tensor(key);
+    const [out, inner] = weight.shape as [number, number];
+    return this.g.derivedWeight(key, 'float32', [inner, out], () => transpose2d(toFloat32(weight).data, out, inner));
+  }
+
+  linear(x: Value, prefix: string, options: { bias?: boolean } = {}): Value {
+    return this.g.scope(prefix, () => {
+      const product = this.g.matMul(x, this.transposedWeight(`${prefix}.weight`));
+      const bias = options.bias === false ? null : this.optionalWeight(`${prefix}.bias`);
+      return bias ? this.g.add(product, bias) : product;
+    });
+  }
+
+  /**
+   * residual + gamma * (branch + bias), then the LayerNorm `normPrefix` of the sum (when given).
+   * Without LayerScale and with fusion on, this is one SkipLayerNormalization (com.microsoft),
+   * which also returns the sum for the next residual.
+   */
+  residualNorm(
+    residual: Value,
+    branch: Value,
+    biasKey: string,
+    gammaKey: string,
+    normPrefix: string | null,
+    epsilon: number,
+    fused: boolean,
+  ): { residual: Value; normed: Value | null } {
+    const bias = this.optionalWeight(biasKey);
+    if (fused && normPrefix !== null && !this.weights[gammaKey]) {
+      const [normed, , , sum] = this.g.scope(normPrefix, () =>
+        this.g.opMulti(
+          'SkipLayerNormalization',
+          [branch, residual, this.weight(`${normPrefix}.weight`), this.optionalWeight(`${normPrefix}.bias`), bias],
+          { epsilon: attr.float(epsilon) },
+          { domain: 'com.microsoft', outputs: 4, omitOutputs: [1, 2] },
+        ),
+      ) as [Value, Value, Value, Value];
+      return { residual: sum, normed };
+    }
+    const sum = this.g.add(residual, this.layerScale(bias ? this.g.add(branch, bias) : branch, gammaKey));
+    return { residual: sum, normed: normPrefix === null ? null : this.layerNorm(sum, normPrefix, epsilon) };
   }
 
   layerNorm(x: Value, prefix: string, epsilon: number): Value {
@@ -44,31 +89,74 @@ export class TransformerLayers {
   }
 }
 
+/** [rows, cols] → [cols, rows], in cache-friendly blocks. */
+export function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  const block = 32;
+  for (let r0 = 0; r0 < rows; r0 += block) {
+    const r1 = Math.min(r0 + block, rows);
+    for (let c0 = 0; c0 < cols; c0 += block) {
+      const c1 = Math.min(c0 + block, cols);
+      for (let r = r0; r < r1; r++) {
+        const rowOffset = r * cols;
+        for (let c = c0; c < c1; c++) out[c * rows + r] = data[rowOffset + c]!;
+      }
+    }
+  }
+  return out;
+}
+
+export type AttentionKernel = 'fused' | 'unfused';
+
 /**
- * timm's ViT attention on 2-D tokens [batch*seq, dim]: one qkv Gemm, split into q, k, v (each
- * [batch, seq, dim], heads in channel order), optional per-head q/k LayerNorm, fused
- * MultiHeadAttention (softmax(q kᵀ · head_dim^-0.5) v), output projection.
+ * softmax(q kᵀ · scale) v over q, k, v [batch, seq, heads*headDim] (heads in channel order), heads
+ * concatenated back to [batch, seq, dim]. 'fused' uses ONNX Runtime's MultiHeadAttention kernel;
+ * 'unfused' spells it with MatMul/Softmax (any runtime).
+ */
+export function scaledDotProductAttention(
+  g: GraphBuilder,
+  q: Value,
+  k: Value,
+  v: Value,
+  shape: { seq: number; dim: number; heads: number },
+  kernel: AttentionKernel,
+): Value {
+  const headDim = shape.dim / shape.heads;
+  if (kernel === 'fused') return g.multiHeadAttention(q, k, v, shape.heads);
+  const split = (value: Value) => g.transpose(g.reshape(value, [-1, shape.seq, shape.heads, headDim]), [0, 2, 1, 3]);
+  const scaled = g.mul(split(q), g.scalar(headDim ** -0.5, 'scale'));
+  const keys = g.transpose(g.reshape(k, [-1, shape.seq, shape.heads, headDim]), [0, 2, 3, 1]);
+  const weights = g.softmax(g.matMul(scaled, keys), -1);
+  const attended = g.matMul(weights, split(v));
+  return g.reshape(g.transpose(attended, [0, 2, 1, 3]), [-1, shape.seq, shape.dim]);
+}
+
+/**
+ * timm's ViT attention on tokens [batch, seq, dim]: one qkv projection split into q, k, v,
+ * optional per-head q/k LayerNorm, attention. Returns the heads concatenated, before `proj`.
  */
 export function vitAttention(
   layers: TransformerLayers,
   x: Value,
   prefix: string,
-  shape: { seq: number; dim: number; heads: number; qkNorm: boolean; eps: number },
+  shape: { seq: number; dim: number; heads: number; qkNorm: boolean; eps: number; kernel: AttentionKernel | 'packed' },
 ): Value {
   const { g } = layers;
   return g.scope(prefix, () => {
+    if (shape.kernel === 'packed' && !shape.qkNorm) {
+      // ONNX Runtime's Attention kernel: qkv projection (+ bias), split and attention in one node.
+      return g.op('Attention', [x, layers.transposedWeight(`${prefix}.qkv.weight`), layers.optionalWeight(`${prefix}.qkv.bias`)], { num_heads: shape.heads }, { domain: 'com.microsoft' });
+    }
     const qkv = layers.linear(x, `${prefix}.qkv`);
-    let [q, k, v] = g.opMulti('Split', [qkv, g.ints([shape.dim, shape.dim, shape.dim], 'split')], { axis: 1 }, { outputs: 3 }) as [Value, Value, Value];
+    let [q, k, v] = g.opMulti('Split', [qkv, g.ints([shape.dim, shape.dim, shape.dim], 'split')], { axis: 2 }, { outputs: 3 }) as [Value, Value, Value];
     if (shape.qkNorm) {
       const headDim = shape.dim / shape.heads;
       const perHead = (value: Value, name: string) =>
-        g.reshape(layers.layerNorm(g.reshape(value, [-1, headDim]), `${prefix}.${name}`, shape.eps), [-1, shape.dim]);
+        g.reshape(layers.layerNorm(g.reshape(value, [-1, shape.seq, shape.heads, headDim]), `${prefix}.${name}`, shape.eps), [-1, shape.seq, shape.dim]);
       q = perHead(q, 'q_norm');
       k = perHead(k, 'k_norm');
     }
-    const to3d = (value: Value) => g.reshape(value, [-1, shape.seq, shape.dim]);
-    const attended = g.multiHeadAttention(to3d(q), to3d(k), to3d(v), shape.heads);
-    return layers.linear(g.reshape(attended, [-1, shape.dim]), `${prefix}.proj`);
+    return scaledDotProductAttention(g, q, k, v, shape, shape.kernel === 'unfused' ? 'unfused' : 'fused');
   });
 }
 
@@ -80,11 +168,17 @@ export function expandToBatch(g: GraphBuilder, token: Value, like: Value, rest: 
 
 export const VISION_TRANSFORMER_BUILDER_VERSION = '1';
 
+/** Kernel choices (tuning knobs; the defaults are the fastest measured on ONNX Runtime's CPU provider). */
+export interface VisionTransformerKernels {
+  attentionKernel?: AttentionKernel | 'packed';
+  skipLayerNorm?: boolean;
+}
+
 export function buildVisionTransformerGraph(
   architectureId: string,
   config: VisionTransformerConfig,
   weights: StateDict,
-  options: Required<Pick<GraphBuildOptions, 'outputs'>> & GraphBuildOptions,
+  options: Required<Pick<GraphBuildOptions, 'outputs'>> & GraphBuildOptions & VisionTransformerKernels,
 ): BuiltGraph {
   const g = new GraphBuilder({
     graphName: options.graphName ?? architectureId,
@@ -119,26 +213,27 @@ export function buildVisionTransformerGraph(
     return position ? g.add(sequence, position) : sequence;
   });
 
-  // The residual stream is kept 2-D [batch*seq, dim] so every Linear is one Gemm.
-  tokens = g.reshape(tokens, [-1, dim]);
   if (config.preNorm) tokens = layers.layerNorm(tokens, 'norm_pre', eps);
+  const kernel = options.attentionKernel ?? 'fused';
+  const fused = options.skipLayerNorm ?? false;
+  const finalNormKey = config.finalNorm && !config.fcNorm ? 'norm' : null;
+  let normed: Value | null = config.depth > 0 ? layers.layerNorm(tokens, 'blocks.0.norm1', eps) : null;
   for (let i = 0; i < config.depth; i++) {
     const b = `blocks.${i}`;
-    tokens = g.scope(b, () => {
-      const attention = vitAttention(layers, layers.layerNorm(tokens, `${b}.norm1`, eps), `${b}.attn`, {
-        seq,
-        dim,
-        heads: config.numHeads,
-        qkNorm: config.qkNorm,
-        eps,
-      });
-      const afterAttention = g.add(tokens, layers.layerScale(attention, `${b}.ls1.gamma`));
-      const mlp = layers.mlp(layers.layerNorm(afterAttention, `${b}.norm2`, eps), `${b}.mlp`);
-      return g.add(afterAttention, layers.layerScale(mlp, `${b}.ls2.gamma`));
+    g.scope(b, () => {
+      const attended = vitAttention(layers, normed!, `${b}.attn`, { seq, dim, heads: config.numHeads, qkNorm: config.qkNorm, eps, kernel });
+      const projected = layers.linear(attended, `${b}.attn.proj`, { bias: false });
+      const afterAttention = layers.residualNorm(tokens, projected, `${b}.attn.proj.bias`, `${b}.ls1.gamma`, `${b}.norm2`, eps, fused);
+      const hidden = g.gelu(layers.linear(afterAttention.normed!, `${b}.mlp.fc1`));
+      const mlp = layers.linear(hidden, `${b}.mlp.fc2`, { bias: false });
+      const nextNorm = i + 1 < config.depth ? `blocks.${i + 1}.norm1` : finalNormKey;
+      const afterMlp = layers.residualNorm(afterAttention.residual, mlp, `${b}.mlp.fc2.bias`, `${b}.ls2.gamma`, nextNorm, eps, fused);
+      tokens = afterMlp.residual;
+      normed = afterMlp.normed;
     });
   }
-  if (config.finalNorm && !config.fcNorm) tokens = layers.layerNorm(tokens, 'norm', eps);
-  const features = g.reshape(tokens, [-1, seq, dim]);
+  if (finalNormKey !== null) tokens = config.depth > 0 ? normed! : layers.layerNorm(tokens, finalNormKey, eps);
+  const features = tokens;
 
   const wants = new Set<OutputName>(options.outputs);
   const results: Partial<Record<OutputName, { value: Value; shape: (number | string)[] }>> = {};
@@ -189,8 +284,7 @@ export function buildVisionTransformerGraph(
       if (config.numClasses === 0) {
         results.logits = results.pre_logits;
       } else if (config.globalPool === '') {
-        const flat = layers.linear(g.reshape(pooled, [-1, dim]), 'head');
-        results.logits = { value: g.reshape(flat, [-1, seq, config.numClasses]), shape: ['batch', seq, config.numClasses] };
+        results.logits = { value: layers.linear(pooled, 'head'), shape: ['batch', seq, config.numClasses] };
       } else {
         results.logits = { value: layers.linear(pooled, 'head'), shape: ['batch', config.numClasses] };
       }

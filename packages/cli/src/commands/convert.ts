@@ -1,0 +1,56 @@
+import type { Command } from 'commander';
+import type { CommandContext } from '../context.js';
+import { Option } from 'commander';
+import { resolve } from 'node:path';
+import { loadWeights } from '@vitzoo/conformance';
+import { convertCheckpoint, InvalidArgumentError, OUTPUT_NAMES, type OutputName } from '@vitzoo/core';
+import { JSON_FORMAT_VERSION } from '../exit.js';
+import { readModelFolder } from '../model-dir.js';
+import { writeFileAtomic } from '../write-file.js';
+
+function parseOutputs(value: string): OutputName[] {
+  const outputs = value.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const output of outputs) {
+    if (!(OUTPUT_NAMES as readonly string[]).includes(output)) {
+      throw new InvalidArgumentError('outputs', `Unknown output '${output}'; choose from ${OUTPUT_NAMES.join(', ')}.`);
+    }
+  }
+  return outputs as OutputName[];
+}
+
+export function registerConvert(program: Command, context: CommandContext): void {
+  program
+    .command('convert')
+    .description('build the ONNX graph of a model folder (fixture case or timm hub layout)')
+    .argument('<model-dir>', 'folder with config.json and model.safetensors')
+    .requiredOption('-o, --output <file>', 'where to write the .onnx file (written atomically)')
+    .addOption(new Option('--outputs <names>', `graph outputs, comma-separated (${OUTPUT_NAMES.join(', ')})`).default('logits'))
+    .option('--weights <file>', 'weights file to use instead of model.safetensors')
+    .option('--json', 'print a JSON summary')
+    .action(async (dir: string, options: { output: string; outputs: string; weights?: string; json?: boolean }) => {
+      const outputs = parseOutputs(options.outputs);
+      const registry = await context.registry();
+      const source = await readModelFolder(resolve(context.io.cwd, dir), registry, options.weights ? resolve(context.io.cwd, options.weights) : undefined);
+      const started = performance.now();
+      const stateDict = await loadWeights(source.weights);
+      const graph = convertCheckpoint({ architecture: source.architecture, kwargs: source.kwargs, stateDict, outputs });
+      const outputPath = resolve(context.io.cwd, options.output);
+      const bytes = await writeFileAtomic(outputPath, graph.chunks());
+      const seconds = (performance.now() - started) / 1000;
+      const summary = {
+        version: JSON_FORMAT_VERSION,
+        output: outputPath,
+        bytes,
+        architecture: source.architecture.id,
+        inputs: graph.inputs,
+        outputs: graph.outputs,
+        seconds: Number(seconds.toFixed(3)),
+      };
+      if (options.json) context.io.stdout(`${JSON.stringify(summary)}\n`);
+      else {
+        context.io.stdout(`wrote ${outputPath} (${(bytes / 1e6).toFixed(1)} MB, ${source.architecture.id}) in ${seconds.toFixed(2)} s\n`);
+        for (const o of graph.outputs) context.io.stdout(`  output ${o.name} [${o.shape.join(', ')}]\n`);
+      }
+    });
+
+}

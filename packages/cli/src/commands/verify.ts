@@ -1,0 +1,54 @@
+import type { Command } from 'commander';
+import type { CommandContext } from '../context.js';
+import { resolve } from 'node:path';
+import { findCases, verifyCase, type CaseReport } from '@vitzoo/conformance';
+import { InvalidArgumentError } from '@vitzoo/core';
+import { EXIT, JSON_FORMAT_VERSION } from '../exit.js';
+import type { CliIo } from '../io.js';
+
+function formatDiff(value: number): string {
+  return Number.isFinite(value) ? value.toExponential(2) : String(value);
+}
+
+function printCase(io: CliIo, report: CaseReport): void {
+  const label = { pass: 'PASS', fail: 'FAIL', error: 'ERROR', 'not-implemented': 'NOT IMPLEMENTED' }[report.status];
+  io.stdout(`${label}  ${report.case} (${report.architecture ?? '?'})\n`);
+  for (const c of report.comparisons) {
+    const which = c.sample === undefined ? `batch ${c.batch}` : `sample ${c.sample}`;
+    io.stdout(`  ${c.output.padEnd(10)} ${which.padEnd(8)}  max |diff| ${formatDiff(c.maxAbsDiff)}  ${c.passed ? 'ok' : `> ${report.tolerance}`}\n`);
+  }
+  if (report.error) io.stdout(`  ${String(report.error.message)}\n`);
+}
+
+export function registerVerify(program: Command, context: CommandContext): void {
+  program
+    .command('verify')
+    .description('build fixture model cases and compare their outputs with the stored reference outputs')
+    .argument('<case-dirs...>', 'case folders (config.json, model.safetensors, context.io.safetensors) or folders of cases')
+    .option('--json', 'print one JSON document (format documented in the README)')
+    .option('--weights <file>', 'weights file to use instead of model.safetensors (one case only)')
+    .action(async (dirs: string[], options: { json?: boolean; weights?: string }) => {
+      const registry = await context.registry();
+      const cases: string[] = [];
+      for (const dir of dirs) cases.push(...(await findCases(resolve(context.io.cwd, dir))));
+      if (cases.length === 0) throw new InvalidArgumentError('case-dirs', `No case folders (with config.json) found in ${dirs.join(', ')}.`);
+      if (options.weights && cases.length > 1) throw new InvalidArgumentError('weights', '--weights applies to a single case; name one case folder.');
+      const reports: CaseReport[] = [];
+      for (const dir of cases) {
+        const report = await verifyCase(dir, { registry, weights: options.weights ? resolve(context.io.cwd, options.weights) : undefined });
+        reports.push(report);
+        if (!options.json) printCase(context.io, report);
+      }
+      const summary = { pass: 0, fail: 0, error: 0, 'not-implemented': 0 };
+      for (const report of reports) summary[report.status]++;
+      const passed = reports.every((r) => r.status === 'pass');
+      if (options.json) {
+        context.io.stdout(`${JSON.stringify({ version: JSON_FORMAT_VERSION, passed, summary, cases: reports })}\n`);
+      } else {
+        context.io.stdout(`\n${summary.pass} passed, ${summary.fail + summary.error + summary['not-implemented']} failed` +
+          (summary['not-implemented'] ? ` (${summary['not-implemented']} not implemented)` : '') + '\n');
+      }
+      context.exit.code = passed ? EXIT.ok : EXIT.failure;
+    });
+
+}

@@ -1,0 +1,66 @@
+import { Command, CommanderError } from 'commander';
+import { VitzooError, type Architecture, type Registry } from '@vitzoo/core';
+import { createDefaultRegistry } from 'vitzoo';
+import { registerConvert } from './commands/convert.js';
+import { registerList } from './commands/list.js';
+import { registerVerify } from './commands/verify.js';
+import type { CommandContext } from './context.js';
+import { EXIT, JSON_FORMAT_VERSION } from './exit.js';
+import type { CliIo } from './io.js';
+import { loadPlugin } from './plugins.js';
+
+export { EXIT, JSON_FORMAT_VERSION } from './exit.js';
+
+interface GlobalOptions {
+  plugin?: string[];
+}
+
+async function buildRegistry(io: CliIo, options: GlobalOptions): Promise<Registry> {
+  const specifiers = [...(options.plugin ?? []), ...(process.env.VITZOO_PLUGINS?.split(',').filter(Boolean) ?? [])];
+  const extra: Architecture[] = [];
+  for (const specifier of specifiers) extra.push(...(await loadPlugin(specifier, io.cwd)));
+  return createDefaultRegistry(extra);
+}
+
+export function createProgram(io: CliIo, exit: { code: number }): Command {
+  const program = new Command('vitzoo')
+    .description('Vision transformers from JavaScript with the reference implementation\'s numbers.')
+    .option('--plugin <module...>', 'load third-party architectures from a module (path or package); also VITZOO_PLUGINS=a,b')
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .exitOverride()
+    .showHelpAfterError('(run vitzoo --help for usage)');
+
+  let registry: Promise<Registry> | undefined;
+  const context: CommandContext = { io, exit, registry: () => (registry ??= buildRegistry(io, program.opts())) };
+  // One line per command; each command lives in commands/<name>.ts.
+  registerVerify(program, context);
+  registerConvert(program, context);
+  registerList(program, context);
+
+  return program;
+}
+
+/** Runs the CLI; returns the exit code. Never throws. */
+export async function run(argv: readonly string[], io: CliIo): Promise<number> {
+  const exit = { code: EXIT.ok as number };
+  const program = createProgram(io, exit);
+  const json = argv.includes('--json');
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exit.code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (VitzooError.isInstance(error)) {
+      if (json) io.stdout(`${JSON.stringify({ version: JSON_FORMAT_VERSION, error: error.toJSON() })}\n`);
+      io.stderr(`error: ${error.message}\n`);
+      return EXIT.failure;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    if (json) io.stdout(`${JSON.stringify({ version: JSON_FORMAT_VERSION, error: { code: 'internal', message } })}\n`);
+    io.stderr(`internal error: ${message}\n${process.env.VITZOO_DEBUG && error instanceof Error ? `${error.stack}\n` : ''}` +
+      'This is a bug in vitzoo; please report it with the command you ran.\n');
+    return EXIT.internal;
+  }
+}
