@@ -36,3 +36,20 @@ describe('deit', () => {
     expect(count('deit3_small_patch16_224')).toBe(22_059_496);
   });
 });
+
+test('deit_distilled logits-only graph (last block computes only the two prefix tokens) matches timm', async () => {
+  const { nodeBackend } = await import('@vitzoo/runtime-node');
+  const { graphBytes, maxAbsDifference } = await import('@vitzoo/core');
+  const dir = `${fixtures}deit_distilled`;
+  const stateDict = parseSafetensors(readFileSync(`${dir}/model.safetensors`)).tensors;
+  const io = parseSafetensors(readFileSync(`${dir}/io.safetensors`)).tensors;
+  const config = deit.parseConfig(JSON.parse(readFileSync(`${dir}/config.json`, 'utf8')).kwargs, { stateDict });
+  for (const attentionKernel of ['packed', 'fused', 'unfused']) {
+    const graph = deit.buildGraph(config, stateDict, { outputs: ['logits', 'pre_logits'], attentionKernel } as never);
+    const session = await nodeBackend.createSession(graphBytes(graph));
+    const result = await session.run({ pixel_values: io.pixel_values! });
+    await session.dispose();
+    expect(maxAbsDifference(result.logits!, io.logits!)).toBeLessThanOrEqual(1e-4);
+    expect(maxAbsDifference(result.pre_logits!, io.pre_logits!)).toBeLessThanOrEqual(1e-4);
+  }
+});

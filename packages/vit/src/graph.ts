@@ -118,32 +118,34 @@ export function scaledDotProductAttention(
   q: Value,
   k: Value,
   v: Value,
-  shape: { seq: number; dim: number; heads: number },
+  shape: { seq: number; dim: number; heads: number; querySeq?: number },
   kernel: AttentionKernel,
 ): Value {
   const headDim = shape.dim / shape.heads;
+  const querySeq = shape.querySeq ?? shape.seq;
   if (kernel === 'fused') return g.multiHeadAttention(q, k, v, shape.heads);
-  const split = (value: Value) => g.transpose(g.reshape(value, [-1, shape.seq, shape.heads, headDim]), [0, 2, 1, 3]);
-  const scaled = g.mul(split(q), g.scalar(headDim ** -0.5, 'scale'));
+  const split = (value: Value, length: number) => g.transpose(g.reshape(value, [-1, length, shape.heads, headDim]), [0, 2, 1, 3]);
+  const scaled = g.mul(split(q, querySeq), g.scalar(headDim ** -0.5, 'scale'));
   const keys = g.transpose(g.reshape(k, [-1, shape.seq, shape.heads, headDim]), [0, 2, 3, 1]);
   const weights = g.softmax(g.matMul(scaled, keys), -1);
-  const attended = g.matMul(weights, split(v));
-  return g.reshape(g.transpose(attended, [0, 2, 1, 3]), [-1, shape.seq, shape.dim]);
+  const attended = g.matMul(weights, split(v, shape.seq));
+  return g.reshape(g.transpose(attended, [0, 2, 1, 3]), [-1, querySeq, shape.dim]);
 }
 
 /**
  * timm's ViT attention on tokens [batch, seq, dim]: one qkv projection split into q, k, v,
  * optional per-head q/k LayerNorm, attention. Returns the heads concatenated, before `proj`.
+ * With `queryTokens`, only that many leading tokens attend (keys and values still cover all).
  */
 export function vitAttention(
   layers: TransformerLayers,
   x: Value,
   prefix: string,
-  shape: { seq: number; dim: number; heads: number; qkNorm: boolean; eps: number; kernel: AttentionKernel | 'packed' },
+  shape: { seq: number; dim: number; heads: number; qkNorm: boolean; eps: number; kernel: AttentionKernel | 'packed'; queryTokens?: number },
 ): Value {
   const { g } = layers;
   return g.scope(prefix, () => {
-    if (shape.kernel === 'packed' && !shape.qkNorm) {
+    if (shape.kernel === 'packed' && !shape.qkNorm && shape.queryTokens === undefined) {
       // ONNX Runtime's Attention kernel: qkv projection (+ bias), split and attention in one node.
       return g.op('Attention', [x, layers.transposedWeight(`${prefix}.qkv.weight`), layers.optionalWeight(`${prefix}.qkv.bias`)], { num_heads: shape.heads }, { domain: 'com.microsoft' });
     }
@@ -156,7 +158,9 @@ export function vitAttention(
       q = perHead(q, 'q_norm');
       k = perHead(k, 'k_norm');
     }
-    return scaledDotProductAttention(g, q, k, v, shape, shape.kernel === 'unfused' ? 'unfused' : 'fused');
+    // Only the first `queryTokens` tokens' outputs are needed (the last block when only pooled outputs are asked for).
+    if (shape.queryTokens !== undefined) q = g.slice(q, [0], [shape.queryTokens], [1]);
+    return scaledDotProductAttention(g, q, k, v, { ...shape, querySeq: shape.queryTokens }, shape.kernel === 'unfused' ? 'unfused' : 'fused');
   });
 }
 
@@ -170,8 +174,12 @@ export const VISION_TRANSFORMER_BUILDER_VERSION = '1';
 
 /** Kernel choices (tuning knobs; the defaults are the fastest measured on ONNX Runtime's CPU provider). */
 export interface VisionTransformerKernels {
+  /** 'packed': ONNX Runtime's Attention (qkv projection fused); 'fused': MultiHeadAttention; 'unfused': plain ops. */
   attentionKernel?: AttentionKernel | 'packed';
+  /** Residual + LayerNorm as com.microsoft SkipLayerNormalization (slower on ONNX Runtime 1.30's CPU provider). */
   skipLayerNorm?: boolean;
+  /** Compute only the pooled tokens in the last block when `features` is not requested (default true). */
+  pruneLastBlock?: boolean;
 }
 
 export function buildVisionTransformerGraph(
@@ -214,16 +222,30 @@ export function buildVisionTransformerGraph(
   });
 
   if (config.preNorm) tokens = layers.layerNorm(tokens, 'norm_pre', eps);
-  const kernel = options.attentionKernel ?? 'fused';
+  const kernel = options.attentionKernel ?? 'packed';
   const fused = options.skipLayerNorm ?? false;
+  // When only pooled outputs of prefix tokens are asked for, the last block computes only those
+  // tokens past its keys and values: the same numbers with ~1/depth less work.
+  const pooledTokens = config.distilled ? 2 : config.globalPool === 'token' ? 1 : null;
+  const prune = pooledTokens !== null && !options.outputs.includes('features') && (options.pruneLastBlock ?? true);
   const finalNormKey = config.finalNorm && !config.fcNorm ? 'norm' : null;
   let normed: Value | null = config.depth > 0 ? layers.layerNorm(tokens, 'blocks.0.norm1', eps) : null;
   for (let i = 0; i < config.depth; i++) {
     const b = `blocks.${i}`;
     g.scope(b, () => {
-      const attended = vitAttention(layers, normed!, `${b}.attn`, { seq, dim, heads: config.numHeads, qkNorm: config.qkNorm, eps, kernel });
+      const last = prune && i === config.depth - 1;
+      const attended = vitAttention(layers, normed!, `${b}.attn`, {
+        seq,
+        dim,
+        heads: config.numHeads,
+        qkNorm: config.qkNorm,
+        eps,
+        kernel,
+        ...(last ? { queryTokens: pooledTokens! } : {}),
+      });
       const projected = layers.linear(attended, `${b}.attn.proj`, { bias: false });
-      const afterAttention = layers.residualNorm(tokens, projected, `${b}.attn.proj.bias`, `${b}.ls1.gamma`, `${b}.norm2`, eps, fused);
+      const residual = last ? g.slice(tokens, [0], [pooledTokens!], [1]) : tokens;
+      const afterAttention = layers.residualNorm(residual, projected, `${b}.attn.proj.bias`, `${b}.ls1.gamma`, `${b}.norm2`, eps, fused);
       const hidden = g.gelu(layers.linear(afterAttention.normed!, `${b}.mlp.fc1`));
       const mlp = layers.linear(hidden, `${b}.mlp.fc2`, { bias: false });
       const nextNorm = i + 1 < config.depth ? `blocks.${i + 1}.norm1` : finalNormKey;

@@ -80,3 +80,32 @@ describe('vit', () => {
     expect(registry.list('vit_*_patch32_384')).toEqual(['vit_base_patch32_384', 'vit_large_patch32_384', 'vit_small_patch32_384']);
   });
 });
+
+describe('vit graph variants', () => {
+  const cases = ['vit_tiny', 'vit_gap'];
+  const kernels = [
+    { attentionKernel: 'packed' },
+    { attentionKernel: 'fused' },
+    { attentionKernel: 'unfused' },
+    { attentionKernel: 'fused', skipLayerNorm: true },
+    { attentionKernel: 'packed', pruneLastBlock: false },
+  ] as const;
+  for (const name of cases) {
+    for (const kernels_ of kernels) {
+      test(`${name} logits/pre_logits-only graph (${JSON.stringify(kernels_)}) matches timm`, async () => {
+        const { nodeBackend } = await import('@vitzoo/runtime-node');
+        const { graphBytes, maxAbsDifference } = await import('@vitzoo/core');
+        const dir = `${fixtures}${name}`;
+        const stateDict = parseSafetensors(readFileSync(`${dir}/model.safetensors`)).tensors;
+        const io = parseSafetensors(readFileSync(`${dir}/io.safetensors`)).tensors;
+        const config = vit.parseConfig(JSON.parse(readFileSync(`${dir}/config.json`, 'utf8')).kwargs);
+        const graph = vit.buildGraph(config, stateDict, { outputs: ['logits', 'pre_logits'], ...kernels_ } as never);
+        const session = await nodeBackend.createSession(graphBytes(graph));
+        const result = await session.run({ pixel_values: io.pixel_values! });
+        await session.dispose();
+        expect(maxAbsDifference(result.logits!, io.logits!)).toBeLessThanOrEqual(1e-4);
+        expect(maxAbsDifference(result.pre_logits!, io.pre_logits!)).toBeLessThanOrEqual(1e-4);
+      });
+    }
+  }
+});

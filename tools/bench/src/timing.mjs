@@ -1,0 +1,16 @@
+/** Median of `runs` timed calls after `warmup` untimed ones; several functions are interleaved so drift hits all alike. */
+export async function interleavedMedians(functions, { warmup = 5, runs = 25 } = {}) {
+  const times = functions.map(() => []);
+  for (let i = 0; i < warmup; i++) for (const fn of functions) await fn();
+  for (let i = 0; i < runs; i++) {
+    for (let j = 0; j < functions.length; j++) {
+      const start = performance.now();
+      await functions[j]();
+      times[j].push(performance.now() - start);
+    }
+  }
+  return times.map((list) => {
+    const sorted = [...list].sort((a, b) => a - b);
+    return sorted[sorted.length >> 1];
+  });
+}
