@@ -7,4 +7,6 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'es2022',
+  // Loaded on demand by loadModel's defaults (dev dependencies here): never bundled.
+  external: ['vitzoo', '@vitzoo/runtime-node'],
 });

@@ -1,0 +1,381 @@
+import {
+  InvalidArgumentError,
+  InvalidConfigError,
+  OUTPUT_NAMES,
+  convertCheckpoint,
+  createTensor,
+  formatShape,
+  graphBytes,
+  pretrainedConfig,
+  type Architecture,
+  type BuiltGraph,
+  type OutputName,
+  type PretrainedConfig,
+  type Registry,
+  type StateDict,
+  type Tensor,
+} from '@vitzoo/core';
+import { createTransform, type ImageTransform, type RawImage } from '@vitzoo/preprocess';
+import type { Backend, BackendSession, SessionOptions } from '@vitzoo/runtime';
+import { resolveLabelNames } from './labels.js';
+import { predictionsFromLogits, resolvePredictionFilter, type ClassifyOptions, type Prediction } from './predictions.js';
+
+/** Default number of images per inference call in `classify` / `embed`. */
+export const DEFAULT_BATCH_SIZE = 32;
+
+/** Decoded images (preprocessed with the model's pretrained config) or an already preprocessed `[N, 3, H, W]` batch. */
+export type ModelInput = RawImage | readonly RawImage[] | Tensor;
+
+export interface ForwardOptions {
+  /** Outputs to compute (default: every output the graph was built with). */
+  outputs?: readonly OutputName[];
+  signal?: AbortSignal;
+}
+
+export interface EmbedOptions {
+  /** Divide each embedding by its L2 norm (computed in float64). Default false. */
+  normalize?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface CreateModelOptions {
+  /** The model: a graph from `convertCheckpoint`, or ONNX bytes with input `pixel_values`. */
+  graph: BuiltGraph | Uint8Array;
+  /** The runtime backend to run it on (e.g. `nodeBackend` from @vitzoo/runtime-node). */
+  backend: Backend;
+  /**
+   * The model's pretrained config: drives preprocessing of images (input size, interpolation,
+   * crop, mean/std) and names the label set. Without it, `classify` and `embed` take only
+   * preprocessed tensors.
+   */
+  pretrained?: PretrainedConfig;
+  /** Class names; win over the pretrained config's `labelNames` and `labelSet`. */
+  labelNames?: readonly string[];
+  sessionOptions?: SessionOptions;
+  /** Images per inference call in `classify` and `embed` (default 32). */
+  batchSize?: number;
+}
+
+function isTensor(value: unknown): value is Tensor {
+  return typeof value === 'object' && value !== null && 'dtype' in value && 'shape' in value && 'data' in value;
+}
+
+function checkBatchSize(value: number | undefined): number {
+  const batchSize = value ?? DEFAULT_BATCH_SIZE;
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
+    throw new InvalidArgumentError('batchSize', `batchSize must be a positive integer, got ${String(value)}.`);
+  }
+  return batchSize;
+}
+
+/** Rows `start .. start + count` of a batch (a view, no copy). */
+function sliceRows(tensor: Tensor, start: number, count: number): Tensor {
+  const rows = tensor.shape[0] ?? 0;
+  const perRow = rows === 0 ? 0 : tensor.data.length / rows;
+  return {
+    dtype: tensor.dtype,
+    shape: [count, ...tensor.shape.slice(1)],
+    data: tensor.data.subarray(start * perRow, (start + count) * perRow) as Tensor['data'],
+  };
+}
+
+/**
+ * A runnable model: an ONNX graph in a backend session, the pretrained config that prepares its
+ * inputs, and its class names. Which outputs it has (`logits`, `pre_logits`, `features`) was
+ * decided when the graph was built.
+ */
+export class Model {
+  /** Outputs the graph exposes, in graph order. */
+  readonly outputs: readonly OutputName[];
+  readonly pretrained: PretrainedConfig | undefined;
+  readonly batchSize: number;
+  private readonly explicitLabels: readonly string[] | undefined;
+  private labelCache: readonly string[] | undefined;
+  private transformCache: ImageTransform | undefined;
+  private disposed = false;
+
+  private constructor(
+    private readonly session: BackendSession,
+    options: { pretrained?: PretrainedConfig; labelNames?: readonly string[]; batchSize: number; numClasses?: number },
+  ) {
+    const unknown = session.outputNames.filter((name) => !(OUTPUT_NAMES as readonly string[]).includes(name));
+    if (unknown.length > 0) {
+      throw new InvalidArgumentError('graph', `The model has outputs ${unknown.join(', ')}; vitzoo models expose only ${OUTPUT_NAMES.join(', ')}.`);
+    }
+    if (!session.inputNames.includes('pixel_values')) {
+      throw new InvalidArgumentError('graph', `The model takes ${session.inputNames.join(', ')}; a vitzoo model takes 'pixel_values'.`);
+    }
+    this.outputs = session.outputNames as OutputName[];
+    this.pretrained = options.pretrained;
+    this.batchSize = options.batchSize;
+    this.explicitLabels = options.labelNames;
+    const numClasses = options.numClasses ?? options.pretrained?.numClasses;
+    // Checked now, so a wrong label list fails at load time rather than at the first classify.
+    if (numClasses !== undefined && this.outputs.includes('logits')) this.labelCache = resolveLabelNames(numClasses, this.pretrained, this.explicitLabels);
+  }
+
+  /** Creates a session for the graph on `backend`. */
+  static async create(options: CreateModelOptions): Promise<Model> {
+    const batchSize = checkBatchSize(options.batchSize);
+    if (!options.backend || typeof options.backend.createSession !== 'function') {
+      throw new InvalidArgumentError('backend', 'createModel needs a backend (e.g. nodeBackend from @vitzoo/runtime-node).');
+    }
+    const graph = options.graph;
+    const bytes = graph instanceof Uint8Array ? graph : graphBytes(graph);
+    let numClasses: number | undefined;
+    if (!(graph instanceof Uint8Array)) {
+      const classes = graph.outputs.find((output) => output.name === 'logits')?.shape[1];
+      if (typeof classes === 'number') numClasses = classes;
+    }
+    const session = await options.backend.createSession(bytes, options.sessionOptions);
+    try {
+      return new Model(session, { pretrained: options.pretrained, labelNames: options.labelNames, batchSize, numClasses });
+    } catch (error) {
+      await session.dispose();
+      throw error;
+    }
+  }
+
+  /** Class names by index (known once the number of classes is: from the graph, the config or the first run). */
+  get labels(): readonly string[] | undefined {
+    return this.labelCache;
+  }
+
+  /** The preprocessing of the pretrained config (timm's eval transform). */
+  get transform(): ImageTransform {
+    if (!this.pretrained) {
+      throw new InvalidArgumentError(
+        'images',
+        'This model has no pretrained config, so it cannot preprocess images: pass `pretrained` when creating it, or give a preprocessed [N, 3, H, W] tensor.',
+      );
+    }
+    return (this.transformCache ??= createTransform(this.pretrained));
+  }
+
+  /** Runs the graph on preprocessed pixels `[N, 3, H, W]`. */
+  async forward(pixelValues: Tensor, options: ForwardOptions = {}): Promise<Partial<Record<OutputName, Tensor>>> {
+    this.checkOpen();
+    if (!isTensor(pixelValues) || pixelValues.shape.length !== 4 || pixelValues.shape[1] !== 3) {
+      throw new InvalidArgumentError(
+        'pixelValues',
+        `pixel_values must be a [batch, 3, height, width] tensor, got ${isTensor(pixelValues) ? formatShape(pixelValues.shape) : typeof pixelValues}.`,
+      );
+    }
+    const outputs = options.outputs ?? this.outputs;
+    for (const output of outputs) {
+      if (!this.outputs.includes(output)) {
+        throw new InvalidArgumentError(
+          'outputs',
+          `This model was built with outputs ${this.outputs.join(', ')}; '${output}' must be requested when the graph is built (e.g. buildModel({ outputs: [${[...this.outputs, output].map((o) => `'${o}'`).join(', ')}] })).`,
+        );
+      }
+    }
+    return this.session.run({ pixel_values: pixelValues }, { outputs, signal: options.signal });
+  }
+
+  /**
+   * Classifies images: preprocessing from the pretrained config, softmax in float64, the best
+   * `topK` classes per image (default 5) as `{ index, label, score }`, best first. One list per image,
+   * in input order (a single image gives a list of one list).
+   */
+  async classify(images: ModelInput, options: ClassifyOptions & { signal?: AbortSignal } = {}): Promise<Prediction[][]> {
+    this.checkOpen();
+    if (!this.outputs.includes('logits')) {
+      throw new InvalidArgumentError('outputs', `This model was built without 'logits' (outputs: ${this.outputs.join(', ')}); rebuild it with 'logits' to classify.`);
+    }
+    if (this.labelCache) resolvePredictionFilter(options, this.labelCache); // bad options fail before any work
+    const results: Prediction[][] = [];
+    for await (const batch of this.batches(images)) {
+      const { logits } = await this.forward(batch, { outputs: ['logits'], signal: options.signal });
+      if (!logits || logits.shape.length !== 2) throw new InvalidArgumentError('logits', `Expected logits [batch, classes], got ${logits ? formatShape(logits.shape) : 'none'}.`);
+      const [rows, classes] = logits.shape as [number, number];
+      const labels = (this.labelCache ??= resolveLabelNames(classes, this.pretrained, this.explicitLabels));
+      const filter = resolvePredictionFilter(options, labels);
+      const values = logits.data as Float32Array;
+      for (let row = 0; row < rows; row += 1) {
+        results.push(predictionsFromLogits(values.subarray(row * classes, (row + 1) * classes), labels, filter));
+      }
+    }
+    return results;
+  }
+
+  /** Image embeddings: the `pre_logits` output `[N, D]` (timm's forward_head(pre_logits=True)), optionally L2-normalised. */
+  async embed(images: ModelInput, options: EmbedOptions = {}): Promise<Tensor<'float32'>> {
+    this.checkOpen();
+    if (!this.outputs.includes('pre_logits')) {
+      throw new InvalidArgumentError(
+        'outputs',
+        `This model was built without 'pre_logits' (outputs: ${this.outputs.join(', ')}); build it with outputs ['logits', 'pre_logits'] to embed.`,
+      );
+    }
+    const parts: Float32Array[] = [];
+    let width = 0;
+    let rows = 0;
+    for await (const batch of this.batches(images)) {
+      const { pre_logits: embedding } = await this.forward(batch, { outputs: ['pre_logits'], signal: options.signal });
+      if (!embedding || embedding.shape.length !== 2) throw new InvalidArgumentError('pre_logits', 'Expected pre_logits [batch, features].');
+      width = embedding.shape[1]!;
+      rows += embedding.shape[0]!;
+      parts.push(embedding.data as Float32Array);
+    }
+    const data = new Float32Array(rows * width);
+    let offset = 0;
+    for (const part of parts) {
+      data.set(part, offset);
+      offset += part.length;
+    }
+    if (options.normalize) {
+      for (let row = 0; row < rows; row += 1) {
+        const vector = data.subarray(row * width, (row + 1) * width);
+        let sum = 0;
+        for (let i = 0; i < width; i += 1) sum += vector[i]! * vector[i]!;
+        // torch.nn.functional.normalize: x / max(||x||, eps)
+        const norm = Math.max(Math.sqrt(sum), 1e-12);
+        for (let i = 0; i < width; i += 1) vector[i] = vector[i]! / norm;
+      }
+    }
+    return createTensor('float32', [rows, width], data);
+  }
+
+  /** Releases the runtime session. The model cannot be used afterwards. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.session.dispose();
+  }
+
+  private checkOpen(): void {
+    if (this.disposed) throw new InvalidArgumentError('model', 'This model has been disposed.');
+  }
+
+  /** Preprocessed batches of at most `batchSize` images. */
+  private async *batches(images: ModelInput): AsyncGenerator<Tensor> {
+    if (isTensor(images)) {
+      const rows = images.shape[0];
+      if (images.shape.length !== 4 || rows === undefined || rows < 1) {
+        throw new InvalidArgumentError('images', `A pixel tensor must be [batch, 3, height, width] with batch >= 1, got ${formatShape(images.shape)}.`);
+      }
+      for (let start = 0; start < rows; start += this.batchSize) yield sliceRows(images, start, Math.min(this.batchSize, rows - start));
+      return;
+    }
+    const list: readonly RawImage[] = Array.isArray(images) ? images : [images as RawImage];
+    if (list.length === 0) throw new InvalidArgumentError('images', 'No images given.');
+    const transform = this.transform;
+    for (let start = 0; start < list.length; start += this.batchSize) {
+      yield transform.applyBatch(list.slice(start, start + this.batchSize));
+    }
+  }
+}
+
+/** Creates a model from a built graph or ONNX bytes and a backend (see `Model.create`). */
+export function createModel(options: CreateModelOptions): Promise<Model> {
+  return Model.create(options);
+}
+
+export interface BuildModelOptions {
+  /** Where architectures and variants are registered (e.g. `createDefaultRegistry()` from 'vitzoo'). */
+  registry: Registry;
+  /** A registered variant name, optionally with a pretrained tag: 'vit_tiny_patch16_224' or 'deit_tiny_patch16_224.fb_in1k'. */
+  variant?: string;
+  /** An architecture (or its id) when no variant is named; `kwargs` then say everything. */
+  architecture?: Architecture | string;
+  /** Constructor kwargs (timm names), over the variant's own. */
+  kwargs?: Readonly<Record<string, unknown>>;
+  /** The weights (timm state_dict names, or a layout the architecture's checkpoint filter adapts). */
+  stateDict: StateDict;
+  /** Pretrained-config fields over the variant's (the tag's) config. */
+  pretrained?: Partial<PretrainedConfig>;
+  labelNames?: readonly string[];
+  backend: Backend;
+  /** Outputs to build into the graph (default ['logits']; add 'pre_logits' to `embed`). */
+  outputs?: readonly OutputName[];
+  sessionOptions?: SessionOptions;
+  batchSize?: number;
+}
+
+/** What the constructor kwargs say about a model's data config. */
+export interface KwargsFacts {
+  numClasses?: number;
+  /** `img_size` as [height, width]. */
+  imageSize?: readonly [number, number];
+}
+
+/** `num_classes` and `img_size` from timm constructor kwargs, when present and well-formed. */
+export function kwargsFacts(kwargs: Readonly<Record<string, unknown>>, context: string): KwargsFacts {
+  const facts: KwargsFacts = {};
+  const numClasses = kwargs.num_classes;
+  if (numClasses !== undefined) {
+    if (!(typeof numClasses === 'number' && Number.isSafeInteger(numClasses) && numClasses >= 0)) {
+      throw new InvalidConfigError('num_classes', numClasses, 'a non-negative integer', context);
+    }
+    facts.numClasses = numClasses;
+  }
+  const size = kwargs.img_size;
+  if (typeof size === 'number' && Number.isSafeInteger(size) && size > 0) facts.imageSize = [size, size];
+  else if (Array.isArray(size) && size.length === 2 && size.every((side) => Number.isSafeInteger(side) && side > 0)) {
+    facts.imageSize = [size[0] as number, size[1] as number];
+  }
+  return facts;
+}
+
+/**
+ * The pretrained config of a model built from `base` (a variant's config) with kwargs and config
+ * overrides: fields in `overrides` win; a kwargs `img_size` other than the base's input size
+ * becomes the input size (unless `overrides` names one); a changed `num_classes` drops the
+ * base's label set and names (they no longer fit). Without a base, timm's defaults are the base.
+ */
+export function mergePretrainedConfig(
+  base: PretrainedConfig | undefined,
+  overrides: Partial<PretrainedConfig> | undefined,
+  facts: KwargsFacts = {},
+): PretrainedConfig | undefined {
+  if (!base && !overrides) return undefined;
+  const start = base ?? pretrainedConfig({ numClasses: facts.numClasses, ...(facts.imageSize ? { size: facts.imageSize } : {}) });
+  const merged: PretrainedConfig = { ...start, ...(overrides ?? {}) };
+  if (facts.imageSize && overrides?.inputSize === undefined) merged.inputSize = [start.inputSize[0], facts.imageSize[0], facts.imageSize[1]];
+  if (facts.numClasses !== undefined) merged.numClasses = facts.numClasses;
+  if (merged.numClasses !== start.numClasses) {
+    if (overrides?.labelSet === undefined) delete merged.labelSet;
+    if (overrides?.labelNames === undefined) delete merged.labelNames;
+  }
+  return merged;
+}
+
+/**
+ * Builds a model from weights: resolves the variant (or architecture), runs `convertCheckpoint`
+ * (config parse, checkpoint filter, shape validation, ONNX graph) and opens a session.
+ */
+export async function buildModel(options: BuildModelOptions): Promise<Model> {
+  const { registry } = options;
+  if (!registry || typeof registry.resolve !== 'function') {
+    throw new InvalidArgumentError('registry', "buildModel needs a registry (e.g. createDefaultRegistry() from 'vitzoo').");
+  }
+  let architecture: Architecture;
+  let kwargs: Record<string, unknown>;
+  let base: PretrainedConfig | undefined;
+  if (options.variant !== undefined) {
+    if (options.architecture !== undefined) {
+      throw new InvalidArgumentError('architecture', 'Give either a variant name or an architecture, not both.');
+    }
+    const resolved = registry.resolve(options.variant);
+    architecture = resolved.architecture;
+    kwargs = { ...resolved.kwargs, ...(options.kwargs ?? {}) };
+    base = resolved.pretrained;
+  } else if (options.architecture !== undefined) {
+    architecture = typeof options.architecture === 'string' ? registry.architecture(options.architecture) : options.architecture;
+    kwargs = { ...(options.kwargs ?? {}) };
+  } else {
+    throw new InvalidArgumentError('variant', "buildModel needs a variant name (e.g. 'vit_tiny_patch16_224') or an architecture with kwargs.");
+  }
+  const facts = kwargsFacts(kwargs, `model ${options.variant ?? architecture.id}`);
+  const pretrained = mergePretrainedConfig(base, options.pretrained, facts);
+  const graph = convertCheckpoint({ architecture, kwargs, stateDict: options.stateDict, outputs: options.outputs ?? ['logits'] });
+  return Model.create({
+    graph,
+    backend: options.backend,
+    pretrained,
+    labelNames: options.labelNames,
+    sessionOptions: options.sessionOptions,
+    batchSize: options.batchSize,
+  });
+}
