@@ -25,7 +25,7 @@ async function buildRegistry(io: CliIo, options: GlobalOptions): Promise<Registr
 export function createProgram(io: CliIo, exit: { code: number }): Command {
   const program = new Command('vitzoo')
     .description('Vision transformers from JavaScript with the reference implementation\'s numbers.')
-    .option('--plugin <module...>', 'load third-party architectures from a module (path or package); also VITZOO_PLUGINS=a,b')
+    .option('--plugin <module>', 'load third-party architectures from a module, package folder or package name (repeatable); also VITZOO_PLUGINS=a,b', (value: string, previous: string[]) => [...previous, value], [] as string[])
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride()
     .showHelpAfterError('(run vitzoo --help for usage)');
