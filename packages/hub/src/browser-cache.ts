@@ -1,0 +1,98 @@
+import { DownloadError, IntegrityError } from '@vitzoo/core';
+import { isTruthyEnvironmentValue, type CachedHubFile, type GetFileOptions, type HubCacheOptions, type HubFileCache } from './cache.js';
+import { OfflineCacheMissError } from './errors.js';
+import { fetchHubFileMetadata, fetchWithTimeout, hubFileUrl, hubSettings, readBody, requestHeaders, statusError, type HubSettings } from './hub.js';
+import { checkRepoFileName, checkRepoId, checkRevision, isCommitHash } from './names.js';
+
+export interface BrowserHubCacheOptions extends HubCacheOptions {
+  /** Cache API cache name. Default 'vitzoo'. */
+  cacheName?: string;
+  /** Default: globalThis.caches. */
+  caches?: CacheStorage;
+}
+
+function hex(buffer: ArrayBuffer): string {
+  return [...new Uint8Array(buffer)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * The hub file cache of browsers and workers, on the Cache API: files are stored under their
+ * `resolve` URL at the pinned commit, branch names map to commits through small ref entries, and
+ * a file is stored only after its sha256 (LFS files) or size has been checked.
+ */
+export function createBrowserHubCache(options: BrowserHubCacheOptions = {}): HubFileCache {
+  const settings: HubSettings = hubSettings(options);
+  const cacheName = options.cacheName ?? 'vitzoo';
+  const offline = options.offline ?? false;
+  const open = () => {
+    const storage = options.caches ?? globalThis.caches;
+    if (!storage) throw new DownloadError(settings.endpoint, 'the Cache API is not available here');
+    return storage.open(cacheName);
+  };
+  const refKey = (repo: string, revision: string) => `${settings.endpoint}/api/vitzoo-refs/${repo}/${encodeURIComponent(revision)}`;
+
+  async function peek(repo: string, revision: string, file: string): Promise<CachedHubFile | undefined> {
+    checkRepoId(repo);
+    checkRevision(revision);
+    checkRepoFileName(file);
+    const cache = await open();
+    let commit: string | undefined = isCommitHash(revision) ? revision : undefined;
+    if (!commit) {
+      const ref = await cache.match(refKey(repo, revision));
+      const text = ref ? (await ref.text()).trim() : undefined;
+      if (text && isCommitHash(text)) commit = text;
+    }
+    const response = await cache.match(hubFileUrl(settings.endpoint, repo, commit ?? revision, file));
+    if (!response) return undefined;
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    return { repo, revision, commit, file, size: bytes.byteLength, bytes: async () => bytes };
+  }
+
+  async function get(repo: string, revision: string, file: string, getOptions: GetFileOptions = {}): Promise<CachedHubFile> {
+    checkRepoId(repo);
+    checkRevision(revision);
+    checkRepoFileName(file);
+    if (!getOptions.refresh) {
+      const hit = await peek(repo, revision, file);
+      if (hit) return hit;
+    }
+    if (offline) throw new OfflineCacheMissError(`${repo}@${revision}`, [file], `Cache API cache '${cacheName}'`);
+    const metadata = await fetchHubFileMetadata(settings, repo, revision, file, { redirect: 'follow' });
+    const commit = metadata.commit ?? (isCommitHash(revision) ? revision : undefined);
+    const { response, controller } = await fetchWithTimeout(settings, metadata.downloadUrl, { headers: requestHeaders(settings, metadata.downloadUrl) });
+    if (!response.ok) throw statusError(response, metadata.url, { repo, revision, file });
+    const total = metadata.size ?? (Number(response.headers.get('content-length')) || undefined);
+    const chunks: Uint8Array[] = [];
+    let loaded = 0;
+    await readBody(response, controller, settings, metadata.downloadUrl, (chunk) => {
+      chunks.push(chunk);
+      loaded += chunk.byteLength;
+      getOptions.onProgress?.({ file, loaded, total, phase: 'download' });
+    });
+    if (total !== undefined && loaded !== total) throw new DownloadError(metadata.url, `received ${loaded} of ${total} bytes (truncated)`);
+    const bytes = new Uint8Array(loaded);
+    let offset = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    if (metadata.sha256) {
+      const actual = hex(await crypto.subtle.digest('SHA-256', bytes));
+      if (actual !== metadata.sha256) throw new IntegrityError(metadata.url, `sha256 ${metadata.sha256}`, `sha256 ${actual}`);
+    }
+    const cache = await open();
+    await cache.put(
+      hubFileUrl(settings.endpoint, repo, commit ?? revision, file),
+      new Response(bytes, { headers: { 'content-length': String(loaded), ...(metadata.etag ? { etag: `"${metadata.etag}"` } : {}) } }),
+    );
+    if (commit && commit !== revision) await cache.put(refKey(repo, revision), new Response(commit));
+    return { repo, revision, commit, file, size: loaded, bytes: async () => bytes };
+  }
+
+  return { offline, location: `Cache API cache '${cacheName}'`, peek, get };
+}
+
+/** Offline from a `VITZOO_OFFLINE` / `HF_HUB_OFFLINE`-style value (for hosts that pass environment-like settings). */
+export function offlineFromEnvironment(env: Readonly<Record<string, string | undefined>>): boolean {
+  return isTruthyEnvironmentValue(env.VITZOO_OFFLINE) || isTruthyEnvironmentValue(env.HF_HUB_OFFLINE);
+}

@@ -1,0 +1,162 @@
+import { readdir, stat } from 'node:fs/promises';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InvalidArgumentError, UnsupportedError, type PretrainedConfig, type Registry, type ResolvedModel } from '@vitzoo/core';
+import type { ProgressListener } from './cache.js';
+import { fetchHubModel } from './hub-model.js';
+import { folderLayout, type LayoutOptions, type ModelLayout } from './layout.js';
+import { checkRepoFileName } from './names.js';
+import { createFileCache, writeFileAtomic, type FileCacheOptions, type FileHubCache } from './node-cache.js';
+import { describeSource, looksLikePath, parseModelSource } from './source.js';
+
+export interface ResolveSourceOptions extends FileCacheOptions, LayoutOptions {
+  /** Resolves registry names (`vit_tiny_patch16_224.augreg_in21k_ft_in1k`). */
+  registry?: Registry;
+  /** Revision when the source names none. Default 'main'. */
+  revision?: string;
+  onProgress?: ProgressListener;
+  /** Ask the hub again even when the revision is cached. */
+  refresh?: boolean;
+  /** Base for relative paths. Default process.cwd(). */
+  cwd?: string;
+  /** Use this cache instead of creating one from the options. */
+  cache?: FileHubCache;
+}
+
+/** A local folder the pipeline can load. */
+export interface ResolvedSource {
+  dir: string;
+  layout: ModelLayout;
+  /** Files of the model in `dir` ('/'-separated, relative). */
+  files: string[];
+  /** The weights (timm layout) or ONNX graph (onnx layout), relative to `dir`. */
+  modelFile: string;
+  /** The pinned commit (hub), or the revision asked for when the hub gave none; undefined for local/URL sources. */
+  revision: string | undefined;
+  /** What the source was parsed as, printable. */
+  source: string;
+  /** The registry name, when the source was one. */
+  name?: string;
+}
+
+async function listFolder(dir: string): Promise<string[]> {
+  const files: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (entry.isFile() || entry.isSymbolicLink()) files.push(entry.name);
+    else if (entry.isDirectory() && entry.name === 'onnx') {
+      for (const inner of await readdir(join(dir, entry.name), { withFileTypes: true })) {
+        if (inner.isFile() || inner.isSymbolicLink()) files.push(`onnx/${inner.name}`);
+      }
+    }
+  }
+  return files.sort();
+}
+
+async function resolveLocal(path: string, options: LayoutOptions): Promise<ResolvedSource> {
+  const info = await stat(path).catch(() => null);
+  if (!info) throw new InvalidArgumentError('model', `No such model folder or file: ${path}.`);
+  if (info.isFile()) {
+    const extension = extname(path).toLowerCase();
+    if (!['.onnx', '.safetensors', '.pth', '.pt', '.bin'].includes(extension)) {
+      throw new InvalidArgumentError('model', `${path}: expected a folder, an .onnx graph or a .safetensors/.pth/.bin checkpoint.`);
+    }
+    return { dir: dirname(path), layout: extension === '.onnx' ? 'onnx' : 'timm', files: [basename(path)], modelFile: basename(path), revision: undefined, source: path };
+  }
+  const files = await listFolder(path);
+  const found = folderLayout(files, options);
+  if (!found) {
+    throw new InvalidArgumentError('model', `${path} holds no model: expected config.json with model.safetensors (timm layout) or onnx/model.onnx (transformers.js layout).`);
+  }
+  return { dir: path, ...found, files, revision: undefined, source: path };
+}
+
+function urlFileName(url: string): string {
+  const last = decodeURIComponent(new URL(url).pathname.split('/').pop() ?? '');
+  try {
+    checkRepoFileName(last);
+    return last;
+  } catch {
+    return 'download';
+  }
+}
+
+/** timm's config.json for a registry variant whose weights are an authors' release file. */
+function syntheticTimmConfig(model: ResolvedModel, pretrained: PretrainedConfig, file: string): Record<string, unknown> {
+  return {
+    architecture: model.variant,
+    num_classes: pretrained.numClasses,
+    pretrained_cfg: {
+      tag: model.tag,
+      input_size: pretrained.inputSize,
+      interpolation: pretrained.interpolation,
+      crop_pct: pretrained.cropPct,
+      crop_mode: pretrained.cropMode ?? 'center',
+      mean: pretrained.mean,
+      std: pretrained.std,
+      num_classes: pretrained.numClasses,
+      ...(pretrained.labelSet ? { label_set: pretrained.labelSet } : {}),
+      ...(pretrained.url ? { url: pretrained.url } : {}),
+      file,
+      ...(pretrained.license ? { license: pretrained.license } : {}),
+    },
+  };
+}
+
+/**
+ * Resolves what a user typed to a local folder the pipeline can load:
+ * an existing folder or file as it is; `org/repo[@revision]` / `hf-hub:…` fetched into the cache
+ * (timm or transformers.js ONNX layout, pinned to the hub's commit); a registry name through its
+ * pretrained config (hub repo, or the authors' release file with a generated timm config.json);
+ * an http(s) URL downloaded into the cache. A model already cached is returned without any request.
+ */
+export async function resolveModelSource(nameOrPath: string, options: ResolveSourceOptions = {}): Promise<ResolvedSource> {
+  const cwd = options.cwd ?? process.cwd();
+  const localPath = /^file:/i.test(nameOrPath) ? fileURLToPath(nameOrPath) : resolve(cwd, nameOrPath);
+  if (looksLikePath(nameOrPath) || (await stat(localPath).catch(() => null))) return resolveLocal(localPath, options);
+  const spec = parseModelSource(nameOrPath, { registry: options.registry, revision: options.revision });
+  const cache = options.cache ?? createFileCache(options);
+  const layoutOptions = { quantized: options.quantized, onProgress: options.onProgress, refresh: options.refresh };
+  const hub = spec.kind === 'hub' ? spec : spec.kind === 'registry' ? spec.hub : undefined;
+  if (hub) {
+    const model = await fetchHubModel(cache, hub.repo, hub.revision, layoutOptions);
+    const pinned = model.commit ?? hub.revision;
+    return {
+      dir: cache.snapshotDir(hub.repo, pinned),
+      layout: model.layout,
+      files: model.files.map((file) => file.file),
+      modelFile: model.modelFile,
+      revision: pinned,
+      source: describeSource(spec),
+      ...(spec.kind === 'registry' ? { name: spec.name } : {}),
+    };
+  }
+  if (spec.kind === 'url') {
+    const fileName = urlFileName(spec.url);
+    const { path } = await cache.getUrl(spec.url, fileName, { onProgress: options.onProgress });
+    return { dir: dirname(path), layout: extname(fileName) === '.onnx' ? 'onnx' : 'timm', files: [fileName], modelFile: fileName, revision: undefined, source: spec.url };
+  }
+  if (spec.kind === 'registry') {
+    if (!spec.url) {
+      throw new UnsupportedError(
+        `${spec.name} has no download source registered (no hub repo or release url in its pretrained config). ` +
+          `Download the weights yourself (see the ${spec.model.architecture.id} package README) and pass the folder.`,
+      );
+    }
+    const fileName = spec.pretrained.file ?? urlFileName(spec.url);
+    const { path } = await cache.getUrl(spec.url, fileName, { onProgress: options.onProgress });
+    const dir = dirname(path);
+    const configPath = join(dir, 'config.json');
+    if (!(await stat(configPath).catch(() => null))) {
+      await writeFileAtomic(configPath, `${JSON.stringify(syntheticTimmConfig(spec.model, spec.pretrained, fileName), null, 2)}\n`);
+    }
+    return { dir, layout: 'timm', files: ['config.json', fileName], modelFile: fileName, revision: undefined, source: spec.url, name: spec.name };
+  }
+  if (spec.kind === 'local') return resolveLocal(resolve(cwd, spec.path), options);
+  throw new UnsupportedError(`Cannot resolve model source ${JSON.stringify(nameOrPath)}.`);
+}
+
+/** A `resolveSource` function with fixed options, for `loadModel(name, { resolveSource })`. */
+export function createSourceResolver(options: ResolveSourceOptions = {}): (nameOrPath: string) => Promise<ResolvedSource> {
+  const cache = options.cache ?? createFileCache(options);
+  return (nameOrPath) => resolveModelSource(nameOrPath, { ...options, cache });
+}
