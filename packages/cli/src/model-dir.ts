@@ -1,46 +1,61 @@
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { readModelCase, readRequiredFile } from '@vitzoo/conformance';
-import { InvalidArgumentError, InvalidConfigError, type Architecture, type Registry } from '@vitzoo/core';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-/** What to build: an architecture, its kwargs, and where its weights are. */
-export interface ModelSource {
-  architecture: Architecture;
-  kwargs: Record<string, unknown>;
-  weights: string;
-  /** Registered variant name when the folder names one (timm hub layout). */
-  variant?: string;
+/**
+ * Model folders are read by @vitzoo/pipeline/node: `config.json` in the timm hub layout
+ * (`architecture` = a registered variant name, `num_classes`, `model_args`, `pretrained_cfg`) or a
+ * fixture case (`architecture` id + `kwargs`), weights in `model.safetensors`.
+ */
+export { readModelFolder, type ModelSource } from '@vitzoo/pipeline/node';
+
+/** The model `classify` uses without `--model`: the bundled digits ViT in the repository's models/ folder. */
+export const DEFAULT_MODEL = 'digits-vit';
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function ancestors(start: string): string[] {
+  const out: string[] = [];
+  let current = resolve(start);
+  for (;;) {
+    out.push(current);
+    const parent = dirname(current);
+    if (parent === current) return out;
+    current = parent;
+  }
 }
 
 /**
- * Reads a model folder: either a fixture case (`config.json` with `architecture` = architecture id
- * and `kwargs`) or the timm hub layout (`config.json` with `architecture` = a registered variant
- * name, `num_classes`, optional `model_args` and `pretrained_cfg`), weights in `model.safetensors`.
+ * The folder of a bundled model (`models/<name>` of the vitzoo repository): looked for in the
+ * working directory and its parents, then beside the installed CLI (its repository checkout).
  */
-export async function readModelFolder(dir: string, registry: Registry, weights?: string): Promise<ModelSource> {
-  const info = await stat(dir).catch(() => null);
-  if (!info) throw new InvalidArgumentError('path', `No such model folder: ${dir}.`);
-  if (!info.isDirectory()) throw new InvalidArgumentError('path', `${dir} is a file; give the folder that holds config.json and the weights.`);
-  const configPath = join(dir, 'config.json');
-  const config = JSON.parse(new TextDecoder().decode(await readRequiredFile(configPath, 'Model config'))) as Record<string, unknown>;
-  const weightsPath = weights ?? join(dir, 'model.safetensors');
-  if (config.kwargs !== undefined) {
-    const modelCase = await readModelCase(dir);
-    return { architecture: registry.architecture(modelCase.architecture), kwargs: modelCase.kwargs, weights: weightsPath };
+export function findBundledModel(name: string, cwd: string): string | undefined {
+  if (!/^[a-z0-9][a-z0-9._-]*$/i.test(name)) return undefined;
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const base of [...ancestors(cwd), ...ancestors(here)]) {
+    const candidate = join(base, 'models', name);
+    if (existsSync(join(candidate, 'config.json'))) return candidate;
   }
-  const name = config.architecture;
-  if (typeof name !== 'string') {
-    throw new InvalidConfigError('architecture', name, 'a registered model name (timm layout) or an architecture id with kwargs', configPath);
-  }
-  if (registry.has(name)) {
-    throw new InvalidConfigError('kwargs', undefined, `constructor kwargs next to architecture '${name}'`, configPath);
-  }
-  const resolved = registry.resolve(name);
-  const modelArgs = config.model_args ?? {};
-  if (typeof modelArgs !== 'object' || modelArgs === null || Array.isArray(modelArgs)) {
-    throw new InvalidConfigError('model_args', modelArgs, 'an object of constructor kwargs', configPath);
-  }
-  const kwargs: Record<string, unknown> = { ...resolved.kwargs, ...(modelArgs as Record<string, unknown>) };
-  if (config.num_classes !== undefined) kwargs.num_classes = config.num_classes;
-  return { architecture: resolved.architecture, kwargs, weights: weightsPath, variant: resolved.variant };
+  return undefined;
+}
+
+/**
+ * What `--model` names, as a folder when it is one: an existing path (relative to `cwd`), else a
+ * bundled model name (`digits-vit`, `digits-deit`), else the name as given (a registered or hub
+ * name, which loadModel resolves or refuses with a typed error). No `--model`: the bundled
+ * `digits-vit`.
+ */
+export function resolveModelArgument(model: string | undefined, cwd: string): string {
+  const name = model ?? DEFAULT_MODEL;
+  const path = resolve(cwd, name);
+  if (existsSync(path)) return path;
+  const bundled = findBundledModel(name, cwd);
+  if (bundled && isDirectory(bundled)) return bundled;
+  return name;
 }

@@ -4,6 +4,8 @@ import { createDefaultRegistry } from 'vitzoo';
 import { registerConvert } from './commands/convert.js';
 import { registerList } from './commands/list.js';
 import { registerVerify } from './commands/verify.js';
+import { registerClassify } from './commands/classify.js';
+import { registerPreprocess } from './commands/preprocess.js';
 import type { CommandContext } from './context.js';
 import { EXIT, JSON_FORMAT_VERSION } from './exit.js';
 import type { CliIo } from './io.js';
@@ -36,6 +38,8 @@ export function createProgram(io: CliIo, exit: { code: number }): Command {
   registerVerify(program, context);
   registerConvert(program, context);
   registerList(program, context);
+  registerClassify(program, context);
+  registerPreprocess(program, context);
 
   return program;
 }

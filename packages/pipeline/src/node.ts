@@ -3,11 +3,12 @@
  * (safetensors, or PyTorch checkpoints through the safe reader of @vitzoo/pytorch), `loadModel`.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import {
   BackendUnavailableError,
   FileNotFoundError,
   InvalidArgumentError,
+  InvalidImageError,
   InvalidConfigError,
   convertCheckpoint,
   parseSafetensors,
@@ -15,6 +16,7 @@ import {
   type Registry,
   type StateDict,
 } from '@vitzoo/core';
+import { decodeImage, type RawImage } from '@vitzoo/preprocess/node';
 import { detectPytorchFormat, readPytorchCheckpoint } from '@vitzoo/pytorch';
 import { resolveBackend, type Backend, type SessionOptions } from '@vitzoo/runtime';
 import { describeModelConfig, type ModelDescription } from './model-config.js';
@@ -45,6 +47,25 @@ export async function loadWeights(path: string): Promise<StateDict> {
   const pytorch = !path.endsWith('.safetensors') && (detectPytorchFormat(bytes) !== undefined || /\.(pth|pt|bin)$/i.test(path));
   if (pytorch) return readPytorchCheckpoint(bytes, { source: path }).stateDict;
   return parseSafetensors(bytes, { source: path }).tensors;
+}
+
+/**
+ * Reads and decodes an image file (sharp, see @vitzoo/preprocess/node `decodeImage`), resolving
+ * `path` against `cwd` but naming it in errors as given: a missing file is `FileNotFoundError`; a
+ * folder, an unreadable file, or data that is corrupt, truncated, empty, of an unsupported format
+ * or over `maxPixels` pixels (default PIL's limit) is `InvalidImageError`.
+ */
+export async function readImageFile(path: string, options: { cwd?: string; maxPixels?: number } = {}): Promise<RawImage> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(options.cwd === undefined ? path : resolve(options.cwd, path));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new FileNotFoundError(path, 'Image file');
+    if (code === 'EISDIR') throw new InvalidImageError(path, 'it is a folder, not an image file');
+    throw new InvalidImageError(path, `it cannot be read (${(error as Error).message})`, { cause: error });
+  }
+  return decodeImage(bytes, path, options.maxPixels === undefined ? {} : { maxPixels: options.maxPixels });
 }
 
 /** A model folder: what to build, with what preprocessing, and where the weights are. */
