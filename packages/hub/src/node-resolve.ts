@@ -7,7 +7,7 @@ import { fetchHubModel } from './hub-model.js';
 import { folderLayout, type LayoutOptions, type ModelLayout } from './layout.js';
 import { checkRepoFileName } from './names.js';
 import { createFileCache, writeFileAtomic, type FileCacheOptions, type FileHubCache } from './node-cache.js';
-import { describeSource, looksLikePath, parseModelSource } from './source.js';
+import { looksLikePath, parseModelSource } from './source.js';
 
 export interface ResolveSourceOptions extends FileCacheOptions, LayoutOptions {
   /** Resolves registry names (`vit_tiny_patch16_224.augreg_in21k_ft_in1k`). */
@@ -126,7 +126,7 @@ export async function resolveModelSource(nameOrPath: string, options: ResolveSou
       files: model.files.map((file) => file.file),
       modelFile: model.modelFile,
       revision: pinned,
-      source: describeSource(spec),
+      source: `${hub.repo}@${hub.revision}`,
       ...(spec.kind === 'registry' ? { name: spec.name } : {}),
     };
   }

@@ -123,7 +123,9 @@ export async function startHubTestServer(
     const fault = takeFault(key, ['truncate', 'stall']);
     response.writeHead(status, head);
     if (fault?.kind === 'truncate') {
-      response.write(body.subarray(0, Math.min(fault.bytes, body.byteLength)), () => response.socket?.destroy());
+      // Let the client read what was sent before the connection closes (a stream that errors
+      // drops the chunks it still queues).
+      response.write(body.subarray(0, Math.min(fault.bytes, body.byteLength)), () => setTimeout(() => response.socket?.end(), 150));
       return;
     }
     if (fault?.kind === 'stall') {

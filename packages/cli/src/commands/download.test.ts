@@ -1,0 +1,162 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { convertCheckpoint, graphBytes, maxAbsDifference, parseSafetensors } from '@vitzoo/core';
+import { resolveModelSource } from '@vitzoo/hub/node';
+import { startHubTestServer, type HubTestServer } from '@vitzoo/hub/testing';
+import { loadModel } from '@vitzoo/pipeline/node';
+import { nodeBackend } from '@vitzoo/runtime-node';
+import { createDefaultRegistry } from 'vitzoo';
+import { run } from '../run.js';
+import { captureIo } from '../test-io.js';
+
+const root = fileURLToPath(new URL('../../../../', import.meta.url));
+const fixture = join(root, 'fixtures', 'models', 'vit_tiny');
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+const KWARGS = { img_size: 32, patch_size: 8, embed_dim: 48, depth: 2, num_heads: 3, mlp_ratio: 4, class_token: true, global_pool: 'token', num_classes: 10 };
+const LABELS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
+
+/** timm's hub config.json for the fixture: a registered variant name plus the fixture's kwargs. */
+const timmConfig = JSON.stringify({
+  architecture: 'vit_tiny_patch16_224',
+  num_classes: 10,
+  model_args: { img_size: 32, patch_size: 8, embed_dim: 48, depth: 2, num_heads: 3, mlp_ratio: 4, class_token: true, global_pool: 'token' },
+  pretrained_cfg: { input_size: [3, 32, 32], interpolation: 'bicubic', crop_pct: 0.9, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], num_classes: 10, label_names: LABELS },
+});
+
+let server: HubTestServer;
+let cache: string;
+let weights: Uint8Array;
+let onnx: Uint8Array;
+const saved: Record<string, string | undefined> = {};
+
+beforeAll(async () => {
+  weights = new Uint8Array(readFileSync(join(fixture, 'model.safetensors')));
+  const registry = createDefaultRegistry();
+  const stateDict = parseSafetensors(weights).tensors;
+  onnx = graphBytes(convertCheckpoint({ architecture: registry.architecture('vit'), kwargs: KWARGS, stateDict, outputs: ['logits'] }));
+  server = await startHubTestServer({
+    'test-org/vit-tiny-timm': { 'config.json': timmConfig, 'model.safetensors': weights },
+    'test-org/vit-tiny-onnx': {
+      'config.json': JSON.stringify({ model_type: 'vit', architectures: ['ViTForImageClassification'], id2label: Object.fromEntries(LABELS.map((label, index) => [index, label])), image_size: 32 }),
+      'preprocessor_config.json': JSON.stringify({ do_resize: true, size: { height: 32, width: 32 }, resample: 3, do_normalize: true, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5], do_rescale: true, rescale_factor: 1 / 255 }),
+      'onnx/model.onnx': onnx,
+    },
+    'timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k': { 'config.json': timmConfig, 'model.safetensors': weights },
+  });
+  for (const key of ['HF_ENDPOINT', 'VITZOO_CACHE', 'VITZOO_OFFLINE', 'HF_HUB_OFFLINE', 'HF_TOKEN']) saved[key] = process.env[key];
+  process.env.HF_ENDPOINT = server.url;
+  delete process.env.VITZOO_OFFLINE;
+  delete process.env.HF_HUB_OFFLINE;
+  delete process.env.HF_TOKEN;
+});
+afterAll(async () => {
+  await server.close();
+  for (const [key, value] of Object.entries(saved)) {
+    if (value === undefined) delete process.env[key];
+    else process.env[key] = value;
+  }
+});
+beforeEach(() => {
+  cache = mkdtempSync(join(tmpdir(), 'vitzoo-cli-cache-'));
+  process.env.VITZOO_CACHE = cache;
+  server.requests.length = 0;
+  return () => rmSync(cache, { recursive: true, force: true });
+});
+
+async function cli(args: string[]) {
+  const io = captureIo(root);
+  const code = await run(args, io);
+  expect(io.err).not.toMatch(/\n\s+at .*\(/);
+  return { code, out: io.out, err: io.err };
+}
+
+describe('vitzoo download (HF_ENDPOINT = a hub-shaped server on 127.0.0.1)', () => {
+  test('a timm-layout repo: fetched into VITZOO_CACHE, then served from the cache with zero requests', async () => {
+    const first = await cli(['download', 'test-org/vit-tiny-timm', '--json']);
+    expect(first.code).toBe(0);
+    const summary = JSON.parse(first.out);
+    expect(summary).toMatchObject({ version: 1, layout: 'timm', modelFile: 'model.safetensors', revision: server.commit, files: ['config.json', 'model.safetensors'] });
+    expect(summary.dir.startsWith(cache)).toBe(true);
+    expect(sha256(readFileSync(join(summary.dir, 'model.safetensors')))).toBe(sha256(weights));
+    server.requests.length = 0;
+    const second = await cli(['download', 'test-org/vit-tiny-timm', '--json']);
+    expect(JSON.parse(second.out).dir).toBe(summary.dir);
+    expect(server.requests).toEqual([]);
+    const text = await cli(['download', 'test-org/vit-tiny-timm']);
+    expect(text.out).toContain(`(timm layout, revision ${server.commit}) in ${summary.dir}`);
+    expect(text.out).toContain('model.safetensors  (model)');
+  });
+
+  test('an ONNX-layout repo: the graph runs as it is and gives the fixture logits', async () => {
+    const { code, out } = await cli(['download', 'hf-hub:test-org/vit-tiny-onnx', '--json']);
+    expect(code).toBe(0);
+    const summary = JSON.parse(out);
+    expect(summary).toMatchObject({ layout: 'onnx', modelFile: 'onnx/model.onnx', files: ['config.json', 'preprocessor_config.json', 'onnx/model.onnx'] });
+    const io = parseSafetensors(new Uint8Array(readFileSync(join(fixture, 'io.safetensors')))).tensors;
+    const session = await nodeBackend.createSession(new Uint8Array(readFileSync(join(summary.dir, summary.modelFile))));
+    try {
+      const result = await session.run({ pixel_values: io.pixel_values! });
+      expect(maxAbsDifference(result.logits!, io.logits!)).toBeLessThanOrEqual(1e-4);
+    } finally {
+      await session.dispose();
+    }
+  });
+
+  test('a registry name resolves to its timm/ hub repo', async () => {
+    const { code, out } = await cli(['download', 'vit_tiny_patch16_224.augreg_in21k_ft_in1k', '--json']);
+    expect(code).toBe(0);
+    expect(JSON.parse(out)).toMatchObject({ name: 'vit_tiny_patch16_224.augreg_in21k_ft_in1k', source: 'timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k@main', layout: 'timm' });
+    expect(server.requests.some((r) => r.path === '/timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k/resolve/main/config.json')).toBe(true);
+  });
+
+  test('errors: a missing repo names repo and file; offline names what the cache lacks; bad timeout is a usage error', async () => {
+    const missing = await cli(['download', 'test-org/does-not-exist', '--json']);
+    expect(missing.code).toBe(1);
+    expect(JSON.parse(missing.out).error).toMatchObject({ code: 'file-not-found', repo: 'test-org/does-not-exist', file: 'config.json' });
+    expect(missing.err).toContain("'config.json' of hub repo 'test-org/does-not-exist'");
+    server.requests.length = 0;
+    const offline = await cli(['download', 'test-org/vit-tiny-timm', '--offline']);
+    expect(offline.code).toBe(1);
+    expect(offline.err).toContain("Offline mode: test-org/vit-tiny-timm@main is not fully cached; missing 'config.json'");
+    expect(server.requests).toEqual([]);
+    const timeout = await cli(['download', 'test-org/vit-tiny-timm', '--timeout', '-1']);
+    expect(timeout.code).toBe(1);
+    expect(timeout.err).toContain('--timeout must be a positive number');
+  });
+
+  test('a stalled server ends in a timeout error, not a hang', async () => {
+    server.fault('model.safetensors', { kind: 'stall', bytes: 10 });
+    try {
+      const { code, err } = await cli(['download', 'test-org/vit-tiny-timm', '--timeout', '0.3']);
+      expect(code).toBe(1);
+      expect(err).toMatch(/no data received for 300 ms \(timeout/);
+    } finally {
+      server.clearFaults();
+    }
+  });
+});
+
+describe('the pipeline loads hub models through resolveSource', () => {
+  test('loadModel(org/repo) on a timm-layout repo gives the fixture logits; the second load is cache-only', async () => {
+    const registry = createDefaultRegistry();
+    const resolveSource = async (name: string) => (await resolveModelSource(name, { registry })).dir;
+    const io = parseSafetensors(new Uint8Array(readFileSync(join(fixture, 'io.safetensors')))).tensors;
+    for (const round of [1, 2]) {
+      server.requests.length = 0;
+      const model = await loadModel('test-org/vit-tiny-timm', { registry, backend: nodeBackend, resolveSource });
+      try {
+        const outputs = await model.forward(io.pixel_values!);
+        expect(maxAbsDifference(outputs.logits!, io.logits!)).toBeLessThanOrEqual(1e-4);
+        expect(model.labels).toEqual(LABELS);
+      } finally {
+        await model.dispose();
+      }
+      if (round === 2) expect(server.requests).toEqual([]);
+      else expect(server.requests.length).toBeGreaterThan(0);
+    }
+  });
+});
