@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { VitzooError, type Architecture, type Registry } from '@vitzoo/core';
 import { createDefaultRegistry } from 'vitzoo';
 import { registerConvert } from './commands/convert.js';
+import { registerDownload } from './commands/download.js';
 import { registerList } from './commands/list.js';
 import { registerVerify } from './commands/verify.js';
 import { registerClassify } from './commands/classify.js';
@@ -38,6 +39,7 @@ export function createProgram(io: CliIo, exit: { code: number }): Command {
   registerVerify(program, context);
   registerConvert(program, context);
   registerList(program, context);
+  registerDownload(program, context);
   registerClassify(program, context);
   registerPreprocess(program, context);
 
