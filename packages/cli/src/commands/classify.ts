@@ -7,6 +7,7 @@ import { loadModel, readImageFile, resolveBackend, type Model, type Prediction }
 import type { RawImage } from '@vitzoo/preprocess/node';
 import '@vitzoo/runtime-node'; // registers the 'node' backend
 import { EXIT } from '../exit.js';
+import { hubSourceResolver } from './download.js';
 import { DEFAULT_MODEL, resolveModelArgument } from '../model-dir.js';
 
 interface ClassifyCommandOptions {
@@ -115,6 +116,7 @@ export function registerClassify(program: Command, context: CommandContext): voi
         backend,
         batchSize,
         weights: options.weights ? resolve(io.cwd, options.weights) : undefined,
+        resolveSource: hubSourceResolver(context, registry, options), // hub repos, registry names, URLs (@vitzoo/hub)
       });
       try {
         const transform = model.transform;

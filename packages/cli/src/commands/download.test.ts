@@ -140,6 +140,30 @@ describe('vitzoo download (HF_ENDPOINT = a hub-shaped server on 127.0.0.1)', () 
   });
 });
 
+describe('vitzoo classify --model <org>/<repo> (the issue\'s done-criterion)', () => {
+  test('classifies with a timm-layout hub repo; the second run uses the cache only and prints the same', async () => {
+    const image = join(root, 'fixtures', 'images', 'chelsea.png');
+    const first = await cli(['classify', image, '--model', 'test-org/vit-tiny-timm', '--json', '--top-k', '3']);
+    expect(first.err).toBe('');
+    expect(first.code).toBe(0);
+    const line = JSON.parse(first.out.trim().split('\n')[0]!) as { image: string; predictions: { index: number; label: string; score: number }[] };
+    expect(line.predictions).toHaveLength(3);
+    for (const prediction of line.predictions) expect(prediction.label).toBe(LABELS[prediction.index]);
+    expect(server.requests.some((r) => r.path === `/cdn/${sha256(weights)}`)).toBe(true);
+
+    server.requests.length = 0;
+    const second = await cli(['classify', image, '--model', 'test-org/vit-tiny-timm', '--json', '--top-k', '3']);
+    expect(second.code).toBe(0);
+    expect(second.out).toBe(first.out);
+    expect(server.requests).toEqual([]);
+
+    // The same numbers as classifying the cached folder directly.
+    const snapshot = join(cache, 'hub', 'models--test-org--vit-tiny-timm', 'snapshots', server.commit);
+    const local = await cli(['classify', image, '--model', snapshot, '--json', '--top-k', '3']);
+    expect(local.out).toBe(first.out);
+  });
+});
+
 describe('the pipeline loads hub models through resolveSource', () => {
   test('loadModel(org/repo) on a timm-layout repo gives the fixture logits; the second load is cache-only', async () => {
     const registry = createDefaultRegistry();

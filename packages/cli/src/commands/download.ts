@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { InvalidArgumentError } from '@vitzoo/core';
+import { InvalidArgumentError, type Registry } from '@vitzoo/core';
 import { resolveModelSource, type ProgressListener, type ResolveSourceOptions } from '@vitzoo/hub/node';
 import type { CommandContext } from '../context.js';
 import { JSON_FORMAT_VERSION } from '../exit.js';
@@ -40,6 +40,22 @@ export function createProgressBars(io: CliIo, options: { json?: boolean } = {}):
       }
     },
     stop: () => bars.stop(),
+  };
+}
+
+/**
+ * A `resolveSource` for @vitzoo/pipeline's `loadModel`: a name that is not a local folder (hub repo,
+ * registry name, URL) is fetched into the cache, with progress bars, and its folder returned.
+ * HF_ENDPOINT, HF_TOKEN, VITZOO_CACHE and VITZOO_OFFLINE / HF_HUB_OFFLINE apply.
+ */
+export function hubSourceResolver(context: CommandContext, registry: Registry, options: { json?: boolean } = {}): (name: string) => Promise<string> {
+  return async (name) => {
+    const progress = createProgressBars(context.io, options);
+    try {
+      return (await resolveModelSource(name, { cwd: context.io.cwd, registry, onProgress: progress.onProgress })).dir;
+    } finally {
+      progress.stop();
+    }
   };
 }
 
