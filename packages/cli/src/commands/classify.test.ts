@@ -119,8 +119,8 @@ describe('vitzoo classify', () => {
     const backend = await cli(['classify', 'fixtures/digits/test/0021_1.png', '--backend', 'gpu-magic']);
     expect(backend.err).toMatch(/gpu-magic: not registered/);
     expect(backend.code).toBe(1);
-    const model = await cli(['classify', 'fixtures/digits/test/0021_1.png', '--model', 'vit_tiny_patch16_224']);
-    expect(model.err).toMatch(/registered model, but no folder of that name exists/);
+    const model = await cli(['classify', 'fixtures/digits/test/0021_1.png', '--model', 'models/digits-vit/config.json']);
+    expect(model.err).toMatch(/config\.json is a file; give the folder/);
     expect(model.code).toBe(1);
   });
 
