@@ -78,9 +78,10 @@ describe('vitzoo classify', () => {
     expect(lines[360]).toEqual({ accuracy: 348 / 360, correct: 348, total: 360 });
   });
 
-  test('--model digits-deit (a bundled name) gives 342/360; human output marks each verdict', async () => {
-    const json = await cli(['classify', ...paths, '--model', 'digits-deit', '--json', '--top-k', '1']);
+  test('--model digits-deit (a bundled name) on the test folder gives 342/360; human output marks each verdict', async () => {
+    const json = await cli(['classify', 'fixtures/digits/test', '--model', 'digits-deit', '--json', '--top-k', '1']);
     const lines = jsonLines(json.out);
+    expect(lines.slice(0, 360).map((line) => line.image)).toEqual(paths); // a folder expands to its images, sorted
     lines.slice(0, 360).forEach((line, index) => expect((line.predictions as { index: number }[])[0]!.index).toBe(deitPredictions[files[index]!]));
     expect(lines[360]).toEqual({ accuracy: 342 / 360, correct: 342, total: 360 });
 
@@ -121,6 +122,8 @@ describe('vitzoo classify', () => {
     expect(backend.code).toBe(1);
     const model = await cli(['classify', 'fixtures/digits/test/0021_1.png', '--model', 'models/digits-vit/config.json']);
     expect(model.err).toMatch(/config\.json is a file; give the folder/);
+    const empty = await cli(['classify', 'models'], root);
+    expect(empty.err).toMatch(/^error: The folder models holds no image files/);
     expect(model.code).toBe(1);
   });
 

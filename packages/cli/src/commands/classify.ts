@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { InvalidArgumentError, VitzooError } from '@vitzoo/core';
 import { loadModel, readImageFile, resolveBackend, type Model, type Prediction } from '@vitzoo/pipeline/node';
@@ -76,6 +76,24 @@ class LabelLookup {
   }
 }
 
+const IMAGE_EXTENSIONS = /\.(png|jpe?g|webp|gif|tiff?|avif|heic|heif)$/i;
+
+/** Image arguments with folders expanded to the image files in them (by extension, sorted by name; not recursive). */
+async function expandImageArguments(images: readonly string[], cwd: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const image of images) {
+    const info = await stat(resolve(cwd, image)).catch(() => null);
+    if (!info?.isDirectory()) {
+      out.push(image);
+      continue;
+    }
+    const names = (await readdir(resolve(cwd, image))).filter((name) => IMAGE_EXTENSIONS.test(name)).sort();
+    if (names.length === 0) throw new InvalidArgumentError('images', `The folder ${image} holds no image files (.png, .jpg, .jpeg, .webp, .gif, .tif, .tiff, .avif, .heic, .heif).`);
+    out.push(...names.map((name) => join(image, name)));
+  }
+  return out;
+}
+
 function formatPredictions(predictions: readonly Prediction[]): string {
   return predictions.map((p) => `${p.label} ${(p.score * 100).toFixed(2)}%`).join(', ');
 }
@@ -84,7 +102,7 @@ export function registerClassify(program: Command, context: CommandContext): voi
   program
     .command('classify')
     .description('classify images with a model (default: the bundled digits ViT, models/digits-vit)')
-    .argument('<images...>', 'image files (JPEG, PNG, WebP, GIF, TIFF, AVIF)')
+    .argument('<images...>', 'image files (JPEG, PNG, WebP, GIF, TIFF, AVIF) or folders of them')
     .option('-m, --model <name|dir>', `model folder (timm hub layout or fixture case) or bundled model name (default ${DEFAULT_MODEL}, from the repository's models/)`)
     .option('-k, --top-k <n>', 'classes to print per image', '5')
     .option('--threshold <p>', 'leave out classes scoring below this probability')
@@ -93,8 +111,9 @@ export function registerClassify(program: Command, context: CommandContext): voi
     .option('--weights <file>', 'weights file to use instead of the model folder\'s model.safetensors')
     .option('--batch-size <n>', 'images per inference call', '32')
     .option('--max-pixels <n>', 'refuse images with more pixels than this (decompression bombs); default 89478485, as PIL')
-    .action(async (images: string[], options: ClassifyCommandOptions) => {
+    .action(async (imageArguments: string[], options: ClassifyCommandOptions) => {
       const { io } = context;
+      const images = await expandImageArguments(imageArguments, io.cwd);
       const topK = positiveInteger(options.topK, '--top-k');
       const batchSize = positiveInteger(options.batchSize, '--batch-size');
       const threshold = options.threshold === undefined ? undefined : Number(options.threshold);
