@@ -57,7 +57,7 @@ export function createBrowserHubCache(options: BrowserHubCacheOptions = {}): Hub
       if (hit) return hit;
     }
     if (offline) throw new OfflineCacheMissError(`${repo}@${revision}`, [file], `Cache API cache '${cacheName}'`);
-    const metadata = await fetchHubFileMetadata(settings, repo, revision, file, { redirect: 'follow' });
+    const metadata = await fetchHubFileMetadata(settings, repo, revision, file);
     const commit = metadata.commit ?? (isCommitHash(revision) ? revision : undefined);
     const { response, controller } = await fetchWithTimeout(settings, metadata.downloadUrl, { headers: requestHeaders(settings, metadata.downloadUrl) });
     if (!response.ok) throw statusError(response, metadata.url, { repo, revision, file });

@@ -120,7 +120,8 @@ export function statusError(response: Response, url: string, file?: { repo: stri
  * HEAD `{repo}/resolve/{revision}/{file}` without following the hub's redirect, so that
  * `X-Linked-Etag` / `X-Linked-Size` / `X-Repo-Commit` of the hub's own answer are read (a CDN's
  * answer does not carry them). Relative redirects (renamed repos) are followed for up to 5 hops.
- * `redirect: 'follow'` is for browsers, where a manual redirect is opaque.
+ * Where a manual redirect is opaque (browsers), the redirect is followed and the final answer's
+ * headers are used instead.
  */
 export async function fetchHubFileMetadata(
   settings: HubSettings,
@@ -133,11 +134,11 @@ export async function fetchHubFileMetadata(
   let current = url;
   let commit: string | undefined;
   for (let hop = 0; hop < 6; hop++) {
-    const { response } = await fetchWithTimeout(settings, current, {
-      method: 'HEAD',
-      redirect: options.redirect ?? 'manual',
-      headers: requestHeaders(settings, current, { 'accept-encoding': 'identity' }),
-    });
+    const head = (redirect: 'manual' | 'follow') =>
+      fetchWithTimeout(settings, current, { method: 'HEAD', redirect, headers: requestHeaders(settings, current, { 'accept-encoding': 'identity' }) });
+    let { response } = await head(options.redirect ?? 'manual');
+    // Browsers hide a manual redirect (an opaque response): follow it and read the final headers.
+    if (response.type === 'opaqueredirect') ({ response } = await head('follow'));
     const headerCommit = response.headers.get('x-repo-commit')?.trim();
     if (headerCommit && isCommitHash(headerCommit)) commit ??= headerCommit;
     const linkedEtag = normalizeEtag(response.headers.get('x-linked-etag'));

@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { IntegrityError } from '@vitzoo/core';
+import { createBrowserHubCache } from './browser-cache.js';
+import { HubFileNotFoundError, OfflineCacheMissError } from './errors.js';
+import { fetchHubModel } from './hub-model.js';
+import { startHubTestServer, type HubTestServer } from './testing.js';
+
+/** The Cache API's shape over a Map (Node has Request/Response but no CacheStorage). */
+function memoryCacheStorage(): CacheStorage & { entries: Map<string, Map<string, Response>> } {
+  const entries = new Map<string, Map<string, Response>>();
+  const open = async (name: string) => {
+    let store = entries.get(name);
+    if (!store) entries.set(name, (store = new Map()));
+    const cache = {
+      match: async (request: RequestInfo | URL) => store!.get(String(request instanceof Request ? request.url : request))?.clone(),
+      put: async (request: RequestInfo | URL, response: Response) => {
+        store!.set(String(request instanceof Request ? request.url : request), response.clone());
+      },
+    };
+    return cache as unknown as Cache;
+  };
+  return { entries, open } as unknown as CacheStorage & { entries: Map<string, Map<string, Response>> };
+}
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+const graph = new Uint8Array(Array.from({ length: 3000 }, (_, i) => (i * 5) % 256));
+let server: HubTestServer;
+let requests = 0;
+
+beforeAll(async () => {
+  server = await startHubTestServer({
+    'org/onnx': { 'config.json': JSON.stringify({ model_type: 'vit' }), 'preprocessor_config.json': '{}', 'onnx/model.onnx': graph },
+  });
+});
+afterAll(() => server.close());
+beforeEach(() => {
+  server.requests.length = 0;
+  server.clearFaults();
+  requests = 0;
+});
+
+describe('createBrowserHubCache (Cache API)', () => {
+  const make = (caches: CacheStorage, offline = false) =>
+    createBrowserHubCache({ endpoint: server.url, caches, offline, fetch: (input, init) => (requests++, fetch(input, init)) });
+
+  it('fetches a model with hashes checked, then serves it from the cache without requests', async () => {
+    const caches = memoryCacheStorage();
+    const model = await fetchHubModel(make(caches), 'org/onnx', 'main');
+    expect(model.layout).toBe('onnx');
+    expect(model.commit).toBe(server.commit);
+    expect(sha256(await model.files.at(-1)!.bytes())).toBe(sha256(graph));
+    const used = requests;
+    expect(used).toBeGreaterThan(0);
+    const again = await fetchHubModel(make(caches, true), 'org/onnx', 'main');
+    expect(again.files.map((file) => file.file)).toEqual(['config.json', 'preprocessor_config.json', 'onnx/model.onnx']);
+    expect(requests).toBe(used);
+  });
+
+  it('a wrong hash is refused and not stored; 404 and offline are typed', async () => {
+    const caches = memoryCacheStorage();
+    server.fault('onnx/model.onnx', { kind: 'wrong-hash' });
+    await expect(fetchHubModel(make(caches), 'org/onnx', 'main')).rejects.toBeInstanceOf(IntegrityError);
+    expect([...caches.entries.get('vitzoo')!.keys()].some((key) => key.endsWith('model.onnx'))).toBe(false);
+    await expect(make(caches).get('org/onnx', 'main', 'missing.json')).rejects.toBeInstanceOf(HubFileNotFoundError);
+    const before = requests;
+    const offline = await make(memoryCacheStorage(), true).get('org/onnx', 'main', 'config.json').catch((e: unknown) => e);
+    expect(offline).toBeInstanceOf(OfflineCacheMissError);
+    expect(requests).toBe(before);
+  });
+});

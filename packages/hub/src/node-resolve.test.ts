@@ -1,0 +1,156 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createRegistry, DownloadError, UnsupportedError, type Architecture, type BuiltGraph } from '@vitzoo/core';
+import { OfflineCacheMissError } from './errors.js';
+import { cachedGraph, fileSha256, graphCacheKey, graphPath } from './node-graph-cache.js';
+import { createSourceResolver, resolveModelSource } from './node-resolve.js';
+import { fakeArchitecture } from './test-architecture.js';
+import { startHubTestServer, type HubTestServer } from './testing.js';
+
+const FIXTURE = join(__dirname, '..', '..', '..', 'fixtures', 'models', 'vit_tiny');
+const sha256 = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
+let server: HubTestServer;
+let cacheDir: string;
+const release = new Uint8Array(Array.from({ length: 4096 }, (_, i) => (i * 31) % 256));
+
+beforeAll(async () => {
+  server = await startHubTestServer({ 'timm/fake_tiny.hub': { 'config.json': JSON.stringify({ architecture: 'fake_tiny' }), 'model.safetensors': release } });
+  server.setFile('fake_tiny.pth', release);
+});
+afterAll(() => server.close());
+beforeEach(async () => {
+  cacheDir = await mkdtemp(join(tmpdir(), 'vitzoo-resolve-'));
+  server.requests.length = 0;
+  server.clearFaults();
+});
+afterEach(() => rm(cacheDir, { recursive: true, force: true }));
+
+function registryWithReleaseAt(url: string) {
+  const variant = fakeArchitecture.variants.fake_tiny!;
+  const architecture: Architecture = {
+    ...fakeArchitecture,
+    variants: { fake_tiny: { ...variant, pretrained: { ...variant.pretrained, release: { ...variant.pretrained.release!, url } } } },
+  } as Architecture;
+  return createRegistry([architecture]);
+}
+
+describe('resolveModelSource: registry names, release files, local folders', () => {
+  it('a registry name with a hub id goes to that repo', async () => {
+    const registry = registryWithReleaseAt(`${server.url}/files/fake_tiny.pth`);
+    const resolved = await resolveModelSource('fake_tiny.hub', { registry, cacheDir, env: { HF_ENDPOINT: server.url } });
+    expect(resolved).toMatchObject({ layout: 'timm', name: 'fake_tiny.hub', source: 'timm/fake_tiny.hub@main', modelFile: 'model.safetensors', revision: server.commit });
+  });
+
+  it("a release-file variant: the authors' file in the cache plus a generated timm config.json", async () => {
+    const registry = registryWithReleaseAt(`${server.url}/files/fake_tiny.pth`);
+    const resolve = createSourceResolver({ registry, cacheDir, env: {} });
+    const resolved = await resolve('fake_tiny.release');
+    expect(resolved).toMatchObject({ layout: 'timm', modelFile: 'fake_tiny.pth', files: ['config.json', 'fake_tiny.pth'], name: 'fake_tiny.release' });
+    expect(sha256(await readFile(join(resolved.dir, 'fake_tiny.pth')))).toBe(sha256(release));
+    const config = JSON.parse(await readFile(join(resolved.dir, 'config.json'), 'utf8'));
+    expect(config).toMatchObject({ architecture: 'fake_tiny', num_classes: 10, pretrained_cfg: { tag: 'release', input_size: [3, 32, 32], crop_pct: 0.9, file: 'fake_tiny.pth' } });
+    server.requests.length = 0;
+    expect(await resolve('fake_tiny.release')).toEqual(resolved);
+    expect(server.requests).toEqual([]);
+    // Offline with a fresh cache: the missing file is named.
+    const offline = await resolveModelSource('fake_tiny.release', { registry, cacheDir: join(cacheDir, 'empty'), offline: true }).catch((e: unknown) => e);
+    expect(offline).toBeInstanceOf(OfflineCacheMissError);
+    expect((offline as OfflineCacheMissError).missing).toEqual(['fake_tiny.pth']);
+  });
+
+  it('a release URL that fails: DownloadError, nothing cached', async () => {
+    server.fault('/files/fake_tiny.pth', { kind: 'status', status: 503 });
+    const registry = registryWithReleaseAt(`${server.url}/files/fake_tiny.pth`);
+    const error = await resolveModelSource('fake_tiny.release', { registry, cacheDir }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DownloadError);
+    expect((error as DownloadError).status).toBe(503);
+  });
+
+  it('a variant without a download source says so', async () => {
+    const registry = registryWithReleaseAt(`${server.url}/files/fake_tiny.pth`);
+    await expect(resolveModelSource('fake_tiny.nowhere', { registry, cacheDir })).rejects.toBeInstanceOf(UnsupportedError);
+  });
+
+  it('a plain URL is downloaded into the cache', async () => {
+    const resolved = await resolveModelSource(`${server.url}/files/fake_tiny.pth`, { cacheDir });
+    expect(resolved).toMatchObject({ layout: 'timm', modelFile: 'fake_tiny.pth', revision: undefined });
+    expect(resolved.dir.startsWith(join(cacheDir, 'urls'))).toBe(true);
+  });
+
+  it('local folders and files are used in place', async () => {
+    const folder = await resolveModelSource(FIXTURE, { cacheDir });
+    expect(folder).toMatchObject({ dir: FIXTURE, layout: 'timm', modelFile: 'model.safetensors' });
+    const file = await resolveModelSource(join(FIXTURE, 'model.safetensors'), { cacheDir });
+    expect(file).toMatchObject({ dir: FIXTURE, layout: 'timm', modelFile: 'model.safetensors' });
+    await expect(resolveModelSource('./does-not-exist', { cacheDir })).rejects.toThrow(/No such model folder/);
+    expect(server.requests).toEqual([]);
+  });
+});
+
+describe('graph cache', () => {
+  const graphOf = (bytes: Uint8Array): BuiltGraph => ({
+    inputs: [],
+    outputs: [],
+    byteLength: bytes.byteLength,
+    *chunks() {
+      yield bytes.subarray(0, 10);
+      yield bytes.subarray(10);
+    },
+  });
+  const base = { weightsSha256: sha256('weights'), architecture: 'vit', kwargs: { depth: 2, embed_dim: 48 }, outputs: ['logits'], builderVersion: '0.1.0' };
+
+  it('keys on weights, config, outputs, options and builder version; canonical in key order', () => {
+    const key = graphCacheKey(base);
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    expect(graphCacheKey({ ...base, kwargs: { embed_dim: 48, depth: 2 } })).toBe(key);
+    const variations = [
+      { weightsSha256: sha256('other') },
+      { kwargs: { depth: 3, embed_dim: 48 } },
+      { outputs: ['logits', 'pre_logits'] },
+      { outputs: ['pre_logits', 'logits'] },
+      { builderVersion: '0.2.0' },
+      { architecture: 'deit' },
+      { options: { precision: 'fp16' } },
+    ];
+    const keys = new Set(variations.map((change) => graphCacheKey({ ...base, ...change })));
+    expect(keys.size).toBe(variations.length);
+    expect(keys.has(key)).toBe(false);
+    expect(() => graphCacheKey({ ...base, weightsSha256: 'abc' })).toThrow(/sha256/);
+  });
+
+  it('builds once, stores atomically, and a second call skips the build', async () => {
+    const bytes = new Uint8Array(Array.from({ length: 100 }, (_, i) => i));
+    const key = graphCacheKey(base);
+    let builds = 0;
+    const events: { loaded: number; total: number | undefined; phase: string }[] = [];
+    const build = () => {
+      builds++;
+      return graphOf(bytes);
+    };
+    const path = await cachedGraph(key, build, { cacheDir, onProgress: (e) => events.push(e) });
+    expect(path).toBe(join(cacheDir, 'graphs', `${key}.onnx`));
+    expect(path).toBe(graphPath(key, { cacheDir }));
+    expect(new Uint8Array(await readFile(path))).toEqual(bytes);
+    expect(events.at(-1)).toMatchObject({ loaded: 100, total: 100, phase: 'convert' });
+    expect(await cachedGraph(key, build, { cacheDir })).toBe(path);
+    expect(builds).toBe(1);
+    // A build that lies about its size leaves nothing behind.
+    const badKey = graphCacheKey({ ...base, builderVersion: 'bad' });
+    await expect(cachedGraph(badKey, () => ({ ...graphOf(bytes), byteLength: 99 }), { cacheDir })).rejects.toThrow(RangeError);
+    const { readdir } = await import('node:fs/promises');
+    expect(await readdir(join(cacheDir, 'graphs'))).toEqual([`${key}.onnx`]);
+    await expect(cachedGraph('../../evil', build, { cacheDir })).rejects.toThrow(/must be lower-case hex/);
+  });
+
+  it('fileSha256 hashes files, and trusts sha256-named cache blobs', async () => {
+    const weights = await readFile(join(FIXTURE, 'model.safetensors'));
+    expect(await fileSha256(join(FIXTURE, 'model.safetensors'))).toBe(sha256(weights));
+    server.setRepo('org/blob', { 'config.json': '{}', 'model.safetensors': weights });
+    const { createFileCache } = await import('./node-cache.js');
+    const file = await createFileCache({ cacheDir, env: { HF_ENDPOINT: server.url } }).get('org/blob', 'main', 'model.safetensors');
+    expect(await fileSha256(file.path!)).toBe(sha256(weights));
+  });
+});
