@@ -1,0 +1,26 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vite';
+import { ortWasmFiles } from '@vitzoo/runtime-web/vite';
+import { staticFiles } from './vite-static-files.js';
+
+const models = fileURLToPath(new URL('../../models/', import.meta.url));
+const demoModels = ['digits-vit', 'digits-deit'];
+
+// Cross-origin isolation lets onnxruntime-web use WebAssembly threads (SharedArrayBuffer).
+const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+
+export default defineConfig({
+  base: './',
+  plugins: [
+    // onnxruntime-web's wasm files at ./ort/ (the runtime's default wasmPaths), from this origin.
+    ortWasmFiles(),
+    staticFiles(
+      Object.fromEntries(
+        demoModels.flatMap((name) => ['config.json', 'model.safetensors'].map((file) => [`models/${name}/${file}`, `${models}${name}/${file}`])),
+      ),
+    ),
+  ],
+  server: { headers: isolation },
+  preview: { headers: isolation },
+  build: { target: 'es2022', reportCompressedSize: false },
+});
