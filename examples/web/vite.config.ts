@@ -20,6 +20,8 @@ export default defineConfig({
       ),
     ),
   ],
+  // Only the app's page is scanned for dependencies (browser-tests/page is the test harness).
+  optimizeDeps: { entries: ['index.html'] },
   server: { headers: isolation },
   preview: { headers: isolation },
   build: { target: 'es2022', reportCompressedSize: false },

@@ -32,7 +32,7 @@ const contentTypes: Record<string, string> = { '.wasm': 'application/wasm', '.mj
 const DEFAULT_CONDITIONS = ['module', 'browser', 'development|production'];
 
 interface MinimalServer {
-  config: { base: string };
+  config: { base: string; server?: { headers?: Record<string, string | number | readonly string[]> } };
   middlewares: { use(handler: (request: { url?: string }, response: NodeResponse, next: () => void) => void): void };
 }
 interface NodeResponse {
@@ -65,6 +65,9 @@ export function ortWasmFiles(options: OrtWasmPluginOptions = {}) {
         if (!(ORT_WASM_FILES as readonly string[]).includes(file)) return next();
         const path = join(dist, file);
         response.statusCode = 200;
+        // The configured server headers (e.g. COOP/COEP): the .mjs also runs as the wasm threads'
+        // worker script, which a cross-origin isolated page only starts when it carries them too.
+        for (const [name, value] of Object.entries(server.config.server?.headers ?? {})) response.setHeader(name, String(value));
         response.setHeader('Content-Type', contentTypes[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream');
         response.setHeader('Content-Length', statSync(path).size);
         createReadStream(path).pipe(response as unknown as NodeJS.WritableStream);
