@@ -32,7 +32,7 @@ const contentTypes: Record<string, string> = { '.wasm': 'application/wasm', '.mj
 const DEFAULT_CONDITIONS = ['module', 'browser', 'development|production'];
 
 interface MinimalServer {
-  config: { base: string; server?: { headers?: Record<string, string | number | readonly string[]> } };
+  config: { base: string; server?: { headers?: Record<string, string | number | readonly string[] | undefined> } };
   middlewares: { use(handler: (request: { url?: string }, response: NodeResponse, next: () => void) => void): void };
 }
 interface NodeResponse {
@@ -67,7 +67,7 @@ export function ortWasmFiles(options: OrtWasmPluginOptions = {}) {
         response.statusCode = 200;
         // The configured server headers (e.g. COOP/COEP): the .mjs also runs as the wasm threads'
         // worker script, which a cross-origin isolated page only starts when it carries them too.
-        for (const [name, value] of Object.entries(server.config.server?.headers ?? {})) response.setHeader(name, String(value));
+        for (const [name, value] of Object.entries(server.config.server?.headers ?? {})) if (value !== undefined) response.setHeader(name, String(value));
         response.setHeader('Content-Type', contentTypes[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream');
         response.setHeader('Content-Length', statSync(path).size);
         createReadStream(path).pipe(response as unknown as NodeJS.WritableStream);
