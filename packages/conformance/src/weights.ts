@@ -1,5 +1,5 @@
 /**
- * Weights and file reading are shared with the model pipeline: one implementation (safetensors, or
- * the safe PyTorch reader for `.pth`/`.pt`/`.bin` and sniffed torch archives) in @vitzoo/pipeline/node.
+ * Weights files are read by @vitzoo/pytorch/node, the one implementation every package shares
+ * (safetensors, or the safe PyTorch reader for `.pth`/`.pt`/`.bin` and sniffed torch archives).
  */
-export { loadWeights, readRequiredFile } from '@vitzoo/pipeline/node';
+export { loadWeights, readRequiredFile } from '@vitzoo/pytorch/node';
