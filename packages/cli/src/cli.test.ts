@@ -111,6 +111,31 @@ describe('vitzoo verify', () => {
   });
 });
 
+describe('PyTorch checkpoints through --weights', () => {
+  test('verify and convert take the authors\' .pth files (and the legacy format) in place of model.safetensors', async () => {
+    for (const [name, weights] of [['cswin_tiny', 'model.pth'], ['fdvit_tiny', 'model.pth'], ['vit_tiny', 'model_legacy.pth']] as const) {
+      const { code, out } = await cli(['verify', `fixtures/models/${name}`, '--weights', `fixtures/models/${name}/${weights}`, '--json']);
+      expect(JSON.parse(out).cases[0].status).toBe('pass');
+      expect(code).toBe(0);
+    }
+    const output = join(scratch, 'cswin.onnx');
+    const converted = await cli(['convert', 'fixtures/models/cswin_tiny', '--weights', 'fixtures/models/cswin_tiny/model.pth', '-o', output]);
+    expect(converted.code).toBe(0);
+    expect(existsSync(output)).toBe(true);
+  });
+
+  test('malicious or malformed checkpoints are refused with a typed error and run nothing', async () => {
+    for (const file of ['os_system.pth', 'builtins_eval.pth', 'truncated_storage.pth']) {
+      const { code, out } = await cli(['verify', 'fixtures/models/vit_tiny', '--weights', `fixtures/malicious/${file}`, '--json']);
+      const report = JSON.parse(out).cases[0];
+      expect(report.status).toBe('error');
+      expect(report.error.code).toBe('invalid-checkpoint');
+      expect(out).not.toMatch(/vitzoo-fixture-code-execution|vitzoo-fixture-eval/);
+      expect(code).toBe(1);
+    }
+  });
+});
+
 describe('vitzoo convert', () => {
   test('writes a graph with the requested outputs that runs and matches the case', async () => {
     const output = join(scratch, 'deit.onnx');
