@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, realpath, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { InvalidArgumentError, type BuiltGraph } from '@vitzoo/core';
+import { InvalidArgumentError, graphBytes, type BuiltGraph } from '@vitzoo/core';
 import type { ProgressListener } from './cache.js';
 import { canonicalJson } from './catalogue.js';
 import { isSha256 } from './names.js';
-import { defaultCacheDir, type Environment } from './node-cache.js';
+import { defaultCacheDir, writeFileAtomic, type Environment } from './node-cache.js';
 
 /** What a built graph depends on. */
 export interface GraphKeyInput {
@@ -66,29 +66,83 @@ export function graphPath(key: string, options: Pick<GraphCacheOptions, 'cacheDi
   return join(resolve(options.cacheDir ?? defaultCacheDir(options.env)), 'graphs', `${key}.onnx`);
 }
 
-/**
- * The path of the cached ONNX graph for `key`, building and storing it (atomically: temporary
- * file + rename) when it is not there yet. A second call with the same key skips `build`.
- */
-export async function cachedGraph(key: string, build: () => BuiltGraph | Promise<BuiltGraph>, options: GraphCacheOptions = {}): Promise<string> {
-  const path = graphPath(key, options);
+/** The cache entry beside a stored graph (`<key>.json`): what the graph file must be. */
+export interface GraphCacheEntry {
+  version: 1;
+  key: string;
+  /** Size of `<key>.onnx` in bytes. */
+  size: number;
+  /** sha256 of `<key>.onnx`. */
+  sha256: string;
+}
+
+function entryPath(path: string): string {
+  return path.replace(/\.onnx$/, '.json');
+}
+
+/** The entry of a stored graph, or why there is no usable one. */
+async function readEntry(path: string, key: string): Promise<GraphCacheEntry | string> {
+  let text: string;
+  try {
+    text = await readFile(entryPath(path), 'utf8');
+  } catch {
+    return 'no cache entry';
+  }
+  try {
+    const entry = JSON.parse(text) as Partial<GraphCacheEntry>;
+    if (entry.version === 1 && entry.key === key && Number.isSafeInteger(entry.size) && typeof entry.sha256 === 'string' && isSha256(entry.sha256)) {
+      return entry as GraphCacheEntry;
+    }
+  } catch {
+    // fall through
+  }
+  return 'unreadable cache entry';
+}
+
+/** Why a stored graph does not match its entry, or undefined when it does. */
+async function checkStored(path: string, key: string, read: boolean): Promise<{ problem?: string; bytes?: Uint8Array }> {
   const info = await stat(path).catch(() => null);
-  if (info?.isFile() && info.size > 0) return path;
-  const graph = await build();
+  if (!info?.isFile()) return { problem: 'not cached' };
+  const entry = await readEntry(path, key);
+  if (typeof entry === 'string') return { problem: entry };
+  if (info.size !== entry.size) return { problem: `size ${info.size} bytes, the cache entry says ${entry.size}` };
+  const hash = createHash('sha256');
+  let bytes: Uint8Array | undefined;
+  if (read) {
+    bytes = new Uint8Array(await readFile(path));
+    hash.update(bytes);
+  } else {
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  }
+  const sha256 = hash.digest('hex');
+  if (sha256 !== entry.sha256) return { problem: `sha256 ${sha256}, the cache entry says ${entry.sha256}` };
+  if (bytes && bytes.byteLength !== entry.size) return { problem: `size ${bytes.byteLength} bytes, the cache entry says ${entry.size}` };
+  return { bytes };
+}
+
+/**
+ * Writes `chunks` to `path` atomically (temporary file + rename), then the entry with their size
+ * and sha256 (also atomically). Nothing is left behind when writing fails.
+ */
+async function storeGraph(path: string, key: string, chunks: Iterable<Uint8Array>, byteLength: number, onProgress: ProgressListener | undefined): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
+  // A stale entry must never vouch for the new file: remove it first.
+  await rm(entryPath(path), { force: true });
   const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   const handle = await open(temporary, 'wx');
   const file = basename(path);
+  const hash = createHash('sha256');
   try {
     let loaded = 0;
-    options.onProgress?.({ file, loaded, total: graph.byteLength, phase: 'convert' });
-    for (const chunk of graph.chunks()) {
+    onProgress?.({ file, loaded, total: byteLength, phase: 'convert' });
+    for (const chunk of chunks) {
       let written = 0;
       while (written < chunk.byteLength) written += (await handle.write(chunk, written, chunk.byteLength - written)).bytesWritten;
+      hash.update(chunk);
       loaded += chunk.byteLength;
-      options.onProgress?.({ file, loaded, total: graph.byteLength, phase: 'convert' });
+      onProgress?.({ file, loaded, total: byteLength, phase: 'convert' });
     }
-    if (loaded !== graph.byteLength) throw new RangeError(`Graph produced ${loaded} bytes, announced ${graph.byteLength}.`);
+    if (loaded !== byteLength) throw new RangeError(`Graph produced ${loaded} bytes, announced ${byteLength}.`);
     await handle.sync();
     await handle.close();
     await rename(temporary, path);
@@ -97,5 +151,53 @@ export async function cachedGraph(key: string, build: () => BuiltGraph | Promise
     await rm(temporary, { force: true });
     throw error;
   }
+  const entry: GraphCacheEntry = { version: 1, key, size: byteLength, sha256: hash.digest('hex') };
+  await writeFileAtomic(entryPath(path), `${JSON.stringify(entry)}\n`);
+}
+
+/** Slices of `bytes` (progress reports while a graph held in memory is written). */
+function* slices(bytes: Uint8Array, size = 1 << 24): Iterable<Uint8Array> {
+  for (let offset = 0; offset < bytes.byteLength; offset += size) yield bytes.subarray(offset, Math.min(offset + size, bytes.byteLength));
+}
+
+/**
+ * The path of the cached ONNX graph for `key`, building and storing it when it is not there yet.
+ * The graph is written atomically (temporary file + rename) with an entry `<key>.json` holding its
+ * size and sha256; a stored graph is used only when it matches its entry (checked on every call),
+ * otherwise it is rebuilt. A second call with the same key skips `build`.
+ */
+export async function cachedGraph(key: string, build: () => BuiltGraph | Promise<BuiltGraph>, options: GraphCacheOptions = {}): Promise<string> {
+  const path = graphPath(key, options);
+  const { problem } = await checkStored(path, key, false);
+  if (problem === undefined) return path;
+  const graph = await build();
+  await storeGraph(path, key, graph.chunks(), graph.byteLength, options.onProgress);
   return path;
+}
+
+/** A graph from the graph cache, in memory. */
+export interface LoadedGraph {
+  /** The ONNX bytes (verified against the cache entry, or just built). */
+  bytes: Uint8Array;
+  path: string;
+  /** 'cached': read from the cache; 'built': not cached yet; 'rebuilt': the stored graph did not match its entry. */
+  status: 'cached' | 'built' | 'rebuilt';
+  /** Why a stored graph was rebuilt (status 'rebuilt'). */
+  problem?: string;
+}
+
+/**
+ * Like `cachedGraph`, but returns the graph's bytes: read once and checked against the size and
+ * sha256 of the cache entry (a stored graph that does not match is rebuilt and replaced, never
+ * used), or built, stored and returned without reading them back.
+ */
+export async function loadCachedGraph(key: string, build: () => BuiltGraph | Promise<BuiltGraph>, options: GraphCacheOptions = {}): Promise<LoadedGraph> {
+  const path = graphPath(key, options);
+  const stored = await checkStored(path, key, true);
+  if (stored.problem === undefined && stored.bytes) return { bytes: stored.bytes, path, status: 'cached' };
+  const graph = await build();
+  const bytes = graphBytes(graph);
+  await storeGraph(path, key, slices(bytes), bytes.byteLength, options.onProgress);
+  const rebuilt = stored.problem !== 'not cached';
+  return { bytes, path, status: rebuilt ? 'rebuilt' : 'built', ...(rebuilt ? { problem: stored.problem } : {}) };
 }

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, truncate, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createRegistry, DownloadError, UnsupportedError, type Architecture, type BuiltGraph } from '@vitzoo/core';
 import { OfflineCacheMissError } from './errors.js';
-import { cachedGraph, fileSha256, graphCacheKey, graphPath } from './node-graph-cache.js';
+import { cachedGraph, fileSha256, graphCacheKey, graphPath, loadCachedGraph } from './node-graph-cache.js';
 import { createSourceResolver, resolveModelSource } from './node-resolve.js';
 import { fakeArchitecture } from './test-architecture.js';
 import { startHubTestServer, type HubTestServer } from './testing.js';
@@ -140,9 +140,49 @@ describe('graph cache', () => {
     // A build that lies about its size leaves nothing behind.
     const badKey = graphCacheKey({ ...base, builderVersion: 'bad' });
     await expect(cachedGraph(badKey, () => ({ ...graphOf(bytes), byteLength: 99 }), { cacheDir })).rejects.toThrow(RangeError);
-    const { readdir } = await import('node:fs/promises');
-    expect(await readdir(join(cacheDir, 'graphs'))).toEqual([`${key}.onnx`]);
+    expect((await readdir(join(cacheDir, 'graphs'))).sort()).toEqual([`${key}.json`, `${key}.onnx`]);
+    expect(JSON.parse(await readFile(join(cacheDir, 'graphs', `${key}.json`), 'utf8'))).toEqual({ version: 1, key, size: 100, sha256: sha256(bytes) });
     await expect(cachedGraph('../../evil', build, { cacheDir })).rejects.toThrow(/must be lower-case hex/);
+  });
+
+  it('a stored graph that does not match its entry (flipped byte, truncated, no entry) is rebuilt, never used', async () => {
+    const bytes = new Uint8Array(Array.from({ length: 100 }, (_, i) => 255 - i));
+    const key = graphCacheKey({ ...base, builderVersion: 'corrupt' });
+    let builds = 0;
+    const build = () => {
+      builds++;
+      return graphOf(bytes);
+    };
+    const path = graphPath(key, { cacheDir });
+    await cachedGraph(key, build, { cacheDir });
+    const corruptions: [string, () => Promise<void>][] = [
+      ['flipped byte', async () => writeFile(path, Uint8Array.from(bytes, (value, index) => (index === 50 ? value ^ 1 : value)))],
+      ['truncated', () => truncate(path, 60)],
+      ['entry removed', () => unlink(path.replace(/\.onnx$/, '.json'))],
+      ['entry of garbage', () => writeFile(path.replace(/\.onnx$/, '.json'), '{"version": 1, "key": ')],
+    ];
+    for (const [what, corrupt] of corruptions) {
+      await corrupt();
+      const before = builds;
+      expect(await cachedGraph(key, build, { cacheDir }), what).toBe(path);
+      expect(builds, what).toBe(before + 1);
+      expect(new Uint8Array(await readFile(path)), what).toEqual(bytes);
+    }
+    // loadCachedGraph: the bytes come verified from the cache, or rebuilt with the reason.
+    const hit = await loadCachedGraph(key, build, { cacheDir });
+    expect(hit).toMatchObject({ status: 'cached', path });
+    expect(hit.bytes).toEqual(bytes);
+    await writeFile(path, Uint8Array.from(bytes, (value, index) => (index === 7 ? value ^ 128 : value)));
+    const rebuilt = await loadCachedGraph(key, build, { cacheDir });
+    expect(rebuilt.status).toBe('rebuilt');
+    expect(rebuilt.problem).toMatch(/^sha256 [0-9a-f]{64}, the cache entry says [0-9a-f]{64}$/);
+    expect(rebuilt.bytes).toEqual(bytes);
+    expect(new Uint8Array(await readFile(path))).toEqual(bytes);
+    await truncate(path, 10);
+    expect((await loadCachedGraph(key, build, { cacheDir })).problem).toBe('size 10 bytes, the cache entry says 100');
+    const fresh = await loadCachedGraph(graphCacheKey({ ...base, builderVersion: 'fresh' }), build, { cacheDir });
+    expect(fresh.status).toBe('built');
+    expect(fresh.bytes).toEqual(bytes);
   });
 
   it('fileSha256 hashes files, and trusts sha256-named cache blobs', async () => {

@@ -37,6 +37,8 @@ export interface ResolvedSource {
   source: string;
   /** The registry name, when the source was one. */
   name?: string;
+  /** The cache folder the files are in (hub, URL and registry sources); the pipeline keeps built graphs there too. */
+  cacheDir?: string;
 }
 
 async function listFolder(dir: string): Promise<string[]> {
@@ -128,12 +130,13 @@ export async function resolveModelSource(nameOrPath: string, options: ResolveSou
       revision: pinned,
       source: `${hub.repo}@${hub.revision}`,
       ...(spec.kind === 'registry' ? { name: spec.name } : {}),
+      cacheDir: cache.root,
     };
   }
   if (spec.kind === 'url') {
     const fileName = urlFileName(spec.url);
     const { path } = await cache.getUrl(spec.url, fileName, { onProgress: options.onProgress });
-    return { dir: dirname(path), layout: extname(fileName) === '.onnx' ? 'onnx' : 'timm', files: [fileName], modelFile: fileName, revision: undefined, source: spec.url };
+    return { dir: dirname(path), layout: extname(fileName) === '.onnx' ? 'onnx' : 'timm', files: [fileName], modelFile: fileName, revision: undefined, source: spec.url, cacheDir: cache.root };
   }
   if (spec.kind === 'registry') {
     if (!spec.url) {
@@ -149,7 +152,7 @@ export async function resolveModelSource(nameOrPath: string, options: ResolveSou
     if (!(await stat(configPath).catch(() => null))) {
       await writeFileAtomic(configPath, `${JSON.stringify(syntheticTimmConfig(spec.model, spec.pretrained, fileName), null, 2)}\n`);
     }
-    return { dir, layout: 'timm', files: ['config.json', fileName], modelFile: fileName, revision: undefined, source: spec.url, name: spec.name };
+    return { dir, layout: 'timm', files: ['config.json', fileName], modelFile: fileName, revision: undefined, source: spec.url, name: spec.name, cacheDir: cache.root };
   }
   if (spec.kind === 'local') return resolveLocal(resolve(cwd, spec.path), options);
   throw new UnsupportedError(`Cannot resolve model source ${JSON.stringify(nameOrPath)}.`);
