@@ -1,6 +1,7 @@
 import {
   InvalidArgumentError,
   InvalidConfigError,
+  UnsupportedError,
   OUTPUT_NAMES,
   convertCheckpoint,
   createTensor,
@@ -54,6 +55,18 @@ export interface CreateModelOptions {
   sessionOptions?: SessionOptions;
   /** Images per inference call in `classify` and `embed` (default 32). */
   batchSize?: number;
+  /**
+   * The image preprocessing, when it does not come from a timm pretrained config (e.g. a Hugging
+   * Face `preprocessor_config.json` through `createHuggingFaceTransform`); wins over `pretrained`'s.
+   */
+  transform?: ImageTransform;
+  /** Number of classes when the graph does not say (ONNX bytes): label names are checked against it at load time. */
+  numClasses?: number;
+  /**
+   * Where the graph came from (e.g. the path of an ONNX file), for messages. With it, a graph whose
+   * input or output names are not vitzoo's is an `UnsupportedError` naming it.
+   */
+  source?: string;
 }
 
 function isTensor(value: unknown): value is Tensor {
@@ -96,19 +109,28 @@ export class Model {
 
   private constructor(
     private readonly session: BackendSession,
-    options: { pretrained?: PretrainedConfig; labelNames?: readonly string[]; batchSize: number; numClasses?: number },
+    options: { pretrained?: PretrainedConfig; labelNames?: readonly string[]; batchSize: number; numClasses?: number; transform?: ImageTransform; source?: string },
   ) {
     const unknown = session.outputNames.filter((name) => !(OUTPUT_NAMES as readonly string[]).includes(name));
+    const inputs = session.inputNames;
+    const signature = `inputs ${inputs.map((name) => `'${name}'`).join(', ') || '(none)'}, outputs ${session.outputNames.map((name) => `'${name}'`).join(', ') || '(none)'}`;
+    if (options.source !== undefined && (unknown.length > 0 || inputs.length !== 1 || inputs[0] !== 'pixel_values' || session.outputNames.length === 0)) {
+      throw new UnsupportedError(
+        `${options.source} has ${signature}; vitzoo runs image models with one input 'pixel_values' [batch, 3, height, width] and outputs among ` +
+          `${OUTPUT_NAMES.map((name) => `'${name}'`).join(', ')} (the transformers.js / optimum image-classification export: 'pixel_values' in, 'logits' out).`,
+      );
+    }
     if (unknown.length > 0) {
       throw new InvalidArgumentError('graph', `The model has outputs ${unknown.join(', ')}; vitzoo models expose only ${OUTPUT_NAMES.join(', ')}.`);
     }
-    if (!session.inputNames.includes('pixel_values')) {
-      throw new InvalidArgumentError('graph', `The model takes ${session.inputNames.join(', ')}; a vitzoo model takes 'pixel_values'.`);
+    if (!inputs.includes('pixel_values')) {
+      throw new InvalidArgumentError('graph', `The model takes ${inputs.join(', ')}; a vitzoo model takes 'pixel_values'.`);
     }
     this.outputs = session.outputNames as OutputName[];
     this.pretrained = options.pretrained;
     this.batchSize = options.batchSize;
     this.explicitLabels = options.labelNames;
+    this.transformCache = options.transform;
     const numClasses = options.numClasses ?? options.pretrained?.numClasses;
     // Checked now, so a wrong label list fails at load time rather than at the first classify.
     if (numClasses !== undefined && this.outputs.includes('logits')) this.labelCache = resolveLabelNames(numClasses, this.pretrained, this.explicitLabels);
@@ -127,9 +149,22 @@ export class Model {
       const classes = graph.outputs.find((output) => output.name === 'logits')?.shape[1];
       if (typeof classes === 'number') numClasses = classes;
     }
+    if (options.numClasses !== undefined) {
+      if (!Number.isSafeInteger(options.numClasses) || options.numClasses < 1) {
+        throw new InvalidArgumentError('numClasses', `numClasses must be a positive integer, got ${String(options.numClasses)}.`);
+      }
+      numClasses ??= options.numClasses;
+    }
     const session = await options.backend.createSession(bytes, options.sessionOptions);
     try {
-      return new Model(session, { pretrained: options.pretrained, labelNames: options.labelNames, batchSize, numClasses });
+      return new Model(session, {
+        pretrained: options.pretrained,
+        labelNames: options.labelNames,
+        batchSize,
+        numClasses,
+        transform: options.transform,
+        source: options.source,
+      });
     } catch (error) {
       await session.dispose();
       throw error;
@@ -141,12 +176,13 @@ export class Model {
     return this.labelCache;
   }
 
-  /** The preprocessing of the pretrained config (timm's eval transform). */
+  /** The preprocessing: the one given when the model was created, else the pretrained config's (timm's eval transform). */
   get transform(): ImageTransform {
+    if (this.transformCache) return this.transformCache;
     if (!this.pretrained) {
       throw new InvalidArgumentError(
         'images',
-        'This model has no pretrained config, so it cannot preprocess images: pass `pretrained` when creating it, or give a preprocessed [N, 3, H, W] tensor.',
+        'This model has no pretrained config, so it cannot preprocess images: pass `pretrained` (or a `transform`) when creating it, or give a preprocessed [N, 3, H, W] tensor.',
       );
     }
     return (this.transformCache ??= createTransform(this.pretrained));
@@ -190,6 +226,9 @@ export class Model {
       if (!logits || logits.shape.length !== 2) throw new InvalidArgumentError('logits', `Expected logits [batch, classes], got ${logits ? formatShape(logits.shape) : 'none'}.`);
       const [rows, classes] = logits.shape as [number, number];
       const labels = (this.labelCache ??= resolveLabelNames(classes, this.pretrained, this.explicitLabels));
+      if (labels.length !== classes) {
+        throw new InvalidConfigError('labelNames', `${labels.length} names`, `one name per class: the graph gives ${classes} logits`, 'classify');
+      }
       const filter = resolvePredictionFilter(options, labels);
       const values = logits.data as Float32Array;
       for (let row = 0; row < rows; row += 1) {
