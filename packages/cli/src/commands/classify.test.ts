@@ -15,10 +15,18 @@ const vitPredictions = JSON.parse(readFileSync(join(root, 'fixtures/digits/vit/p
 const deitPredictions = JSON.parse(readFileSync(join(root, 'fixtures/digits/deit/predictions.json'), 'utf8')).predictions as Record<string, number>;
 
 let scratch: string;
+let savedCache: string | undefined;
 beforeAll(() => {
   scratch = mkdtempSync(join(tmpdir(), 'vitzoo-classify-'));
+  // classify caches built graphs in the hub cache: keep it in the scratch folder
+  savedCache = process.env.VITZOO_CACHE;
+  process.env.VITZOO_CACHE = join(scratch, 'cache');
 });
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+afterAll(() => {
+  if (savedCache === undefined) delete process.env.VITZOO_CACHE;
+  else process.env.VITZOO_CACHE = savedCache;
+  rmSync(scratch, { recursive: true, force: true });
+});
 
 async function cli(args: string[], cwd = root) {
   const io = captureIo(cwd);

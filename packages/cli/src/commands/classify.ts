@@ -7,7 +7,8 @@ import { loadModel, readImageFile, resolveBackend, type Model, type Prediction }
 import type { RawImage } from '@vitzoo/preprocess/node';
 import '@vitzoo/runtime-node'; // registers the 'node' backend
 import { EXIT } from '../exit.js';
-import { hubSourceResolver } from './download.js';
+import { defaultCacheDir } from '@vitzoo/hub/node';
+import { createProgressBars, hubSourceResolver, sourceOptions } from './download.js';
 import { DEFAULT_MODEL, resolveModelArgument } from '../model-dir.js';
 
 interface ClassifyCommandOptions {
@@ -19,6 +20,13 @@ interface ClassifyCommandOptions {
   weights?: string;
   batchSize: string;
   maxPixels?: string;
+  revision?: string;
+  quantized?: boolean;
+  offline?: boolean;
+  refresh?: boolean;
+  cacheDir?: string;
+  timeout?: string;
+  graphCache: boolean;
 }
 
 function positiveInteger(value: string, option: string): number {
@@ -111,6 +119,13 @@ export function registerClassify(program: Command, context: CommandContext): voi
     .option('--weights <file>', 'weights file to use instead of the model folder\'s model.safetensors')
     .option('--batch-size <n>', 'images per inference call', '32')
     .option('--max-pixels <n>', 'refuse images with more pixels than this (decompression bombs); default 89478485, as PIL')
+    .option('--revision <rev>', 'hub models: branch, tag or commit (default main; or org/repo@rev)')
+    .option('--quantized', 'ONNX hub repos: take onnx/model_quantized.onnx instead of onnx/model.onnx')
+    .option('--offline', 'never touch the network; fail naming the files the cache lacks (also VITZOO_OFFLINE=1 / HF_HUB_OFFLINE=1)')
+    .option('--refresh', 'ask the hub again even when the revision is cached')
+    .option('--cache-dir <dir>', 'cache folder for downloads and built graphs (default VITZOO_CACHE, else $XDG_CACHE_HOME/vitzoo, else ~/.cache/vitzoo)')
+    .option('--timeout <seconds>', 'seconds without data before a download fails', '30')
+    .option('--no-graph-cache', 'convert the checkpoint on every run instead of caching the built ONNX graph')
     .action(async (imageArguments: string[], options: ClassifyCommandOptions) => {
       const { io } = context;
       const images = await expandImageArguments(imageArguments, io.cwd);
@@ -130,13 +145,24 @@ export function registerClassify(program: Command, context: CommandContext): voi
         );
       }
       const backend = await resolveBackend([options.backend]);
-      const model: Model = await loadModel(modelPath, {
-        registry,
-        backend,
-        batchSize,
-        weights: options.weights ? resolve(io.cwd, options.weights) : undefined,
-        resolveSource: hubSourceResolver(context, registry, options), // hub repos, registry names, URLs (@vitzoo/hub)
-      });
+      const source = sourceOptions(options, io.cwd);
+      const progress = createProgressBars(io, options);
+      let model: Model;
+      try {
+        model = await loadModel(modelPath, {
+          registry,
+          backend,
+          batchSize,
+          weights: options.weights ? resolve(io.cwd, options.weights) : undefined,
+          // hub repos, registry names, URLs (@vitzoo/hub), fetched into the cache
+          resolveSource: hubSourceResolver(context, registry, { source, onProgress: progress.onProgress }),
+          // built graphs are cached in the same cache folder, so a second run skips conversion
+          graphCache: options.graphCache ? { cacheDir: source.cacheDir ?? defaultCacheDir() } : false,
+          onProgress: progress.onProgress,
+        });
+      } finally {
+        progress.stop();
+      }
       try {
         const transform = model.transform;
         const lookup = new LabelLookup(model.labels ?? []);

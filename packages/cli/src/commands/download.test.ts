@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +7,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest'
 import { convertCheckpoint, graphBytes, maxAbsDifference, parseSafetensors } from '@vitzoo/core';
 import { resolveModelSource } from '@vitzoo/hub/node';
 import { startHubTestServer, type HubTestServer } from '@vitzoo/hub/testing';
-import { loadModel } from '@vitzoo/pipeline/node';
+import { loadModel, softmax } from '@vitzoo/pipeline/node';
+import { createHuggingFaceTransform } from '@vitzoo/preprocess';
+import { loadImage } from '@vitzoo/preprocess/node';
 import { nodeBackend } from '@vitzoo/runtime-node';
 import { createDefaultRegistry } from 'vitzoo';
 import { run } from '../run.js';
@@ -17,6 +19,7 @@ const root = fileURLToPath(new URL('../../../../', import.meta.url));
 const fixture = join(root, 'fixtures', 'models', 'vit_tiny');
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const KWARGS = { img_size: 32, patch_size: 8, embed_dim: 48, depth: 2, num_heads: 3, mlp_ratio: 4, class_token: true, global_pool: 'token', num_classes: 10 };
+const PREPROCESSOR = { do_resize: true, size: { height: 32, width: 32 }, resample: 3, do_normalize: true, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5], do_rescale: true, rescale_factor: 1 / 255 };
 const LABELS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
 
 /** timm's hub config.json for the fixture: a registered variant name plus the fixture's kwargs. */
@@ -42,7 +45,7 @@ beforeAll(async () => {
     'test-org/vit-tiny-timm': { 'config.json': timmConfig, 'model.safetensors': weights },
     'test-org/vit-tiny-onnx': {
       'config.json': JSON.stringify({ model_type: 'vit', architectures: ['ViTForImageClassification'], id2label: Object.fromEntries(LABELS.map((label, index) => [index, label])), image_size: 32 }),
-      'preprocessor_config.json': JSON.stringify({ do_resize: true, size: { height: 32, width: 32 }, resample: 3, do_normalize: true, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5], do_rescale: true, rescale_factor: 1 / 255 }),
+      'preprocessor_config.json': JSON.stringify(PREPROCESSOR),
       'onnx/model.onnx': onnx,
     },
     'timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k': { 'config.json': timmConfig, 'model.safetensors': weights },
@@ -141,26 +144,101 @@ describe('vitzoo download (HF_ENDPOINT = a hub-shaped server on 127.0.0.1)', () 
 });
 
 describe('vitzoo classify --model <org>/<repo> (the issue\'s done-criterion)', () => {
-  test('classifies with a timm-layout hub repo; the second run uses the cache only and prints the same', async () => {
-    const image = join(root, 'fixtures', 'images', 'chelsea.png');
+  const image = join(root, 'fixtures', 'images', 'chelsea.png');
+  type Line = { image: string; predictions: { index: number; label: string; score: number }[] };
+  const graphFiles = () => (existsSync(join(cache, 'graphs')) ? readdirSync(join(cache, 'graphs')).filter((name) => name.endsWith('.onnx')) : []);
+
+  test('classifies with a timm-layout hub repo; the second run uses the cache only (no request, no conversion) and prints the same', async () => {
     const first = await cli(['classify', image, '--model', 'test-org/vit-tiny-timm', '--json', '--top-k', '3']);
     expect(first.err).toBe('');
     expect(first.code).toBe(0);
-    const line = JSON.parse(first.out.trim().split('\n')[0]!) as { image: string; predictions: { index: number; label: string; score: number }[] };
+    const line = JSON.parse(first.out.trim().split('\n')[0]!) as Line;
     expect(line.predictions).toHaveLength(3);
     for (const prediction of line.predictions) expect(prediction.label).toBe(LABELS[prediction.index]);
     expect(server.requests.some((r) => r.path === `/cdn/${sha256(weights)}`)).toBe(true);
+    // the built graph is cached beside the download
+    const graphs = graphFiles();
+    expect(graphs).toHaveLength(1);
+    const graph = join(cache, 'graphs', graphs[0]!);
+    const built = statSync(graph).mtimeMs;
 
     server.requests.length = 0;
     const second = await cli(['classify', image, '--model', 'test-org/vit-tiny-timm', '--json', '--top-k', '3']);
     expect(second.code).toBe(0);
     expect(second.out).toBe(first.out);
     expect(server.requests).toEqual([]);
+    expect(graphFiles()).toEqual(graphs);
+    expect(statSync(graph).mtimeMs).toBe(built); // not converted again
 
-    // The same numbers as classifying the cached folder directly.
+    // The same numbers as classifying the cached folder directly, converted afresh.
     const snapshot = join(cache, 'hub', 'models--test-org--vit-tiny-timm', 'snapshots', server.commit);
-    const local = await cli(['classify', image, '--model', snapshot, '--json', '--top-k', '3']);
+    const local = await cli(['classify', image, '--model', snapshot, '--json', '--top-k', '3', '--no-graph-cache']);
     expect(local.out).toBe(first.out);
+    expect(server.requests).toEqual([]);
+  });
+
+  test('classifies with an ONNX-layout hub repo (graph as it is, HF preprocessing, id2label); the second run makes zero requests', async () => {
+    const first = await cli(['classify', image, '--model', 'test-org/vit-tiny-onnx', '--json', '--top-k', '3']);
+    expect(first.err).toBe('');
+    expect(first.code).toBe(0);
+    expect(server.requests.some((r) => r.path === `/test-org/vit-tiny-onnx/resolve/${server.commit}/preprocessor_config.json`)).toBe(true);
+    expect(server.requests.some((r) => r.path === `/cdn/${sha256(onnx)}`)).toBe(true);
+    expect(graphFiles()).toEqual([]); // nothing to convert
+
+    // Independently: the HF processor's steps on the image, the graph in a bare session, softmax.
+    const pixels = createHuggingFaceTransform(PREPROCESSOR).applyBatch([await loadImage(image)]);
+    const session = await nodeBackend.createSession(onnx);
+    let expected: { index: number; score: number }[];
+    try {
+      const logits = (await session.run({ pixel_values: pixels })).logits!.data as Float32Array;
+      const scores = softmax(logits);
+      expected = [...scores].map((score, index) => ({ index, score })).sort((a, b) => b.score - a.score).slice(0, 3);
+    } finally {
+      await session.dispose();
+    }
+    const line = JSON.parse(first.out.trim()) as Line;
+    expect(line.predictions.map((p) => p.index)).toEqual(expected.map((p) => p.index));
+    expect(line.predictions.map((p) => p.label)).toEqual(expected.map((p) => LABELS[p.index]));
+    line.predictions.forEach((prediction, rank) => expect(prediction.score).toBeCloseTo(expected[rank]!.score, 6));
+
+    server.requests.length = 0;
+    const second = await cli(['classify', image, '--model', 'test-org/vit-tiny-onnx', '--json', '--top-k', '3']);
+    expect(second.code).toBe(0);
+    expect(second.out).toBe(first.out);
+    expect(server.requests).toEqual([]);
+  });
+
+  test('--offline names what the cache lacks: everything when empty, the one file a partial cache misses', async () => {
+    const empty = await cli(['classify', image, '--model', 'test-org/vit-tiny-timm', '--offline']);
+    expect(empty.code).toBe(1);
+    expect(empty.err).toContain("Offline mode: test-org/vit-tiny-timm@main is not fully cached; missing 'config.json'");
+    expect(empty.err).toContain(cache);
+    const json = await cli(['classify', image, '--model', 'test-org/vit-tiny-onnx', '--offline', '--json']);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.out).error).toMatchObject({ missing: ['config.json'], source: 'test-org/vit-tiny-onnx@main' });
+    expect(server.requests).toEqual([]);
+
+    expect((await cli(['download', 'test-org/vit-tiny-onnx'])).code).toBe(0);
+    rmSync(join(cache, 'hub', 'models--test-org--vit-tiny-onnx', 'snapshots', server.commit, 'onnx', 'model.onnx'));
+    server.requests.length = 0;
+    const partial = await cli(['classify', image, '--model', 'test-org/vit-tiny-onnx', '--offline']);
+    expect(partial.code).toBe(1);
+    expect(partial.err).toContain("missing 'onnx/model.onnx'");
+    expect(partial.err).not.toContain("'config.json'");
+    expect(server.requests).toEqual([]);
+  });
+
+  test('--cache-dir puts downloads and built graphs in another folder', async () => {
+    const other = mkdtempSync(join(tmpdir(), 'vitzoo-cli-other-cache-'));
+    try {
+      const { code } = await cli(['classify', image, '--model', 'test-org/vit-tiny-timm', '--cache-dir', other]);
+      expect(code).toBe(0);
+      expect(existsSync(join(other, 'hub', 'models--test-org--vit-tiny-timm'))).toBe(true);
+      expect(readdirSync(join(other, 'graphs')).filter((name) => name.endsWith('.onnx'))).toHaveLength(1);
+      expect(existsSync(join(cache, 'hub'))).toBe(false);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
   });
 });
 

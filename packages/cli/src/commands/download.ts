@@ -1,7 +1,8 @@
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type Registry } from '@vitzoo/core';
-import { resolveModelSource, type ProgressListener, type ResolveSourceOptions } from '@vitzoo/hub/node';
+import { resolveModelSource, type ProgressListener, type ResolvedSource, type ResolveSourceOptions } from '@vitzoo/hub/node';
 import type { CommandContext } from '../context.js';
 import { JSON_FORMAT_VERSION } from '../exit.js';
 import type { CliIo } from '../io.js';
@@ -45,14 +46,19 @@ export function createProgressBars(io: CliIo, options: { json?: boolean } = {}):
 
 /**
  * A `resolveSource` for @vitzoo/pipeline's `loadModel`: a name that is not a local folder (hub repo,
- * registry name, URL) is fetched into the cache, with progress bars, and its folder returned.
- * HF_ENDPOINT, HF_TOKEN, VITZOO_CACHE and VITZOO_OFFLINE / HF_HUB_OFFLINE apply.
+ * registry name, URL) is fetched into the cache, with progress bars (or `onProgress`), and its
+ * folder, model file, layout and cache folder returned. HF_ENDPOINT, HF_TOKEN, VITZOO_CACHE and
+ * VITZOO_OFFLINE / HF_HUB_OFFLINE apply; `source` options (from `sourceOptions`) over them.
  */
-export function hubSourceResolver(context: CommandContext, registry: Registry, options: { json?: boolean } = {}): (name: string) => Promise<string> {
+export function hubSourceResolver(
+  context: CommandContext,
+  registry: Registry,
+  options: { json?: boolean; onProgress?: ProgressListener; source?: ResolveSourceOptions } = {},
+): (name: string) => Promise<ResolvedSource> {
   return async (name) => {
-    const progress = createProgressBars(context.io, options);
+    const progress = options.onProgress ? { onProgress: options.onProgress, stop: () => undefined } : createProgressBars(context.io, options);
     try {
-      return (await resolveModelSource(name, { cwd: context.io.cwd, registry, onProgress: progress.onProgress })).dir;
+      return await resolveModelSource(name, { cwd: context.io.cwd, ...options.source, registry, onProgress: progress.onProgress });
     } finally {
       progress.stop();
     }
@@ -69,7 +75,7 @@ interface DownloadCommandOptions {
   json?: boolean;
 }
 
-/** Hub/cache options shared by the commands that fetch models. */
+/** Hub/cache options shared by the commands that fetch models (`download`, `classify --model`). */
 export function sourceOptions(options: Pick<DownloadCommandOptions, 'revision' | 'quantized' | 'offline' | 'refresh' | 'cacheDir' | 'timeout'>, cwd: string): ResolveSourceOptions {
   let timeoutMs: number | undefined;
   if (options.timeout !== undefined) {
@@ -83,7 +89,7 @@ export function sourceOptions(options: Pick<DownloadCommandOptions, 'revision' |
     quantized: options.quantized,
     refresh: options.refresh,
     ...(options.offline ? { offline: true } : {}),
-    ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+    ...(options.cacheDir ? { cacheDir: resolve(cwd, options.cacheDir) } : {}),
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
   };
 }
