@@ -2,6 +2,7 @@ import { convertCheckpoint, createTensor, graphBytes, type OutputName, type Stat
 import { nodeBackend } from '@vitzoo/runtime-node';
 import { describe, expect, it } from 'vitest';
 import { swin } from './index.js';
+import { listNodes, withExtraOutputs } from './model-proto.test-support.js';
 import { referenceSwinForward } from './reference.test-support.js';
 
 /** Deterministic normal samples (mulberry32 + Box-Muller). */
@@ -141,4 +142,46 @@ describe('swin graph against a loop-based transcription of timm', () => {
       expect((result.logits!.data as Float32Array)[(2 * 5 + 3) * 5 + o]).toBeCloseTo(sum, 5);
     }
   });
+});
+
+describe('attention bias at the full MultiHeadAttention batch', () => {
+  // onnxruntime-web's WebGPU MultiHeadAttention accepts attention_bias only as exactly
+  // (batch_size, num_heads, sequence_length, total_sequence_length), with no broadcasting (ONNX
+  // Runtime's CPU kernel also broadcasts a [1, heads, N, N] bias, so CPU parity alone would not
+  // notice). Every block's bias must come out as [B*num_windows, heads, N, N] at run time.
+  const bodies = [
+    { name: 'padding + shifted windows in both stages', kwargs: cases[0]!.kwargs, size: [20, 20] },
+    { name: 'the swin_tiny fixture geometry (shifted stage, single-window stage)', kwargs: { img_size: 32, patch_size: 4, embed_dim: 8, depths: [2, 2], num_heads: [2, 4], window_size: 4, num_classes: 3 }, size: [32, 32] },
+    { name: 'non-square windows', kwargs: cases[2]!.kwargs, size: [16, 24] },
+  ];
+  for (const body of bodies) {
+    it(body.name, async () => {
+      const config = swin.parseConfig(body.kwargs);
+      const graph = convertCheckpoint({ architecture: swin, kwargs: body.kwargs, stateDict: randomStateDict(swin.checkpointShapes(config), 5), outputs: ['logits'] });
+      const bytes = graphBytes(graph);
+      const attention = listNodes(bytes).filter((node) => node.opType === 'MultiHeadAttention' && node.domain === 'com.microsoft');
+      const expected = config.stages.flatMap((stage) =>
+        stage.blocks.map((block) => {
+          const windows = (block.padded[0] / block.window[0]) * (block.padded[1] / block.window[1]);
+          const area = block.window[0] * block.window[1];
+          return { windows, heads: stage.numHeads, area };
+        }),
+      );
+      expect(attention.length).toBe(expected.length);
+      const biasNames = attention.map((node) => node.inputs[5]!);
+      for (const name of biasNames) expect(name).not.toBe('');
+      const session = await nodeBackend.createSession(withExtraOutputs(bytes, biasNames));
+      try {
+        for (const batch of [2, 1]) {
+          const [height, width] = body.size as [number, number];
+          const pixels = createTensor('float32', [batch, 3, height, width], Float32Array.from({ length: batch * 3 * height * width }, normals(batch)));
+          const result = await session.run({ pixel_values: pixels });
+          const shapes = biasNames.map((name) => result[name]!.shape);
+          expect(shapes).toEqual(expected.map(({ windows, heads, area }) => [batch * windows, heads, area, area]));
+        }
+      } finally {
+        await session.dispose();
+      }
+    });
+  }
 });

@@ -9,7 +9,8 @@ import { gatherRelativePositionBias, shiftedWindowMask, windowPartitionIndex, wi
  * window partition is one Gather with a build-time index (padding reads an appended zero token),
  * and the inverse (crop, roll back, window reverse) is another; attention is ONNX Runtime's fused
  * MultiHeadAttention over B*num_windows windows, with the relative-position bias (gathered at build
- * time) plus, for shifted windows, the build-time shift mask as attention bias.
+ * time) plus, for shifted windows, the build-time shift mask as attention bias, expanded at run time
+ * to the full [B*num_windows, heads, N, N] (the shape every execution provider accepts).
  */
 export function buildSwinGraph(
   config: SwinConfig,
@@ -149,9 +150,10 @@ function swinBlock(g: GraphBuilder, x: Value, context: BlockContext): Value {
     const qkv = linear(windows, `${prefix}.attn.qkv`);
     const [q, k, v] = g.opMulti('Split', [qkv, g.ints([attentionDim, attentionDim, attentionDim], 'split')], { axis: 1 }, { outputs: 3 });
     const asWindows = (value: Value) => g.reshape(value, [-1, area, attentionDim]);
-    const attended = g.multiHeadAttention(asWindows(q!), asWindows(k!), asWindows(v!), stage.numHeads, {
+    const query = asWindows(q!);
+    const attended = g.multiHeadAttention(query, asWindows(k!), asWindows(v!), stage.numHeads, {
       scale: stage.headDim ** -0.5,
-      attentionBias: attentionBias(g, context, area, numWindows, shifted),
+      attentionBias: attentionBias(g, context, query, area, numWindows, shifted),
     });
     let merged = g.reshape(attended, [-1, attentionDim]);
     if (!identityPartition) {
@@ -170,10 +172,14 @@ function swinBlock(g: GraphBuilder, x: Value, context: BlockContext): Value {
 }
 
 /**
- * [1, heads, N, N] relative-position bias for unshifted blocks; for shifted blocks that bias plus
- * the stage's [num_windows, 1, N, N] shift mask, expanded to the B*num_windows attention batch.
+ * The attention bias at the full shape MultiHeadAttention sees, [B*num_windows, heads, N, N]:
+ * onnxruntime-web's WebGPU kernel accepts only that shape (ONNX Runtime's CPU kernel would also
+ * broadcast a [1, heads, N, N] bias, but expanding costs nothing measurable there: swin_tiny at 224,
+ * 1 thread, batch 1 and 4, within ±1%). Unshifted blocks expand the block's [1, heads, N, N]
+ * relative-position bias to the query's batch; shifted blocks add the stage's [num_windows, 1, N, N]
+ * shift mask and expand over the image batch.
  */
-function attentionBias(g: GraphBuilder, context: BlockContext, area: number, numWindows: number, shifted: boolean): Value {
+function attentionBias(g: GraphBuilder, context: BlockContext, query: Value, area: number, numWindows: number, shifted: boolean): Value {
   const { stage, block, prefix, stateDict, batch, stageMask } = context;
   const tableKey = `${prefix}.attn.relative_position_bias_table`;
   const table = stateDict[tableKey]!;
@@ -181,7 +187,7 @@ function attentionBias(g: GraphBuilder, context: BlockContext, area: number, num
   const bias = g.derivedWeight(`${prefix}.attn.relative_position_bias`, 'float32', [1, heads, area, area], () =>
     gatherRelativePositionBias(toFloat32(table).data, heads, block.window),
   );
-  if (!shifted) return bias;
+  if (!shifted) return g.op('Expand', [bias, g.concat([g.shape(query, 0, 1), g.ints([1, 1, 1], 'ones')], 0)]);
   const maskKey = `${block.window.join('x')}|${block.shift.join('x')}|${block.padded.join('x')}`;
   let mask = stageMask.get(maskKey);
   if (!mask) {
