@@ -40,8 +40,11 @@ export interface EmbedOptions {
 }
 
 export interface CreateModelOptions {
-  /** The model: a graph from `convertCheckpoint`, or ONNX bytes with input `pixel_values`. */
-  graph: BuiltGraph | Uint8Array;
+  /**
+   * The model: a graph from `convertCheckpoint`, ONNX bytes with input `pixel_values`, or the path
+   * of an ONNX file the backend opens itself (Node backends; faster than reading it into memory).
+   */
+  graph: BuiltGraph | Uint8Array | string;
   /** The runtime backend to run it on (e.g. `nodeBackend` from @vitzoo/runtime-node). */
   backend: Backend;
   /**
@@ -143,9 +146,12 @@ export class Model {
       throw new InvalidArgumentError('backend', 'createModel needs a backend (e.g. nodeBackend from @vitzoo/runtime-node).');
     }
     const graph = options.graph;
-    const bytes = graph instanceof Uint8Array ? graph : graphBytes(graph);
+    if (typeof graph === 'string' ? graph === '' : !(graph instanceof Uint8Array) && (typeof graph !== 'object' || graph === null || typeof graph.chunks !== 'function')) {
+      throw new InvalidArgumentError('graph', 'createModel needs a graph: a BuiltGraph from convertCheckpoint, ONNX bytes, or the path of an ONNX file.');
+    }
+    const model = typeof graph === 'string' || graph instanceof Uint8Array ? graph : graphBytes(graph);
     let numClasses: number | undefined;
-    if (!(graph instanceof Uint8Array)) {
+    if (typeof graph !== 'string' && !(graph instanceof Uint8Array)) {
       const classes = graph.outputs.find((output) => output.name === 'logits')?.shape[1];
       if (typeof classes === 'number') numClasses = classes;
     }
@@ -155,7 +161,7 @@ export class Model {
       }
       numClasses ??= options.numClasses;
     }
-    const session = await options.backend.createSession(bytes, options.sessionOptions);
+    const session = await options.backend.createSession(model, options.sessionOptions);
     try {
       return new Model(session, {
         pretrained: options.pretrained,

@@ -16,7 +16,7 @@ import {
   type OutputName,
   type Registry,
 } from '@vitzoo/core';
-import { defaultCacheDir, fileSha256, folderLayout, graphCacheKey, loadCachedGraph, type ProgressListener } from '@vitzoo/hub/node';
+import { cachedGraph, defaultCacheDir, fileSha256, folderLayout, graphCacheKey, type ProgressListener } from '@vitzoo/hub/node';
 import { PRODUCER_VERSION } from '@vitzoo/onnx';
 import { createHuggingFaceTransform, type HuggingFaceProcessorConfig } from '@vitzoo/preprocess';
 import { decodeImage, type RawImage } from '@vitzoo/preprocess/node';
@@ -334,11 +334,10 @@ async function loadOnnxModel(location: ModelLocation, options: LoadModelOptions)
   }
   const source = await readOnnxModelFolder(location.dir, modelFile);
   const transform = createHuggingFaceTransform(source.preprocessor);
-  const bytes = await readRequiredFile(source.graph, 'ONNX model');
   options.signal?.throwIfAborted();
   const backend = options.backend ?? (await defaultBackend());
   const model = await Model.create({
-    graph: bytes,
+    graph: source.graph, // the backend opens the file itself
     backend,
     transform,
     numClasses: source.numClasses,
@@ -379,12 +378,13 @@ export async function loadModel(nameOrDir: string, options: LoadModelOptions = {
     return convertCheckpoint({ architecture: source.architecture, kwargs: source.kwargs, stateDict, outputs });
   };
   const cacheDir = graphCacheFolder(options.graphCache, location);
-  let graph: BuiltGraph | Uint8Array;
+  let graph: BuiltGraph | string;
   if (cacheDir === undefined) {
     graph = await convert();
   } else {
-    const key = await modelGraphKey(source, outputs);
-    graph = (await loadCachedGraph(key, convert, { cacheDir, onProgress: options.onProgress })).bytes;
+    // The graph file, verified against its cache entry (size + sha256) or built and written to it;
+    // the backend then opens the file itself, which is faster than reading it into memory.
+    graph = await cachedGraph(await modelGraphKey(source, outputs), convert, { cacheDir, onProgress: options.onProgress });
   }
   options.signal?.throwIfAborted();
   const backend = options.backend ?? (await defaultBackend());
