@@ -14,6 +14,7 @@ export { caitVariants } from './variants.js';
 export const cait: Architecture<CaitConfig> = {
   specificationVersion: 'v1',
   id: 'cait',
+  builderVersion: '1',
   description: 'CaiT (timm cait.Cait): talking-heads attention with LayerScale, class-attention head',
   variants: caitVariants,
   parseConfig: parseCaitConfig,

@@ -90,6 +90,11 @@ export interface Architecture<Config = unknown> {
   /** Short id used in fixture configs and `arch` fields, e.g. 'vit'. */
   readonly id: string;
   readonly description?: string;
+  /**
+   * Changes whenever the graphs this architecture builds change (new ops, new layout): it is part
+   * of the built-graph cache key, so a cached graph from an older builder is never reused.
+   */
+  readonly builderVersion?: string;
   /** Registered variants by timm-style name, e.g. 'vit_tiny_patch16_224'. */
   readonly variants: Readonly<Record<string, VariantDefinition>>;
   /**

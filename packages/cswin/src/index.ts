@@ -16,6 +16,7 @@ export { AUTHOR_NAMES, cswinVariants, type CswinVariantName } from './variants.j
 export const cswin: Architecture<CswinConfig> = {
   specificationVersion: 'v1',
   id: 'cswin',
+  builderVersion: '1',
   description: 'CSWin Transformer (microsoft/CSWin-Transformer models/cswin.py CSWinTransformer)',
   variants: cswinVariants,
   parseConfig: parseCswinConfig,

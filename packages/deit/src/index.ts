@@ -1,6 +1,7 @@
 import { pretrainedConfig, type Architecture, type ParseHints, type VariantDefinition } from '@vitzoo/core';
 import {
   buildVisionTransformerGraph,
+  VISION_TRANSFORMER_BUILDER_VERSION,
   filterVisionTransformerCheckpoint,
   parseVisionTransformerConfig,
   visionTransformerShapes,
@@ -67,6 +68,7 @@ export const deitVariants: Record<string, VariantDefinition> = Object.fromEntrie
 export const deit: Architecture<DeitConfig> = {
   specificationVersion: 'v1',
   id: 'deit',
+  builderVersion: VISION_TRANSFORMER_BUILDER_VERSION,
   description: 'DeiT, DeiT-distilled and DeiT III (timm deit)',
   variants: deitVariants,
   parseConfig: (kwargs, hints?: ParseHints) => parseVisionTransformerConfig(kwargs, 'deit', { allowDistilled: true, hints }),

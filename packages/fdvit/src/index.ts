@@ -24,6 +24,7 @@ export function filterFdvitCheckpoint(stateDict: StateDict): StateDict {
 export const fdvit: Architecture<FdvitConfig> = {
   specificationVersion: 'v1',
   id: 'fdvit',
+  builderVersion: '1',
   description: 'FDViT (AMD-AIG-AIMA/AMD_FDViT fdvit.py PoolingTransformer)',
   variants: fdvitVariants,
   parseConfig: parseFdvitConfig,

@@ -323,7 +323,7 @@ export async function modelGraphKey(source: Pick<ModelSource, 'architecture' | '
     architecture: source.architecture.id,
     kwargs: source.kwargs,
     outputs,
-    builderVersion: PRODUCER_VERSION,
+    builderVersion: `${PRODUCER_VERSION}/${source.architecture.builderVersion ?? 'unversioned'}`,
   });
 }
 

@@ -21,6 +21,7 @@ export {
 export const swin: Architecture<SwinConfig> = {
   specificationVersion: 'v1',
   id: 'swin',
+  builderVersion: '2',
   description: 'Swin Transformer (timm swin_transformer.SwinTransformer): shifted-window attention with relative-position bias',
   variants: swinVariants,
   parseConfig: parseSwinConfig,

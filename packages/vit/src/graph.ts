@@ -170,7 +170,7 @@ export function expandToBatch(g: GraphBuilder, token: Value, like: Value, rest: 
   return g.op('Expand', [token, g.concat([batch, g.ints(rest, 'rest')], 0)]);
 }
 
-export const VISION_TRANSFORMER_BUILDER_VERSION = '1';
+export const VISION_TRANSFORMER_BUILDER_VERSION = '2';
 
 /** Kernel choices (tuning knobs; the defaults are the fastest measured on ONNX Runtime's CPU provider). */
 export interface VisionTransformerKernels {
