@@ -1,11 +1,12 @@
-import { open, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { InvalidArgumentError } from '@vitzoo/core';
+import { writeFileAtomic as writeAtomically } from '@vitzoo/hub/node';
 
 /**
- * Writes chunks to `path` atomically: into a temporary file beside it, then renamed over it, so a
- * failure never leaves a partial file and never touches an existing one.
+ * Writes an output the user asked for, atomically (temporary file beside it, then rename: a failure
+ * never leaves a partial file nor touches an existing one). Unlike cache writes, the folder must
+ * already exist: we never create folders the user did not ask for.
  */
 export async function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>): Promise<number> {
   const folder = dirname(path);
@@ -13,25 +14,5 @@ export async function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>
   if (!folderInfo?.isDirectory()) throw new InvalidArgumentError('output', `Cannot write ${path}: folder ${folder} does not exist.`);
   const existing = await stat(path).catch(() => null);
   if (existing?.isDirectory()) throw new InvalidArgumentError('output', `Cannot write ${path}: it is a folder; name a file.`);
-  const temporary = join(folder, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await open(temporary, 'wx');
-  let written = 0;
-  try {
-    for (const chunk of chunks) {
-      let offset = 0;
-      while (offset < chunk.byteLength) {
-        const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
-        offset += bytesWritten;
-      }
-      written += chunk.byteLength;
-    }
-    await handle.sync();
-    await handle.close();
-    await rename(temporary, path);
-  } catch (error) {
-    await handle.close().catch(() => undefined);
-    await rm(temporary, { force: true });
-    throw error;
-  }
-  return written;
+  return writeAtomically(path, chunks, { createFolder: false });
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, readlink, rename, rm, stat, symlink, copyFile, writeFile, link } from 'node:fs/promises';
+import { mkdir, readFile, readlink, rename, rm, stat, symlink, copyFile, link } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { InvalidArgumentError } from '@vitzoo/core';
@@ -8,6 +8,9 @@ import { OfflineCacheMissError } from './errors.js';
 import { fetchHubFileMetadata, hubSettings, type HubSettings } from './hub.js';
 import { checkRepoFileName, checkRepoId, checkRevision, isCommitHash } from './names.js';
 import { downloadFile } from './node-download.js';
+import { writeFileAtomic } from './node-write-file.js';
+
+export { writeFileAtomic } from './node-write-file.js';
 
 export type Environment = Readonly<Record<string, string | undefined>>;
 
@@ -30,19 +33,6 @@ export interface FileCacheOptions extends HubCacheOptions {
   env?: Environment;
   /** An orphaned partial download untouched this long may be resumed by another process. Default 10 min. */
   staleAfterMs?: number;
-}
-
-/** Atomically writes a small file: temporary file in the same folder, then rename. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    await writeFile(temporary, data);
-    await rename(temporary, path);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
-  }
 }
 
 /** A blob name from an ETag: the ETag itself when it is a plain token, else its sha256. */

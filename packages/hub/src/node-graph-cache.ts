@@ -1,12 +1,13 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
+import { readFile, realpath, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InvalidArgumentError, graphBytes, type BuiltGraph } from '@vitzoo/core';
 import type { ProgressListener } from './cache.js';
 import { canonicalJson } from './catalogue.js';
 import { isSha256 } from './names.js';
-import { defaultCacheDir, writeFileAtomic, type Environment } from './node-cache.js';
+import { defaultCacheDir, type Environment } from './node-cache.js';
+import { writeFileAtomic } from './node-write-file.js';
 
 /** What a built graph depends on. */
 export interface GraphKeyInput {
@@ -125,32 +126,20 @@ async function checkStored(path: string, key: string, read: boolean): Promise<{ 
  * and sha256 (also atomically). Nothing is left behind when writing fails.
  */
 async function storeGraph(path: string, key: string, chunks: Iterable<Uint8Array>, byteLength: number, onProgress: ProgressListener | undefined): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
   // A stale entry must never vouch for the new file: remove it first.
   await rm(entryPath(path), { force: true });
-  const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const handle = await open(temporary, 'wx');
   const file = basename(path);
   const hash = createHash('sha256');
-  try {
-    let loaded = 0;
-    onProgress?.({ file, loaded, total: byteLength, phase: 'convert' });
-    for (const chunk of chunks) {
-      let written = 0;
-      while (written < chunk.byteLength) written += (await handle.write(chunk, written, chunk.byteLength - written)).bytesWritten;
+  let loaded = 0;
+  onProgress?.({ file, loaded, total: byteLength, phase: 'convert' });
+  await writeFileAtomic(path, chunks, {
+    expectedBytes: byteLength,
+    onChunk: (chunk) => {
       hash.update(chunk);
       loaded += chunk.byteLength;
       onProgress?.({ file, loaded, total: byteLength, phase: 'convert' });
-    }
-    if (loaded !== byteLength) throw new RangeError(`Graph produced ${loaded} bytes, announced ${byteLength}.`);
-    await handle.sync();
-    await handle.close();
-    await rename(temporary, path);
-  } catch (error) {
-    await handle.close().catch(() => undefined);
-    await rm(temporary, { force: true });
-    throw error;
-  }
+    },
+  });
   const entry: GraphCacheEntry = { version: 1, key, size: byteLength, sha256: hash.digest('hex') };
   await writeFileAtomic(entryPath(path), `${JSON.stringify(entry)}\n`);
 }
