@@ -42,7 +42,7 @@ describe('third-party architecture through the public interface', () => {
       expect(existsSync(output)).toBe(true);
       expect(readFileSync(output).byteLength).toBe(summary.bytes);
       const list = capture();
-      await run(['--plugin', './examples/plugin-patchpool/src/index.ts', 'list', 'patchpool_*'], list);
+      await run(['--plugin', './examples/plugin-patchpool/src/index.ts', 'list', 'patchpool_*', '--names'], list);
       expect(list.out.trim()).toBe('patchpool_tiny_32');
     } finally {
       rmSync(dir, { recursive: true, force: true });
