@@ -1,12 +1,6 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.base';
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/node.ts'],
-  format: ['esm'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'es2022',
+export default packageBuild(['src/index.ts', 'src/node.ts'], {
   // Loaded on demand by loadModel's defaults (dev dependencies here): never bundled.
   external: ['vitzoo', '@vitzoo/runtime-node'],
 });

@@ -1,12 +1,6 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.base';
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/vite.ts'],
-  format: ['esm'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'es2022',
+export default packageBuild(['src/index.ts', 'src/vite.ts'], {
   // onnxruntime-web stays a dependency, resolved by the app's bundler (its export conditions pick the build).
   external: ['onnxruntime-web'],
 });
