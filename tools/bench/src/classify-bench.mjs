@@ -11,25 +11,14 @@ import { convertCheckpoint, createDefaultRegistry, graphBytes, parseSafetensors 
 import { createModel, readImageFile } from '@vitzoo/pipeline/node';
 import { nodeBackend } from '@vitzoo/runtime-node';
 import { env, pipeline } from '@huggingface/transformers';
+import { DEIT_CONFIG } from './preprocess-bench.mjs';
 import { interleavedMedians } from './timing.mjs';
 
 const PERF_DIR = process.env.VITZOO_PERF_DIR ?? fileURLToPath(new URL('../../../../shared/perf/deit_tiny_patch16_224/', import.meta.url));
 const PHOTOS = ['chelsea.png', 'rocket.jpg'].map((name) => fileURLToPath(new URL(`../../../fixtures/images/${name}`, import.meta.url)));
 
 /** facebook/deit-tiny-patch16-224's preprocessor_config.json (what a transformers.js user of this model gets). */
-const PREPROCESSOR_CONFIG = {
-  image_processor_type: 'DeiTImageProcessor',
-  do_resize: true,
-  size: { height: 256, width: 256 },
-  resample: 3,
-  do_center_crop: true,
-  crop_size: { height: 224, width: 224 },
-  do_rescale: true,
-  rescale_factor: 1 / 255,
-  do_normalize: true,
-  image_mean: [0.485, 0.456, 0.406],
-  image_std: [0.229, 0.224, 0.225],
-};
+const PREPROCESSOR_CONFIG = { image_processor_type: 'DeiTImageProcessor', ...DEIT_CONFIG };
 
 export async function run({ log }) {
   if (!existsSync(join(PERF_DIR, 'model.safetensors'))) {

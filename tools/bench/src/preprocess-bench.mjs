@@ -26,7 +26,7 @@ const VIT_CONFIG = {
 };
 
 /** facebook/deit-*-patch16-224's preprocessor_config: 256x256 bicubic, center crop 224, ImageNet mean/std. */
-const DEIT_CONFIG = {
+export const DEIT_CONFIG = {
   do_resize: true,
   size: { height: 256, width: 256 },
   resample: 3,
