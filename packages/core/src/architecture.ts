@@ -37,9 +37,15 @@ export interface VariantDefinition {
   pretrained: Readonly<Record<string, PretrainedConfig>>;
 }
 
+/** Precision of the weights in a built graph (see the pipeline README's shared options). */
+export type Dtype = 'fp32' | 'fp16' | 'int8' | 'q4';
+export const DTYPES: readonly Dtype[] = ['fp32', 'fp16', 'int8', 'q4'];
+
 export interface GraphBuildOptions {
   /** Outputs the graph exposes, in this order. Default: ['logits']. */
   outputs?: readonly OutputName[];
+  /** Weight precision. Default 'fp32'. */
+  dtype?: Dtype;
   /** Name stored in the ONNX graph. */
   graphName?: string;
 }

@@ -1,6 +1,6 @@
-import { OUTPUT_NAMES, type Architecture, type BuiltGraph, type OutputName, type StateDict } from './architecture.js';
+import { DTYPES, OUTPUT_NAMES, type Architecture, type BuiltGraph, type Dtype, type OutputName, type StateDict } from './architecture.js';
 import { validateCheckpoint } from './checkpoint.js';
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError, UnsupportedError } from './errors.js';
 
 export interface ConvertOptions {
   architecture: Architecture;
@@ -9,7 +9,17 @@ export interface ConvertOptions {
   stateDict: StateDict;
   /** Outputs to expose. Default ['logits']. */
   outputs?: readonly OutputName[];
+  /** Weight precision of the graph. Default 'fp32'. */
+  dtype?: Dtype;
   graphName?: string;
+}
+
+/** Checks a dtype option: one of DTYPES (default 'fp32'). */
+export function resolveDtype(dtype: unknown = 'fp32'): Dtype {
+  if (typeof dtype !== 'string' || !(DTYPES as readonly string[]).includes(dtype)) {
+    throw new InvalidArgumentError('dtype', `Unknown dtype ${JSON.stringify(dtype)}; choose from ${DTYPES.join(', ')}.`);
+  }
+  return dtype as Dtype;
 }
 
 /** Checks and normalises a requested output list. */
@@ -37,10 +47,12 @@ export function resolveOutputs(architecture: Architecture, outputs: readonly str
 export function convertCheckpoint(options: ConvertOptions): BuiltGraph {
   const { architecture } = options;
   const outputs = resolveOutputs(architecture, options.outputs);
+  const dtype = resolveDtype(options.dtype);
+  if (dtype !== 'fp32') throw new UnsupportedError(`dtype '${dtype}' is not built yet; only 'fp32' graphs are.`);
   const config = architecture.parseConfig(options.kwargs, { stateDict: options.stateDict });
   const filtered = architecture.filterCheckpoint
     ? architecture.filterCheckpoint(options.stateDict, config)
     : options.stateDict;
   validateCheckpoint(architecture.id, filtered, architecture.checkpointShapes(config));
-  return architecture.buildGraph(config, filtered, { outputs, graphName: options.graphName ?? architecture.id });
+  return architecture.buildGraph(config, filtered, { outputs, dtype, graphName: options.graphName ?? architecture.id });
 }
