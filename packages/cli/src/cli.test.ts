@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSafetensors, serializeSafetensors } from '@vitzoo/core';
+import { GraphBuilder, serializeModel } from '@vitzoo/onnx';
 import { nodeBackend } from '@vitzoo/runtime-node';
 import { run } from './run.js';
 import { captureIo } from './test-io.js';
@@ -49,8 +50,53 @@ describe('vitzoo verify', () => {
       for (const comparison of item.comparisons) expect(comparison.maxAbsDiff).toBeLessThanOrEqual(1e-4);
     }
     expect(report.passed).toBe(true);
-    expect(report.summary).toEqual({ pass: cases.length, fail: 0, error: 0, 'not-implemented': 0 });
+    expect(report.summary).toEqual({ pass: cases.length, fail: 0, error: 0, crashed: 0, 'not-implemented': 0 });
     expect(code).toBe(0);
+  });
+
+  test('each case runs isolated: one that crashes ONNX Runtime natively is reported, the others still run', async () => {
+    // A third-party architecture whose graph feeds com.microsoft Attention no bias: the CPU kernel
+    // dereferences it and the process dies with SIGSEGV.
+    const g = new GraphBuilder({ graphName: 'crasher' });
+    const pixels = g.input('pixel_values', 'float32', ['batch', 3, 2, 2]);
+    const tokens = g.reshape(pixels, [-1, 3, 4]);
+    const qkvWeight = g.constant('float32', [4, 12], Float32Array.from({ length: 48 }, (_, i) => i / 48), 'qkv');
+    const attended = g.op('Attention', [tokens, qkvWeight, null], { num_heads: 2 }, { domain: 'com.microsoft' });
+    g.output(g.reduceMean(attended, [1]), 'logits', 'float32', ['batch', 4]);
+    const onnx = join(scratch, 'crasher.onnx');
+    writeFileSync(onnx, serializeModel(g.build()));
+    const plugin = join(scratch, 'crasher-plugin.mjs');
+    writeFileSync(
+      plugin,
+      `import { readFileSync } from 'node:fs';
+export default {
+  specificationVersion: 'v1', id: 'crasher', variants: {},
+  parseConfig: (kwargs) => kwargs, checkpointShapes: () => ({}),
+  buildGraph() {
+    const bytes = new Uint8Array(readFileSync(${JSON.stringify(onnx)}));
+    return { inputs: [], outputs: [], byteLength: bytes.byteLength, chunks: () => [bytes] };
+  },
+};
+`,
+    );
+    const folder = join(scratch, `crash-${Math.random().toString(36).slice(2)}`);
+    mkdirSync(join(folder, 'a_crasher'), { recursive: true });
+    writeFileSync(join(folder, 'a_crasher', 'config.json'), JSON.stringify({ architecture: 'crasher', kwargs: {} }));
+    writeFileSync(join(folder, 'a_crasher', 'model.safetensors'), serializeSafetensors({}));
+    const pixelsValue = { dtype: 'float32' as const, shape: [1, 3, 2, 2], data: new Float32Array(12).fill(0.5) };
+    writeFileSync(join(folder, 'a_crasher', 'io.safetensors'), serializeSafetensors({ pixel_values: pixelsValue, logits: { dtype: 'float32', shape: [1, 4], data: new Float32Array(4) } }));
+    const good = join(folder, 'b_vit_tiny');
+    mkdirSync(good);
+    for (const file of ['config.json', 'model.safetensors', 'io.safetensors']) copyFileSync(join(fixtures, 'vit_tiny', file), join(good, file));
+
+    const { code, out } = await cli(['--plugin', plugin, 'verify', folder]);
+    expect(out).toMatch(/CRASHED \(SIGSEGV\)\s+a_crasher \(crasher\)/);
+    expect(out).toMatch(/PASS\s+b_vit_tiny \(vit\)/);
+    expect(out).toMatch(/1 passed, 1 failed \(1 crashed\)/);
+    expect(code).toBe(1);
+    const json = JSON.parse((await cli(['--plugin', plugin, 'verify', folder, '--json'])).out);
+    expect(json.summary).toEqual({ pass: 1, fail: 0, error: 0, crashed: 1, 'not-implemented': 0 });
+    expect(json.cases[0]).toMatchObject({ case: 'a_crasher', status: 'crashed', signal: 'SIGSEGV' });
   });
 
   test('a case whose outputs differ fails with exit 1 and says by how much', async () => {

@@ -3,6 +3,7 @@ import { basename, join, resolve } from 'node:path';
 import {
   convertCheckpoint,
   graphBytes,
+  InferenceError,
   InvalidArgumentError,
   InvalidConfigError,
   maxAbsDifference,
@@ -38,7 +39,8 @@ export interface OutputComparison {
   passed: boolean;
 }
 
-export type CaseStatus = 'pass' | 'fail' | 'not-implemented' | 'error';
+/** 'crashed': the runtime died natively (in its isolated process) while building or running the case. */
+export type CaseStatus = 'pass' | 'fail' | 'not-implemented' | 'error' | 'crashed';
 
 export interface CaseReport {
   case: string;
@@ -48,6 +50,8 @@ export interface CaseReport {
   tolerance: number;
   comparisons: OutputComparison[];
   error?: Record<string, unknown>;
+  /** For 'crashed': the signal (SIGSEGV, SIGABRT, …) or 'timeout'. */
+  signal?: string;
 }
 
 export const DEFAULT_TOLERANCE = 1e-4;
@@ -99,6 +103,11 @@ export interface VerifyOptions {
   registry: Registry;
   /** Weights file to use instead of the case's model.safetensors. */
   weights?: string;
+  /**
+   * Where to run the graph. Default: the in-process onnxruntime-node backend. Pass an isolated
+   * backend (`createIsolatedNodeBackend` of @vitzoo/runtime-node/isolated) to survive native
+   * crashes: the case is then reported 'crashed' with the signal.
+   */
   backend?: Backend;
   /** Also run each sample alone (batch 1). Default true. */
   singleSamples?: boolean;
@@ -151,7 +160,9 @@ export async function verifyCase(dir: string, options: VerifyOptions): Promise<C
     }
     report.status = report.comparisons.every((c) => c.passed) ? 'pass' : 'fail';
   } catch (error) {
-    report.status = 'error';
+    const signal = InferenceError.isInstance(error) ? error.signal : undefined;
+    report.status = signal === undefined ? 'error' : 'crashed';
+    if (signal !== undefined) report.signal = signal;
     report.error = VitzooError.isInstance(error)
       ? error.toJSON()
       : { code: 'internal', message: error instanceof Error ? error.message : String(error) };

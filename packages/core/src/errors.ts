@@ -243,15 +243,23 @@ export class BackendUnavailableError extends VitzooError {
   }
 }
 
-/** The runtime refused a model or failed while running it. */
+/**
+ * The runtime refused a model or failed while running it. `signal` is set when the runtime's
+ * process died (a native crash in an isolated session: 'SIGSEGV', 'SIGABRT', …, or 'timeout').
+ */
 export class InferenceError extends VitzooError {
   readonly backend: string;
-  constructor(backend: string, message: string, options?: { cause?: unknown }) {
+  readonly signal: string | undefined;
+  constructor(backend: string, message: string, options?: { cause?: unknown; signal?: string }) {
     super('inference-failed', message, options);
     this.name = 'InferenceError';
     this.backend = backend;
+    this.signal = options?.signal;
   }
   static override isInstance = isCode<InferenceError>('inference-failed');
+  override toJSON() {
+    return { ...super.toJSON(), backend: this.backend, ...(this.signal !== undefined ? { signal: this.signal } : {}) };
+  }
 }
 
 export class FileNotFoundError extends VitzooError {

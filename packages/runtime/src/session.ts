@@ -75,6 +75,7 @@ export class OrtBackendSession implements BackendSession {
     try {
       return new OrtBackendSession(backend, await binding.InferenceSession.create(model, ortOptions), binding);
     } catch (error) {
+      if (InferenceError.isInstance(error)) throw error;
       throw new InferenceError(backend, `${backend} could not load the model: ${cleanOrtMessage(error)}`, { cause: error });
     }
   }
@@ -122,6 +123,7 @@ export class OrtBackendSession implements BackendSession {
     try {
       results = await this.session.run(ortFeeds, [...wanted]);
     } catch (error) {
+      if (InferenceError.isInstance(error)) throw error;
       throw new InferenceError(this.backend, `${this.backend} failed to run the model: ${cleanOrtMessage(error)}`, { cause: error });
     }
     options.signal?.throwIfAborted();

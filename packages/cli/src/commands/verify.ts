@@ -3,6 +3,7 @@ import type { CommandContext } from '../context.js';
 import { resolve } from 'node:path';
 import { findCases, verifyCase, type CaseReport } from '@vitzoo/conformance';
 import { InvalidArgumentError } from '@vitzoo/core';
+import { createIsolatedNodeBackend } from '@vitzoo/runtime-node/isolated';
 import { EXIT, JSON_FORMAT_VERSION } from '../exit.js';
 import type { CliIo } from '../io.js';
 
@@ -11,7 +12,7 @@ function formatDiff(value: number): string {
 }
 
 function printCase(io: CliIo, report: CaseReport): void {
-  const label = { pass: 'PASS', fail: 'FAIL', error: 'ERROR', 'not-implemented': 'NOT IMPLEMENTED' }[report.status];
+  const label = { pass: 'PASS', fail: 'FAIL', error: 'ERROR', 'not-implemented': 'NOT IMPLEMENTED', crashed: `CRASHED (${report.signal})` }[report.status];
   io.stdout(`${label}  ${report.case} (${report.architecture ?? '?'})\n`);
   for (const c of report.comparisons) {
     const which = c.sample === undefined ? `batch ${c.batch}` : `sample ${c.sample}`;
@@ -34,18 +35,26 @@ export function registerVerify(program: Command, context: CommandContext): void 
       if (cases.length === 0) throw new InvalidArgumentError('case-dirs', `No case folders (with config.json) found in ${dirs.join(', ')}.`);
       if (options.weights && cases.length > 1) throw new InvalidArgumentError('weights', '--weights applies to a single case; name one case folder.');
       const reports: CaseReport[] = [];
-      for (const dir of cases) {
-        const report = await verifyCase(dir, { registry, weights: options.weights ? resolve(context.io.cwd, options.weights) : undefined });
-        reports.push(report);
-        if (!options.json) printCase(context.io, report);
+      // Every case runs in a child process: a native crash in ONNX Runtime is that case's result
+      // ('crashed (SIGSEGV)'), and the other cases still run and report.
+      const backend = createIsolatedNodeBackend();
+      try {
+        for (const dir of cases) {
+          const report = await verifyCase(dir, { registry, backend, weights: options.weights ? resolve(context.io.cwd, options.weights) : undefined });
+          reports.push(report);
+          if (!options.json) printCase(context.io, report);
+        }
+      } finally {
+        await backend.close();
       }
-      const summary = { pass: 0, fail: 0, error: 0, 'not-implemented': 0 };
+      const summary = { pass: 0, fail: 0, error: 0, crashed: 0, 'not-implemented': 0 };
       for (const report of reports) summary[report.status]++;
       const passed = reports.every((r) => r.status === 'pass');
       if (options.json) {
         context.io.stdout(`${JSON.stringify({ version: JSON_FORMAT_VERSION, passed, summary, cases: reports })}\n`);
       } else {
-        context.io.stdout(`\n${summary.pass} passed, ${summary.fail + summary.error + summary['not-implemented']} failed` +
+        context.io.stdout(`\n${summary.pass} passed, ${summary.fail + summary.error + summary.crashed + summary['not-implemented']} failed` +
+          (summary.crashed ? ` (${summary.crashed} crashed)` : '') +
           (summary['not-implemented'] ? ` (${summary['not-implemented']} not implemented)` : '') + '\n');
       }
       context.exit.code = passed ? EXIT.ok : EXIT.failure;
