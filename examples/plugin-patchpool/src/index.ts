@@ -1,13 +1,16 @@
 /**
  * An example third-party architecture, "patchpool": it uses only vitzoo's public interfaces
- * (`Architecture` from @vitzoo/core, `GraphBuilder` from @vitzoo/onnx) and is registered at run
- * time, e.g. `vitzoo --plugin ./examples/plugin-patchpool verify <case>`.
+ * (`Architecture` from @vitzoo/core, the graph layers of @vitzoo/onnx/layers that every built-in
+ * architecture is made of) and is registered at run time, e.g.
+ * `vitzoo --plugin ./examples/plugin-patchpool verify <case>`. Built on the shared layers, it gets
+ * the build options for free: weight precision (`dtype`) in its Linear layer, checkpoint keys
+ * checked with typed errors, vitzoo's node-naming rule.
  *
  * forward: Conv2d(in_chans → dim, kernel = stride = patch) → tokens [B, N, dim] → LayerNorm (eps 1e-6)
  * = features; mean over tokens = pre_logits; Linear(dim → num_classes) = logits.
  */
-import { KwargsReader, InvalidConfigError, pretrainedConfig, type Architecture, type OutputName } from '@vitzoo/core';
-import { GraphBuilder, toBuiltGraph, type Value } from '@vitzoo/onnx';
+import { KwargsReader, InvalidConfigError, pretrainedConfig, type Architecture } from '@vitzoo/core';
+import { GraphLayers } from '@vitzoo/onnx/layers';
 
 export interface PatchPoolConfig {
   imgSize: number;
@@ -53,22 +56,18 @@ export const patchpool: Architecture<PatchPoolConfig> = {
     'head.bias': [c.numClasses],
   }),
   buildGraph(c, weights, options) {
-    const g = new GraphBuilder({ graphName: options.graphName ?? 'patchpool' });
-    const w = (key: string): Value => g.weight(key, weights[key]!);
+    const layers = new GraphLayers(weights, { ...options, architecture: 'patchpool', builderVersion: '2' });
+    const { g } = layers;
     const tokens = c.grid * c.grid;
     const pixels = g.input('pixel_values', 'float32', ['batch', c.inChans, c.imgSize, c.imgSize]);
-    const conv = g.conv(pixels, w('patch_embed.weight'), w('patch_embed.bias'), { kernelShape: [c.patchSize, c.patchSize], strides: [c.patchSize, c.patchSize] });
-    const sequence = g.transpose(g.reshape(conv, [0, c.embedDim, tokens]), [0, 2, 1]);
-    const features = g.layerNormalization(sequence, w('norm.weight'), w('norm.bias'), 1e-6);
+    const grid = layers.conv(pixels, 'patch_embed', { kernelShape: [c.patchSize, c.patchSize], strides: [c.patchSize, c.patchSize] });
+    const features = layers.layerNorm(layers.imageToTokens(grid, c.embedDim), 'norm', 1e-6);
     const pooled = g.reduceMean(features, [1]);
-    const logits = g.gemmTransB(pooled, w('head.weight'), w('head.bias'));
-    const values: Record<OutputName, [Value, (number | string)[]]> = {
-      logits: [logits, ['batch', c.numClasses]],
-      pre_logits: [pooled, ['batch', c.embedDim]],
-      features: [features, ['batch', tokens, c.embedDim]],
-    };
-    for (const name of options.outputs) g.output(values[name][0], name, 'float32', values[name][1]);
-    return toBuiltGraph(g.build());
+    return layers.finish({
+      features: () => ({ value: features, shape: ['batch', tokens, c.embedDim] }),
+      pre_logits: () => ({ value: pooled, shape: ['batch', c.embedDim] }),
+      logits: () => ({ value: layers.linear(pooled, 'head'), shape: ['batch', c.numClasses] }),
+    });
   },
 };
 

@@ -1,4 +1,4 @@
-import type { BuiltGraph, GraphBuildOptions, OutputName, StateDict, Tensor } from '@vitzoo/core';
+import type { BuiltGraph, GraphBuildOptions, HeadOutputName, StateDict, Tensor } from '@vitzoo/core';
 import { GraphBuilder, toBuiltGraph, type Value } from '@vitzoo/onnx';
 import { CAIT_LAYER_NORM_EPS, type CaitConfig } from './config.js';
 
@@ -101,7 +101,7 @@ export function buildCaitGraph(
     }));
   const pooled = config.globalPool !== '';
   const sequence = pooled ? [] : [tokens + 1];
-  const outputs: Record<OutputName, () => { value: Value; shape: (number | string)[] }> = {
+  const outputs: Record<HeadOutputName, () => { value: Value; shape: (number | string)[] }> = {
     features: () => ({ value: features, shape: ['batch', tokens + 1, dim] }),
     pre_logits: () => ({ value: getPreLogits(), shape: ['batch', ...sequence, dim] }),
     logits: () => {
@@ -115,7 +115,7 @@ export function buildCaitGraph(
     },
   };
   for (const name of options.outputs) {
-    const { value, shape } = outputs[name]();
+    const { value, shape } = outputs[name as HeadOutputName]();
     g.output(value, name, 'float32', shape);
   }
   return toBuiltGraph(g.build());

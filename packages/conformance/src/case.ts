@@ -7,7 +7,7 @@ import {
   InvalidArgumentError,
   InvalidConfigError,
   maxAbsDifference,
-  OUTPUT_NAMES,
+  HEAD_OUTPUT_NAMES,
   parseSafetensors,
   VitzooError,
   type OutputName,
@@ -36,6 +36,8 @@ export interface OutputComparison {
   /** For batch-1 runs: which stored sample. */
   sample?: number;
   maxAbsDiff: number;
+  /** The bound this comparison was held to. */
+  tolerance: number;
   passed: boolean;
 }
 
@@ -111,13 +113,32 @@ export interface VerifyOptions {
   backend?: Backend;
   /** Also run each sample alone (batch 1). Default true. */
   singleSamples?: boolean;
+  /** Also check `extras.safetensors` (attention maps, rollout, intermediates) when the case has it. Default true. */
+  extras?: boolean;
+}
+
+/** Tolerances of a case's extras (config.json → extras.tolerance), by output kind. */
+function extrasTolerance(config: Record<string, unknown>, output: string): number {
+  const tolerance = ((config.extras as Record<string, unknown> | undefined)?.tolerance ?? {}) as Record<string, unknown>;
+  const kind = output.startsWith('attention.') ? 'attention' : output.startsWith('intermediates.') ? 'intermediates' : output;
+  const value = tolerance[`${kind}_max_abs_diff`];
+  return typeof value === 'number' ? value : kind === 'attention' ? 1e-5 : DEFAULT_TOLERANCE;
+}
+
+/** A graph to build and the stored tensors its outputs must match. */
+interface CaseRun {
+  outputs: string[];
+  expected: Record<string, Tensor>;
+  tolerance(output: string): number;
 }
 
 /**
  * Builds the case's architecture from its kwargs and weights, runs its stored `pixel_values`, and
- * compares every stored output the architecture can produce (whole batch, then each sample alone).
- * Errors become a report with status 'error' (or 'not-implemented' for an unregistered
- * architecture); they are never thrown.
+ * compares every stored output the architecture can produce (whole batch, then each sample alone):
+ * first the head outputs (`io.safetensors`) from the graph built with them alone, then, when the
+ * case has `extras.safetensors`, its attention maps, rollout and intermediates from a graph built
+ * with those. Errors become a report with status 'error' ('not-implemented' for an unregistered
+ * architecture, 'crashed' when the runtime's process died); they are never thrown.
  */
 export async function verifyCase(dir: string, options: VerifyOptions): Promise<CaseReport> {
   const report: CaseReport = { case: basename(resolve(dir)), dir, architecture: null, status: 'error', tolerance: DEFAULT_TOLERANCE, comparisons: [] };
@@ -136,27 +157,37 @@ export async function verifyCase(dir: string, options: VerifyOptions): Promise<C
     const io = parseSafetensors(await readRequiredFile(ioPath, 'Case inputs/outputs'), { source: ioPath }).tensors;
     const input = io.pixel_values;
     if (!input) throw new InvalidArgumentError('io', `${ioPath} has no 'pixel_values' tensor.`);
-    const supported = architecture.supportedOutputs ?? OUTPUT_NAMES;
-    const outputs = OUTPUT_NAMES.filter((name) => io[name] !== undefined && supported.includes(name));
-    if (outputs.length === 0) throw new InvalidArgumentError('io', `${ioPath} stores none of the outputs ${supported.join(', ')}.`);
-    const graph = convertCheckpoint({ architecture, kwargs: modelCase.kwargs, stateDict, outputs });
-    const session = await (options.backend ?? nodeBackend).createSession(graphBytes(graph));
-    try {
-      const compare = (result: Record<string, Tensor>, start: number, count: number, single: boolean) => {
-        for (const output of outputs) {
-          const expected = sliceBatch(io[output]!, start, count);
-          const actual = result[output]!;
-          const diff = maxAbsDifference(actual, expected);
-          report.comparisons.push({ output, batch: count, ...(single ? { sample: start } : {}), maxAbsDiff: diff, passed: diff <= modelCase.tolerance });
+    const supported = architecture.supportedOutputs ?? HEAD_OUTPUT_NAMES;
+    const heads = HEAD_OUTPUT_NAMES.filter((name) => io[name] !== undefined && supported.includes(name));
+    if (heads.length === 0) throw new InvalidArgumentError('io', `${ioPath} stores none of the outputs ${supported.join(', ')}.`);
+    const runs: CaseRun[] = [{ outputs: heads, expected: io, tolerance: () => modelCase.tolerance }];
+    const extrasPath = join(dir, 'extras.safetensors');
+    if ((options.extras ?? true) && (await stat(extrasPath).catch(() => null))?.isFile()) {
+      const extras = parseSafetensors(await readRequiredFile(extrasPath, 'Case extras'), { source: extrasPath }).tensors;
+      const names = Object.keys(extras).sort(compareOutputNames);
+      if (names.length > 0) runs.push({ outputs: names, expected: extras, tolerance: (output) => extrasTolerance(modelCase.config, output) });
+    }
+    const backend = options.backend ?? nodeBackend;
+    const batch = input.shape[0] ?? 0;
+    for (const run of runs) {
+      const graph = convertCheckpoint({ architecture, kwargs: modelCase.kwargs, stateDict, outputs: run.outputs });
+      const session = await backend.createSession(graphBytes(graph));
+      try {
+        const compare = (result: Record<string, Tensor>, start: number, count: number, single: boolean) => {
+          for (const output of run.outputs) {
+            const expected = sliceBatch(run.expected[output]!, start * (run.expected[output]!.shape[0]! / batch), count * (run.expected[output]!.shape[0]! / batch));
+            const diff = maxAbsDifference(result[output]!, expected);
+            const tolerance = run.tolerance(output);
+            report.comparisons.push({ output: output as OutputName, batch: count, ...(single ? { sample: start } : {}), maxAbsDiff: diff, tolerance, passed: diff <= tolerance });
+          }
+        };
+        compare(await session.run({ pixel_values: input }), 0, batch, false);
+        if (options.singleSamples ?? true) {
+          for (let i = 0; i < batch && batch > 1; i++) compare(await session.run({ pixel_values: sliceBatch(input, i, 1) }), i, 1, true);
         }
-      };
-      const batch = input.shape[0] ?? 0;
-      compare(await session.run({ pixel_values: input }), 0, batch, false);
-      if (options.singleSamples ?? true) {
-        for (let i = 0; i < batch && batch > 1; i++) compare(await session.run({ pixel_values: sliceBatch(input, i, 1) }), i, 1, true);
+      } finally {
+        await session.dispose();
       }
-    } finally {
-      await session.dispose();
     }
     report.status = report.comparisons.every((c) => c.passed) ? 'pass' : 'fail';
   } catch (error) {
@@ -168,6 +199,11 @@ export async function verifyCase(dir: string, options: VerifyOptions): Promise<C
       : { code: 'internal', message: error instanceof Error ? error.message : String(error) };
   }
   return report;
+}
+
+/** Output names in a stable order: numbered parts compared as numbers (blocks.2 before blocks.10). */
+function compareOutputNames(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true });
 }
 
 /** Case folders below `dir` (a folder holding config.json is itself a case). */

@@ -3,9 +3,37 @@ import type { DataType, Tensor } from './tensor.js';
 /** A checkpoint: tensors keyed by the reference implementation's own state_dict names. */
 export type StateDict = Record<string, Tensor>;
 
-/** The outputs a graph can expose; chosen when the graph is built. */
-export type OutputName = 'logits' | 'pre_logits' | 'features';
-export const OUTPUT_NAMES: readonly OutputName[] = ['logits', 'pre_logits', 'features'];
+/** The outputs of a classifier's head (timm's forward_features / forward_head split). */
+export type HeadOutputName = 'logits' | 'pre_logits' | 'features';
+export const HEAD_OUTPUT_NAMES: readonly HeadOutputName[] = ['logits', 'pre_logits', 'features'];
+/** @deprecated The head outputs; use HEAD_OUTPUT_NAMES (graphs can now give more, see OutputName). */
+export const OUTPUT_NAMES = HEAD_OUTPUT_NAMES;
+
+/**
+ * The outputs a graph can expose, chosen when it is built: the head outputs, the post-softmax
+ * probabilities of one attention module (`attention.<module path>`, the reference's module path,
+ * e.g. `attention.blocks.0.attn`), attention `rollout` (class-token models), and the output of one
+ * block or stage (`intermediates.<i>`, as timm's forward_intermediates, NCHW).
+ */
+export type OutputName = HeadOutputName | 'rollout' | `attention.${string}` | `intermediates.${number}`;
+
+/** What may be requested: an output name, or a group that stands for several ('attention', 'intermediates'). */
+export type OutputRequest = OutputName | 'attention' | 'intermediates';
+
+/** The extra outputs an architecture can give for one config. */
+export interface OutputCatalog {
+  /** Attention modules whose probabilities can be outputs, by reference module path, in forward order. */
+  attention: readonly string[];
+  /** How many intermediates (`intermediates.0` … `intermediates.<n-1>`) there are. */
+  intermediates: number;
+  /** Whether `rollout` can be computed (class-token models). */
+  rollout: boolean;
+}
+
+/** True for any well-formed output name (heads, attention.*, rollout, intermediates.<i>). */
+export function isOutputName(name: string): name is OutputName {
+  return (HEAD_OUTPUT_NAMES as readonly string[]).includes(name) || name === 'rollout' || /^attention\.[A-Za-z0-9_.]+$/.test(name) || /^intermediates\.(0|[1-9]\d*)$/.test(name);
+}
 
 export type Interpolation = 'nearest' | 'bilinear' | 'bicubic' | 'lanczos' | 'box' | 'hamming';
 export type CropMode = 'center' | 'squash' | 'border';
@@ -117,8 +145,10 @@ export interface Architecture<Config = unknown> {
   filterCheckpoint?(stateDict: StateDict, config: Config): StateDict;
   /** Builds the ONNX graph; `stateDict` has been filtered and validated. */
   buildGraph(config: Config, stateDict: StateDict, options: Required<Pick<GraphBuildOptions, 'outputs'>> & GraphBuildOptions): BuiltGraph;
-  /** The outputs this architecture can produce (default: all of OUTPUT_NAMES). */
-  readonly supportedOutputs?: readonly OutputName[];
+  /** The head outputs this architecture can produce (default: all of HEAD_OUTPUT_NAMES). */
+  readonly supportedOutputs?: readonly HeadOutputName[];
+  /** The attention modules, intermediates and rollout a config can give (default: none). */
+  outputCatalog?(config: Config): OutputCatalog;
 }
 
 export const IMAGENET_DEFAULT_MEAN = [0.485, 0.456, 0.406] as const;

@@ -1,4 +1,4 @@
-import { DTYPES, OUTPUT_NAMES, type Architecture, type BuiltGraph, type Dtype, type OutputName, type StateDict } from './architecture.js';
+import { DTYPES, HEAD_OUTPUT_NAMES, type Architecture, type BuiltGraph, type Dtype, type OutputCatalog, type OutputName, type OutputRequest, type StateDict } from './architecture.js';
 import { validateCheckpoint } from './checkpoint.js';
 import { InvalidArgumentError, UnsupportedError } from './errors.js';
 
@@ -7,8 +7,8 @@ export interface ConvertOptions {
   /** Constructor kwargs (timm names). */
   kwargs: Readonly<Record<string, unknown>>;
   stateDict: StateDict;
-  /** Outputs to expose. Default ['logits']. */
-  outputs?: readonly OutputName[];
+  /** Outputs to expose (names or the groups 'attention', 'intermediates'). Default ['logits']. */
+  outputs?: readonly (OutputRequest | string)[];
   /** Weight precision of the graph. Default 'fp32'. */
   dtype?: Dtype;
   graphName?: string;
@@ -22,22 +22,56 @@ export function resolveDtype(dtype: unknown = 'fp32'): Dtype {
   return dtype as Dtype;
 }
 
-/** Checks and normalises a requested output list. */
-export function resolveOutputs(architecture: Architecture, outputs: readonly string[] = ['logits']): OutputName[] {
-  const supported = architecture.supportedOutputs ?? OUTPUT_NAMES;
-  if (outputs.length === 0) throw new InvalidArgumentError('outputs', 'Ask for at least one output (logits, pre_logits, features).');
-  const seen = new Set<string>();
-  for (const output of outputs) {
-    if (!supported.includes(output as OutputName)) {
-      throw new InvalidArgumentError(
-        'outputs',
-        `Unknown output '${output}' for architecture '${architecture.id}'; choose from ${supported.join(', ')}.`,
-      );
-    }
-    if (seen.has(output)) throw new InvalidArgumentError('outputs', `Output '${output}' is requested twice.`);
-    seen.add(output);
+/** What an architecture can give for a config, as a sentence (for errors). */
+export function describeOutputs(architecture: Architecture, catalog: OutputCatalog): string {
+  const parts: string[] = [...(architecture.supportedOutputs ?? HEAD_OUTPUT_NAMES)];
+  const range = (names: readonly string[]) => (names.length <= 3 ? names.join(', ') : `${names[0]} … ${names[names.length - 1]}`);
+  if (catalog.attention.length > 0) parts.push(`attention (${range(catalog.attention.map((module) => `attention.${module}`))})`);
+  if (catalog.intermediates > 0) parts.push(`intermediates (${range(Array.from({ length: catalog.intermediates }, (_, i) => `intermediates.${i}`))})`);
+  if (catalog.rollout) parts.push('rollout');
+  return parts.join(', ');
+}
+
+const NO_EXTRAS: OutputCatalog = { attention: [], intermediates: 0, rollout: false };
+
+/**
+ * Checks a requested output list against what the architecture can give for `config` and expands
+ * the groups: 'attention' = every attention module, 'intermediates' = every block or stage. The
+ * result keeps the requested order (a group's members in forward order) without repeats.
+ */
+export function resolveOutputs<Config>(architecture: Architecture<Config>, config: Config, outputs: readonly string[] = ['logits']): OutputName[] {
+  const heads = architecture.supportedOutputs ?? HEAD_OUTPUT_NAMES;
+  const catalog = architecture.outputCatalog?.(config) ?? NO_EXTRAS;
+  if (!Array.isArray(outputs) || outputs.length === 0) {
+    throw new InvalidArgumentError('outputs', `Ask for at least one output; '${architecture.id}' can give ${describeOutputs(architecture, catalog)}.`);
   }
-  return outputs as OutputName[];
+  const unknown = (output: string, why = '') =>
+    new InvalidArgumentError('outputs', `Unknown output '${output}' for architecture '${architecture.id}'${why}; it can give ${describeOutputs(architecture, catalog)}.`);
+  const resolved: OutputName[] = [];
+  const add = (name: OutputName) => {
+    if (!resolved.includes(name)) resolved.push(name);
+  };
+  for (const output of outputs) {
+    if (typeof output !== 'string') throw unknown(String(output));
+    if ((heads as readonly string[]).includes(output)) add(output as OutputName);
+    else if (output === 'attention') {
+      if (catalog.attention.length === 0) throw unknown(output, ' (it has no attention maps to give)');
+      for (const module of catalog.attention) add(`attention.${module}`);
+    } else if (output === 'intermediates') {
+      if (catalog.intermediates === 0) throw unknown(output, ' (it has no intermediates to give)');
+      for (let i = 0; i < catalog.intermediates; i++) add(`intermediates.${i}`);
+    } else if (output === 'rollout') {
+      if (!catalog.rollout) throw unknown(output, ' (rollout needs a class token)');
+      add('rollout');
+    } else if (output.startsWith('attention.')) {
+      if (!catalog.attention.includes(output.slice('attention.'.length))) throw unknown(output);
+      add(output as OutputName);
+    } else if (/^intermediates\.(0|[1-9]\d*)$/.test(output)) {
+      if (Number(output.slice('intermediates.'.length)) >= catalog.intermediates) throw unknown(output);
+      add(output as OutputName);
+    } else throw unknown(output);
+  }
+  return resolved;
 }
 
 /**
@@ -46,10 +80,10 @@ export function resolveOutputs(architecture: Architecture, outputs: readonly str
  */
 export function convertCheckpoint(options: ConvertOptions): BuiltGraph {
   const { architecture } = options;
-  const outputs = resolveOutputs(architecture, options.outputs);
   const dtype = resolveDtype(options.dtype);
   if (dtype !== 'fp32') throw new UnsupportedError(`dtype '${dtype}' is not built yet; only 'fp32' graphs are.`);
   const config = architecture.parseConfig(options.kwargs, { stateDict: options.stateDict });
+  const outputs = resolveOutputs(architecture, config, options.outputs);
   const filtered = architecture.filterCheckpoint
     ? architecture.filterCheckpoint(options.stateDict, config)
     : options.stateDict;

@@ -1,4 +1,4 @@
-import { CheckpointMismatchError, type BuiltGraph, type GraphBuildOptions, type OutputName, type StateDict } from '@vitzoo/core';
+import { CheckpointMismatchError, type BuiltGraph, type GraphBuildOptions, type StateDict } from '@vitzoo/core';
 import { GraphBuilder, toBuiltGraph, type Value } from '@vitzoo/onnx';
 import { LAYER_NORM_EPSILON, type CswinBranch, type CswinConfig, type CswinStage } from './config.js';
 
@@ -55,7 +55,7 @@ export function buildCswinGraph(
     const tokens = g.reshape(normed, [-1, last.resolution * last.resolution, config.numFeatures]);
     return g.reduceMean(tokens, [1]);
   });
-  const wanted = new Set<OutputName>(options.outputs);
+  const wanted = new Set<string>(options.outputs);
   const logits = wanted.has('logits') ? (config.numClasses > 0 ? linear(features, 'head') : features) : null;
   for (const name of options.outputs) {
     if (name === 'logits') g.output(logits!, 'logits', 'float32', ['batch', config.numClasses > 0 ? config.numClasses : config.numFeatures]);

@@ -1,4 +1,4 @@
-import { CheckpointMismatchError, type BuiltGraph, type GraphBuildOptions, type OutputName, type StateDict } from '@vitzoo/core';
+import { CheckpointMismatchError, type BuiltGraph, type GraphBuildOptions, type StateDict } from '@vitzoo/core';
 import { GraphBuilder, toBuiltGraph, type Value } from '@vitzoo/onnx';
 import { BLOCK_LAYER_NORM_EPSILON, POOL_LAYER_NORM_EPSILON, type FdvitConfig, type FdvitStage } from './config.js';
 
@@ -64,7 +64,7 @@ export function buildFdvitGraph(
     const normed = layers.layerNorm(tokens!, 'norm', BLOCK_LAYER_NORM_EPSILON);
     return g.reduceMean(g.reshape(normed, [-1, last.side * last.side, last.dim]), [1]);
   });
-  const wanted = new Set<OutputName>(options.outputs);
+  const wanted = new Set<string>(options.outputs);
   const logits = wanted.has('logits') ? (config.numClasses > 0 ? layers.linear(features, 'head') : features) : null;
   for (const name of options.outputs) {
     if (name === 'logits') g.output(logits!, 'logits', 'float32', ['batch', config.numClasses > 0 ? config.numClasses : config.numFeatures]);

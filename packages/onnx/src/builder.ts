@@ -124,6 +124,19 @@ export class GraphBuilder {
     return this.opsets['']!;
   }
 
+  /**
+   * Runs `body` with the node-name scope set to exactly `path` (a reference module path such as
+   * `blocks.0.attn.qkv`), whatever the enclosing scope: nodes are named `/<module path>/<Op>`.
+   */
+  module<T>(path: string, body: () => T): T {
+    const saved = this.scopes.splice(0, this.scopes.length, path);
+    try {
+      return body();
+    } finally {
+      this.scopes.splice(0, this.scopes.length, ...saved);
+    }
+  }
+
   /** Runs `body` with `name` appended to the node-name scope. */
   scope<T>(name: string, body: () => T): T {
     this.scopes.push(name);
@@ -298,6 +311,16 @@ export class GraphBuilder {
   reduceMean(x: Value, axes: readonly number[], keepdims = false): Value {
     if (this.opset >= 18) return this.op('ReduceMean', [x, this.ints(axes, 'axes')], { keepdims: keepdims ? 1 : 0 });
     return this.op('ReduceMean', [x], { axes: [...axes], keepdims: keepdims ? 1 : 0 });
+  }
+
+  reduceMax(x: Value, axes: readonly number[], keepdims = false): Value {
+    if (this.opset >= 18) return this.op('ReduceMax', [x, this.ints(axes, 'axes')], { keepdims: keepdims ? 1 : 0 });
+    return this.op('ReduceMax', [x], { axes: [...axes], keepdims: keepdims ? 1 : 0 });
+  }
+
+  /** ReduceSum (axes are an input since opset 13). */
+  reduceSum(x: Value, axes: readonly number[], keepdims = false): Value {
+    return this.op('ReduceSum', [x, this.ints(axes, 'axes')], { keepdims: keepdims ? 1 : 0 });
   }
 
   layerNormalization(x: Value, scale: Value, bias: Value | null, epsilon: number, axis = -1): Value {

@@ -12,7 +12,7 @@ export {
   type RawImage,
   type SixteenBitMode,
 } from './raw-image.js';
-export { INTERPOLATIONS, PRECISION_BITS, axisWeights, resamplePixels, type AxisWeights, type PixelBuffer, type Region } from './resample.js';
+export { INTERPOLATIONS, PRECISION_BITS, axisCoefficients, axisWeights, resamplePixels, type AxisCoefficients, type AxisWeights, type PixelBuffer, type Region } from './resample.js';
 export { resize } from './resize.js';
 export { centerCropOffset, keepRatioSize, roundHalfEven, shortestEdgeSize, type CropRounding, type Size } from './geometry.js';
 export {

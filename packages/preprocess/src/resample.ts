@@ -86,17 +86,29 @@ export interface AxisWeights {
   kernelSize: number;
 }
 
+/** Float64 weights of one axis: per output index, the first input index, the tap count and the normalised weights. */
+export interface AxisCoefficients {
+  start: Int32Array;
+  length: Int32Array;
+  /** `count * kernelSize` weights summing to 1 per output index (unused tail entries are 0). */
+  weights: Float64Array;
+  kernelSize: number;
+}
+
 /**
- * PIL's coefficients for resampling an axis of `inSize` pixels to `outSize` pixels, for output
- * indices `first .. first + count - 1` (the whole axis by default).
+ * The convolution weights of resampling an axis of `inSize` samples to `outSize`, for output indices
+ * `first .. first + count - 1` (the whole axis by default), in float64: Pillow's precompute_coeffs,
+ * which is also what PyTorch's antialiased `interpolate(…, antialias=True)` computes (sample
+ * positions at pixel centres, the filter stretched by the scale when downscaling, taps outside the
+ * axis dropped and the rest normalised to sum 1).
  */
-export function axisWeights(
+export function axisCoefficients(
   inSize: number,
   outSize: number,
   interpolation: Exclude<Interpolation, 'nearest'>,
   first = 0,
   count = outSize - first,
-): AxisWeights {
+): AxisCoefficients {
   const filter = filters[interpolation];
   const scale = inSize / outSize;
   const filterScale = scale < 1 ? 1 : scale;
@@ -105,8 +117,7 @@ export function axisWeights(
   const inverseFilterScale = 1 / filterScale;
   const start = new Int32Array(count);
   const length = new Int32Array(count);
-  const weights = new Int32Array(count * kernelSize);
-  const real = new Float64Array(kernelSize);
+  const weights = new Float64Array(count * kernelSize);
   for (let index = 0; index < count; index++) {
     const center = (first + index + 0.5) * scale;
     let low = Math.trunc(center - support + 0.5);
@@ -114,21 +125,38 @@ export function axisWeights(
     let high = Math.trunc(center + support + 0.5);
     if (high > inSize) high = inSize;
     const taps = high - low;
+    const base = index * kernelSize;
     let total = 0;
     for (let tap = 0; tap < taps; tap++) {
       const weight = filter.evaluate((tap + low - center + 0.5) * inverseFilterScale);
-      real[tap] = weight;
+      weights[base + tap] = weight;
       total += weight;
     }
-    const base = index * kernelSize;
-    for (let tap = 0; tap < taps; tap++) {
-      const weight = total !== 0 ? real[tap]! / total : real[tap]!;
-      weights[base + tap] = weight < 0 ? Math.trunc(-0.5 + weight * ONE) : Math.trunc(0.5 + weight * ONE);
-    }
+    if (total !== 0) for (let tap = 0; tap < taps; tap++) weights[base + tap] = weights[base + tap]! / total;
     start[index] = low;
     length[index] = taps;
   }
   return { start, length, weights, kernelSize };
+}
+
+/**
+ * PIL's coefficients for resampling an axis of `inSize` pixels to `outSize` pixels, for output
+ * indices `first .. first + count - 1` (the whole axis by default), in 22-bit fixed point.
+ */
+export function axisWeights(
+  inSize: number,
+  outSize: number,
+  interpolation: Exclude<Interpolation, 'nearest'>,
+  first = 0,
+  count = outSize - first,
+): AxisWeights {
+  const real = axisCoefficients(inSize, outSize, interpolation, first, count);
+  const weights = new Int32Array(real.weights.length);
+  for (let i = 0; i < weights.length; i++) {
+    const weight = real.weights[i]!;
+    weights[i] = weight < 0 ? Math.trunc(-0.5 + weight * ONE) : Math.trunc(0.5 + weight * ONE);
+  }
+  return { start: real.start, length: real.length, weights, kernelSize: real.kernelSize };
 }
 
 /** An interleaved 8-bit image buffer: `height * width * channels` values, row-major. */

@@ -133,6 +133,7 @@ class HostProcess {
     const child = this.child;
     if (!child) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    this.idle(false); // keep the event loop alive until the child is gone
     child.kill('SIGKILL');
     await exited;
   }

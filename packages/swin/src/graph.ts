@@ -1,4 +1,4 @@
-import { toFloat32, type BuiltGraph, type GraphBuildOptions, type OutputName, type StateDict } from '@vitzoo/core';
+import { toFloat32, type BuiltGraph, type GraphBuildOptions, type HeadOutputName, type StateDict } from '@vitzoo/core';
 import { GraphBuilder, toBuiltGraph, type Value } from '@vitzoo/onnx';
 import { SWIN_LAYER_NORM_EPS, type SwinBlockGeometry, type SwinConfig, type SwinStageGeometry } from './config.js';
 import { gatherRelativePositionBias, shiftedWindowMask, windowPartitionIndex, windowReverseIndex } from './windows.js';
@@ -66,7 +66,7 @@ export function buildSwinGraph(
       ? g.scope('head/global_pool', () => g.reduceMean(g.reshape(normed, [-1, finalHeight * finalWidth, channels]), [1]))
       : features);
   const spatial = pooled ? [] : [finalHeight, finalWidth];
-  const outputs: Record<OutputName, () => { value: Value; shape: (number | string)[] }> = {
+  const outputs: Record<HeadOutputName, () => { value: Value; shape: (number | string)[] }> = {
     features: () => ({ value: features, shape: ['batch', finalHeight, finalWidth, channels] }),
     pre_logits: () => ({ value: getPreLogits(), shape: ['batch', ...spatial, channels] }),
     logits: () => {
@@ -80,7 +80,7 @@ export function buildSwinGraph(
     },
   };
   for (const name of options.outputs) {
-    const { value, shape } = outputs[name]();
+    const { value, shape } = outputs[name as HeadOutputName]();
     g.output(value, name, 'float32', shape);
   }
   return toBuiltGraph(g.build());

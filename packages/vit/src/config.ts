@@ -1,4 +1,4 @@
-import { InvalidConfigError, KwargsReader, TRAINING_ONLY_KWARGS, type ParseHints } from '@vitzoo/core';
+import { InvalidConfigError, KwargsReader, TRAINING_ONLY_KWARGS, type OutputCatalog, type ParseHints } from '@vitzoo/core';
 
 export type GlobalPool = 'token' | 'avg' | 'max' | 'avgmax' | '';
 
@@ -28,6 +28,12 @@ export interface VisionTransformerConfig {
   fcNorm: boolean;
   /** DeiT's distillation token and second head (deit.VisionTransformerDistilled). */
   distilled: boolean;
+  /**
+   * timm's dynamic_img_size: the graph takes any height and width (multiples of the patch size)
+   * and resamples the position embedding for the input's grid at run time; `imgSize` is the size
+   * the checkpoint's position embedding was made for.
+   */
+  dynamicImgSize: boolean;
   layerNormEps: number;
   /** Derived. */
   gridSize: [number, number];
@@ -70,10 +76,7 @@ export function parseVisionTransformerConfig(
   const distilled = options.allowDistilled
     ? (kwargs.optionalBool('distilled') ?? options.hints?.stateDict?.dist_token !== undefined)
     : false;
-  if (raw.dynamic_img_size === true) {
-    throw new InvalidConfigError('dynamic_img_size', true, 'false (graphs are built for a fixed img_size)', context);
-  }
-  kwargs.bool('dynamic_img_size', false);
+  const dynamicImgSize = kwargs.bool('dynamic_img_size', false);
   const layerNormEps = kwargs.number('layer_norm_eps', 1e-6, { min: 0, exclusiveMin: true });
   kwargs.finish();
 
@@ -112,6 +115,7 @@ export function parseVisionTransformerConfig(
     finalNorm,
     fcNorm: finalNorm && fcNorm,
     distilled,
+    dynamicImgSize,
     layerNormEps,
     gridSize,
     numPatches: gridSize[0] * gridSize[1],
@@ -174,4 +178,16 @@ export function visionTransformerShapes(config: VisionTransformerConfig): Record
     }
   }
   return shapes;
+}
+
+/**
+ * The extra outputs of a config: every block's attention (`blocks.<i>.attn`), every block's output
+ * as an intermediate (timm's forward_intermediates), and rollout for class-token models.
+ */
+export function visionTransformerOutputs(config: VisionTransformerConfig): OutputCatalog {
+  return {
+    attention: Array.from({ length: config.depth }, (_, i) => `blocks.${i}.attn`),
+    intermediates: config.depth,
+    rollout: config.classToken && config.depth > 0,
+  };
 }

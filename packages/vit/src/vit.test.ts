@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { CheckpointMismatchError, convertCheckpoint, createRegistry, elementCount, InvalidConfigError, parseSafetensors } from '@vitzoo/core';
-import { verifyCase } from '@vitzoo/conformance';
+import { concatRows, fromTensor, resampleGridBicubicAntialias, rows } from '@vitzoo/conformance/reference';
+import { randomStateDict } from '@vitzoo/conformance/sweep';
 import { readFileSync } from 'node:fs';
 import { vit } from './index.js';
 
@@ -9,17 +10,6 @@ const fixtures = fileURLToPath(new URL('../../../fixtures/models/', import.meta.
 const registry = createRegistry([vit]);
 
 describe('vit', () => {
-  for (const name of ['vit_tiny', 'vit_gap']) {
-    test(`${name} matches timm on logits, pre_logits and features at batch 2 and 1`, async () => {
-      const report = await verifyCase(`${fixtures}${name}`, { registry });
-      expect(report.error).toBeUndefined();
-      const seen = new Set(report.comparisons.map((c) => `${c.output}@${c.batch}`));
-      expect(seen).toEqual(new Set(['logits@2', 'pre_logits@2', 'features@2', 'logits@1', 'pre_logits@1', 'features@1']));
-      for (const comparison of report.comparisons) expect(comparison.maxAbsDiff).toBeLessThanOrEqual(1e-4);
-      expect(report.status).toBe('pass');
-    });
-  }
-
   const weights = () => parseSafetensors(readFileSync(`${fixtures}vit_tiny/model.safetensors`)).tensors;
   const kwargs = JSON.parse(readFileSync(`${fixtures}vit_tiny/config.json`, 'utf8')).kwargs;
 
@@ -81,31 +71,38 @@ describe('vit', () => {
   });
 });
 
-describe('vit graph variants', () => {
-  const cases = ['vit_tiny', 'vit_gap'];
-  const kernels = [
-    { attentionKernel: 'packed' },
-    { attentionKernel: 'fused' },
-    { attentionKernel: 'unfused' },
-    { attentionKernel: 'fused', skipLayerNorm: true },
-    { attentionKernel: 'packed', pruneLastBlock: false },
-  ] as const;
-  for (const name of cases) {
-    for (const kernels_ of kernels) {
-      test(`${name} logits/pre_logits-only graph (${JSON.stringify(kernels_)}) matches timm`, async () => {
-        const { nodeBackend } = await import('@vitzoo/runtime-node');
-        const { graphBytes, maxAbsDifference } = await import('@vitzoo/core');
-        const dir = `${fixtures}${name}`;
-        const stateDict = parseSafetensors(readFileSync(`${dir}/model.safetensors`)).tensors;
-        const io = parseSafetensors(readFileSync(`${dir}/io.safetensors`)).tensors;
-        const config = vit.parseConfig(JSON.parse(readFileSync(`${dir}/config.json`, 'utf8')).kwargs);
-        const graph = vit.buildGraph(config, stateDict, { outputs: ['logits', 'pre_logits'], ...kernels_ } as never);
-        const session = await nodeBackend.createSession(graphBytes(graph));
-        const result = await session.run({ pixel_values: io.pixel_values! });
-        await session.dispose();
-        expect(maxAbsDifference(result.logits!, io.logits!)).toBeLessThanOrEqual(1e-4);
-        expect(maxAbsDifference(result.pre_logits!, io.pre_logits!)).toBeLessThanOrEqual(1e-4);
-      });
-    }
+describe('position embeddings made for another image size', () => {
+  const checkpointKwargs = { img_size: 24, patch_size: 4, embed_dim: 6, depth: 0, num_heads: 2, num_classes: 0 };
+  for (const [label, kwargs, target] of [
+    ['upsampled to a non-square grid (6x6 → 5x9)', { img_size: [20, 36] }, [5, 9]],
+    ['downsampled, antialiased (6x6 → 3x2)', { img_size: [12, 8] }, [3, 2]],
+    ['no_embed_class (no prefix positions)', { img_size: [16, 16], no_embed_class: true }, [4, 4]],
+    ['with register tokens', { img_size: [32, 28], reg_tokens: 2 }, [8, 7]],
+  ] as const) {
+    test(`are resampled as timm's checkpoint_filter_fn does: ${label}`, () => {
+      const source = vit.parseConfig({ ...checkpointKwargs, ...kwargs, img_size: 24 });
+      const stateDict = randomStateDict(vit.checkpointShapes(source), 3);
+      const config = vit.parseConfig({ ...checkpointKwargs, ...kwargs });
+      const filtered = vit.filterCheckpoint!(stateDict, config);
+      const prefix = config.noEmbedClass ? 0 : config.numPrefixTokens;
+      const original = fromTensor(stateDict.pos_embed!);
+      const flat = { shape: [original.shape[1]!, 6], data: original.data };
+      const expected = concatRows([rows(flat, 0, prefix), resampleGridBicubicAntialias(rows(flat, prefix, prefix + 36), [6, 6], target)]);
+      expect(filtered.pos_embed!.shape).toEqual([1, prefix + target[0] * target[1], 6]);
+      const actual = filtered.pos_embed!.data as Float32Array;
+      let max = 0;
+      for (let i = 0; i < expected.data.length; i++) max = Math.max(max, Math.abs(actual[i]! - expected.data[i]!));
+      expect(max).toBeLessThan(1e-6);
+      // The checkpoint given is not modified.
+      expect(stateDict.pos_embed!.shape).toEqual([1, prefix + 36, 6]);
+      // And the graph builds with it.
+      expect(() => convertCheckpoint({ architecture: vit, kwargs: { ...checkpointKwargs, ...kwargs }, stateDict })).not.toThrow();
+    });
   }
+
+  test('a grid that is not square cannot be resampled: typed error naming pos_embed', () => {
+    const config = vit.parseConfig({ ...checkpointKwargs, img_size: 16 });
+    const stateDict = randomStateDict(vit.checkpointShapes(vit.parseConfig({ ...checkpointKwargs, img_size: [8, 16] })), 3);
+    expect(() => vit.filterCheckpoint!(stateDict, config)).toThrow(/pos_embed/);
+  });
 });

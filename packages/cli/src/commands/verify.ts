@@ -14,9 +14,10 @@ function formatDiff(value: number): string {
 function printCase(io: CliIo, report: CaseReport): void {
   const label = { pass: 'PASS', fail: 'FAIL', error: 'ERROR', 'not-implemented': 'NOT IMPLEMENTED', crashed: `CRASHED (${report.signal})` }[report.status];
   io.stdout(`${label}  ${report.case} (${report.architecture ?? '?'})\n`);
+  const width = Math.max(10, ...report.comparisons.map((c) => c.output.length));
   for (const c of report.comparisons) {
     const which = c.sample === undefined ? `batch ${c.batch}` : `sample ${c.sample}`;
-    io.stdout(`  ${c.output.padEnd(10)} ${which.padEnd(8)}  max |diff| ${formatDiff(c.maxAbsDiff)}  ${c.passed ? 'ok' : `> ${report.tolerance}`}\n`);
+    io.stdout(`  ${c.output.padEnd(width)} ${which.padEnd(8)}  max |diff| ${formatDiff(c.maxAbsDiff)}  ${c.passed ? 'ok' : `> ${c.tolerance}`}\n`);
   }
   if (report.error) io.stdout(`  ${String(report.error.message)}\n`);
 }
