@@ -112,6 +112,19 @@ export default {
     expect(code).toBe(1);
   });
 
+  test('a NaN difference is printed as NaN (and as "NaN" in --json), and fails', async () => {
+    const dir = caseCopy('vit_tiny', (d) => {
+      const io = parseSafetensors(readFileSync(join(d, 'io.safetensors'))).tensors;
+      (io.logits!.data as Float32Array)[0] = Number.NaN;
+      writeFileSync(join(d, 'io.safetensors'), serializeSafetensors(io));
+    });
+    const text = await cli(['verify', dir]);
+    expect(text.out).toMatch(/logits\s+batch 2\s+max \|diff\| NaN\s+> 0\.0001/);
+    expect(text.code).toBe(1);
+    const json = JSON.parse((await cli(['verify', dir, '--json'])).out);
+    expect(json.cases[0].comparisons.find((c: { output: string; batch: number }) => c.output === 'logits' && c.batch === 2).maxAbsDiff).toBe('NaN');
+  });
+
   test('bad inputs: typed, readable errors and a non-zero exit', async () => {
     const truncated = caseCopy('vit_tiny', (d) => {
       const bytes = readFileSync(join(d, 'model.safetensors'));
@@ -219,6 +232,33 @@ describe('vitzoo convert', () => {
     expect(failed.code).toBe(1);
   });
 
+  test('attention maps, rollout and intermediates are graph outputs on request', async () => {
+    const output = join(scratch, 'vit-extras.onnx');
+    const { code, out } = await cli(['convert', 'fixtures/models/vit_tiny', '-o', output, '--outputs', 'logits,attention,rollout,intermediates.1', '--json']);
+    expect(code).toBe(0);
+    expect(JSON.parse(out).outputs).toEqual([
+      { name: 'logits', dtype: 'float32', shape: ['batch', 10] },
+      { name: 'attention.blocks.0.attn', dtype: 'float32', shape: ['batch', 3, 17, 17] },
+      { name: 'attention.blocks.1.attn', dtype: 'float32', shape: ['batch', 3, 17, 17] },
+      { name: 'rollout', dtype: 'float32', shape: ['batch', 4, 4] },
+      { name: 'intermediates.1', dtype: 'float32', shape: ['batch', 48, 4, 4] },
+    ]);
+  });
+
+  test('weights holding NaN or ±Inf are refused naming the tensor, unless --allow-non-finite', async () => {
+    const poisoned = caseCopy('vit_tiny', (d) => {
+      const weights = parseSafetensors(readFileSync(join(d, 'model.safetensors'))).tensors;
+      (weights['blocks.1.mlp.fc1.weight']!.data as Float32Array)[10] = Number.POSITIVE_INFINITY;
+      writeFileSync(join(d, 'model.safetensors'), serializeSafetensors(weights));
+    });
+    const refused = await cli(['convert', poisoned, '-o', join(scratch, 'poisoned.onnx')]);
+    expect(refused.err).toMatch(/tensor 'blocks\.1\.mlp\.fc1\.weight' holds 1 ±Inf value\(s\).*--allow-non-finite/);
+    expect(refused.code).toBe(1);
+    expect(existsSync(join(scratch, 'poisoned.onnx'))).toBe(false);
+    const allowed = await cli(['convert', poisoned, '-o', join(scratch, 'poisoned.onnx'), '--allow-non-finite']);
+    expect(allowed.code).toBe(0);
+  });
+
   test('a failed conversion leaves an existing output untouched and no temporary files', async () => {
     const output = join(scratch, 'keep.onnx');
     writeFileSync(output, 'previous content');
@@ -231,8 +271,8 @@ describe('vitzoo convert', () => {
   });
 
   test('usage errors: unknown output name, missing -o, unknown command, output folder missing', async () => {
-    const badOutput = await cli(['convert', 'fixtures/models/vit_tiny', '-o', join(scratch, 'x.onnx'), '--outputs', 'logits,attention']);
-    expect(badOutput.err).toMatch(/Unknown output 'attention'; choose from logits, pre_logits, features/);
+    const badOutput = await cli(['convert', 'fixtures/models/vit_tiny', '-o', join(scratch, 'x.onnx'), '--outputs', 'logits,attention.blocks.7.attn']);
+    expect(badOutput.err).toMatch(/Unknown output 'attention\.blocks\.7\.attn' for architecture 'vit'; it can give logits, pre_logits, features, attention \(attention\.blocks\.0\.attn, attention\.blocks\.1\.attn\), intermediates \(intermediates\.0, intermediates\.1\), rollout/);
     expect(badOutput.code).toBe(1);
     expect((await cli(['convert', 'fixtures/models/vit_tiny'])).code).toBe(2);
     expect((await cli(['frobnicate'])).code).toBe(2);

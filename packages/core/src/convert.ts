@@ -1,6 +1,7 @@
 import { DTYPES, HEAD_OUTPUT_NAMES, type Architecture, type BuiltGraph, type Dtype, type OutputCatalog, type OutputName, type OutputRequest, type StateDict } from './architecture.js';
 import { validateCheckpoint } from './checkpoint.js';
-import { InvalidArgumentError, UnsupportedError } from './errors.js';
+import { InvalidArgumentError, InvalidCheckpointError, UnsupportedError } from './errors.js';
+import { nonFiniteCount } from './tensor.js';
 
 export interface ConvertOptions {
   architecture: Architecture;
@@ -12,6 +13,22 @@ export interface ConvertOptions {
   /** Weight precision of the graph. Default 'fp32'. */
   dtype?: Dtype;
   graphName?: string;
+  /** Build even when weights hold NaN or ±Inf (refused by default: such a graph gives NaN). */
+  allowNonFinite?: boolean;
+}
+
+/** Refuses a checkpoint whose float tensors hold NaN or ±Inf, naming the first such tensor. */
+export function checkFiniteWeights(architecture: string, stateDict: StateDict): void {
+  for (const [key, tensor] of Object.entries(stateDict)) {
+    const found = nonFiniteCount(tensor);
+    if (!found) continue;
+    const parts = [found.nan > 0 ? `${found.nan} NaN` : '', found.infinite > 0 ? `${found.infinite} ±Inf` : ''].filter(Boolean).join(' and ');
+    throw new InvalidCheckpointError(
+      `for ${architecture}`,
+      `tensor '${key}' holds ${parts} value(s) (first at flat index ${found.first}); the model would compute NaN. Retrain or repair the weights, or pass allowNonFinite (CLI: --allow-non-finite) to convert anyway`,
+      { tensor: key },
+    );
+  }
 }
 
 /** Checks a dtype option: one of DTYPES (default 'fp32'). */
@@ -88,5 +105,6 @@ export function convertCheckpoint(options: ConvertOptions): BuiltGraph {
     ? architecture.filterCheckpoint(options.stateDict, config)
     : options.stateDict;
   validateCheckpoint(architecture.id, filtered, architecture.checkpointShapes(config));
+  if (!options.allowNonFinite) checkFiniteWeights(architecture.id, filtered);
   return architecture.buildGraph(config, filtered, { outputs, dtype, graphName: options.graphName ?? architecture.id });
 }

@@ -146,15 +146,18 @@ export class InvalidSafetensorsError extends VitzooError {
 export class InvalidCheckpointError extends VitzooError {
   readonly source: string;
   readonly reason: string;
-  constructor(source: string, reason: string) {
+  /** The tensor at fault, when one is (e.g. one holding NaN or ±Inf). */
+  readonly tensor: string | undefined;
+  constructor(source: string, reason: string, options: { tensor?: string } = {}) {
     super('invalid-checkpoint', `Refusing checkpoint ${source}: ${reason}.`);
     this.name = 'InvalidCheckpointError';
     this.source = source;
     this.reason = reason;
+    this.tensor = options.tensor;
   }
   static override isInstance = isCode<InvalidCheckpointError>('invalid-checkpoint');
   override toJSON() {
-    return { ...super.toJSON(), source: this.source, reason: this.reason };
+    return { ...super.toJSON(), source: this.source, reason: this.reason, ...(this.tensor !== undefined ? { tensor: this.tensor } : {}) };
   }
 }
 

@@ -210,7 +210,10 @@ export function formatShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 
-/** Largest absolute element-wise difference between two same-shaped numeric tensors. */
+/**
+ * Largest absolute element-wise difference between two same-shaped numeric tensors; NaN when
+ * either holds a NaN where the other does not agree (a NaN is never "close").
+ */
 export function maxAbsDifference(a: Tensor, b: Tensor): number {
   if (!shapesEqual(a.shape, b.shape)) {
     throw new InvalidArgumentError(
@@ -223,7 +226,26 @@ export function maxAbsDifference(a: Tensor, b: Tensor): number {
   let max = 0;
   for (let i = 0; i < x.length; i++) {
     const diff = Math.abs(x[i]! - y[i]!);
-    if (!(diff <= max)) max = Number.isNaN(diff) ? Number.POSITIVE_INFINITY : diff;
+    if (Number.isNaN(diff)) return Number.NaN;
+    if (diff > max) max = diff;
   }
   return max;
+}
+
+/** Counts of NaN and ±Inf values in a float tensor, and the first index of one; undefined when all are finite. */
+export function nonFiniteCount(tensor: Tensor): { nan: number; infinite: number; first: number } | undefined {
+  if (tensor.dtype !== 'float32' && tensor.dtype !== 'float64' && tensor.dtype !== 'float16' && tensor.dtype !== 'bfloat16') return undefined;
+  const values = tensor.dtype === 'float32' || tensor.dtype === 'float64' ? (tensor.data as Float32Array | Float64Array) : toFloat32(tensor).data;
+  let nan = 0;
+  let infinite = 0;
+  let first = -1;
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i]!;
+    if (value - value !== 0) {
+      if (Number.isNaN(value)) nan++;
+      else infinite++;
+      if (first < 0) first = i;
+    }
+  }
+  return first < 0 ? undefined : { nan, infinite, first };
 }

@@ -3,19 +3,16 @@ import type { CommandContext } from '../context.js';
 import { Option } from 'commander';
 import { resolve } from 'node:path';
 import { loadWeights } from '@vitzoo/conformance';
-import { convertCheckpoint, InvalidArgumentError, OUTPUT_NAMES, type OutputName } from '@vitzoo/core';
+import { convertCheckpoint, HEAD_OUTPUT_NAMES, InvalidArgumentError } from '@vitzoo/core';
 import { JSON_FORMAT_VERSION } from '../exit.js';
 import { readModelFolder } from '../model-dir.js';
 import { writeFileAtomic } from '../write-file.js';
 
-function parseOutputs(value: string): OutputName[] {
+/** `--outputs a,b`: output names or the groups 'attention' / 'intermediates' (checked against the architecture when converting). */
+function parseOutputs(value: string): string[] {
   const outputs = value.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const output of outputs) {
-    if (!(OUTPUT_NAMES as readonly string[]).includes(output)) {
-      throw new InvalidArgumentError('outputs', `Unknown output '${output}'; choose from ${OUTPUT_NAMES.join(', ')}.`);
-    }
-  }
-  return outputs as OutputName[];
+  if (outputs.length === 0) throw new InvalidArgumentError('outputs', `--outputs needs at least one name (${HEAD_OUTPUT_NAMES.join(', ')}, attention, intermediates, rollout, …).`);
+  return outputs;
 }
 
 export function registerConvert(program: Command, context: CommandContext): void {
@@ -24,16 +21,19 @@ export function registerConvert(program: Command, context: CommandContext): void
     .description('build the ONNX graph of a model folder (fixture case or timm hub layout)')
     .argument('<model-dir>', 'folder with config.json and model.safetensors')
     .requiredOption('-o, --output <file>', 'where to write the .onnx file (written atomically)')
-    .addOption(new Option('--outputs <names>', `graph outputs, comma-separated (${OUTPUT_NAMES.join(', ')})`).default('logits'))
+    .addOption(
+      new Option('--outputs <names>', `graph outputs, comma-separated: ${HEAD_OUTPUT_NAMES.join(', ')}, attention (every attention map) or attention.<module>, rollout, intermediates or intermediates.<i>`).default('logits'),
+    )
+    .option('--allow-non-finite', 'build even when the weights hold NaN or ±Inf (refused by default)')
     .option('--weights <file>', 'weights file to use instead of model.safetensors')
     .option('--json', 'print a JSON summary')
-    .action(async (dir: string, options: { output: string; outputs: string; weights?: string; json?: boolean }) => {
+    .action(async (dir: string, options: { output: string; outputs: string; weights?: string; json?: boolean; allowNonFinite?: boolean }) => {
       const outputs = parseOutputs(options.outputs);
       const registry = await context.registry();
       const source = await readModelFolder(resolve(context.io.cwd, dir), registry, options.weights ? resolve(context.io.cwd, options.weights) : undefined);
       const started = performance.now();
       const stateDict = await loadWeights(source.weights);
-      const graph = convertCheckpoint({ architecture: source.architecture, kwargs: source.kwargs, stateDict, outputs });
+      const graph = convertCheckpoint({ architecture: source.architecture, kwargs: source.kwargs, stateDict, outputs, allowNonFinite: options.allowNonFinite });
       const outputPath = resolve(context.io.cwd, options.output);
       const bytes = await writeFileAtomic(outputPath, graph.chunks());
       const seconds = (performance.now() - started) / 1000;

@@ -52,7 +52,9 @@ export function registerVerify(program: Command, context: CommandContext): void 
       for (const report of reports) summary[report.status]++;
       const passed = reports.every((r) => r.status === 'pass');
       if (options.json) {
-        context.io.stdout(`${JSON.stringify({ version: JSON_FORMAT_VERSION, passed, summary, cases: reports })}\n`);
+        // JSON has no NaN or Infinity: such differences are written as the strings "NaN", "Infinity".
+        const finite = (_key: string, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? String(value) : value);
+        context.io.stdout(`${JSON.stringify({ version: JSON_FORMAT_VERSION, passed, summary, cases: reports }, finite)}\n`);
       } else {
         context.io.stdout(`\n${summary.pass} passed, ${summary.fail + summary.error + summary.crashed + summary['not-implemented']} failed` +
           (summary.crashed ? ` (${summary.crashed} crashed)` : '') +

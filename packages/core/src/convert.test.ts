@@ -1,0 +1,62 @@
+import { describe, expect, test } from 'vitest';
+import { convertCheckpoint, InvalidArgumentError, InvalidCheckpointError, maxAbsDifference, resolveOutputs, type Architecture, type BuiltGraph } from './index.js';
+
+/** A tiny architecture: one weight, and the outputs it says it can give. */
+const toy: Architecture<{ blocks: number }> = {
+  specificationVersion: 'v1',
+  id: 'toy',
+  variants: {},
+  parseConfig: (kwargs) => ({ blocks: Number(kwargs.blocks ?? 2) }),
+  checkpointShapes: () => ({ 'head.weight': [2, 3] }),
+  outputCatalog: (config) => ({ attention: Array.from({ length: config.blocks }, (_, i) => `blocks.${i}.attn`), intermediates: config.blocks, rollout: false }),
+  buildGraph: (_config, _weights, options): BuiltGraph => ({ inputs: [], outputs: options.outputs.map((name) => ({ name, dtype: 'float32', shape: [] })), byteLength: 0, chunks: () => [] }),
+};
+const weights = (value = 0.5) => ({ 'head.weight': { dtype: 'float32' as const, shape: [2, 3], data: new Float32Array(6).fill(value) } });
+
+describe('convertCheckpoint', () => {
+  test('refuses weights holding NaN or ±Inf, naming the tensor, unless allowNonFinite', () => {
+    const stateDict = weights();
+    (stateDict['head.weight'].data as Float32Array)[4] = Number.NaN;
+    (stateDict['head.weight'].data as Float32Array)[5] = Number.NEGATIVE_INFINITY;
+    let error: unknown;
+    try {
+      convertCheckpoint({ architecture: toy, kwargs: {}, stateDict });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(InvalidCheckpointError.isInstance(error)).toBe(true);
+    expect((error as InvalidCheckpointError).tensor).toBe('head.weight');
+    expect((error as Error).message).toMatch(/'head\.weight' holds 1 NaN and 1 ±Inf value\(s\) \(first at flat index 4\)/);
+    expect(() => convertCheckpoint({ architecture: toy, kwargs: {}, stateDict, allowNonFinite: true })).not.toThrow();
+  });
+
+  test('expands the output groups and refuses what the architecture cannot give, listing what it can', () => {
+    expect(resolveOutputs(toy, { blocks: 2 }, ['logits', 'attention', 'intermediates.1'])).toEqual([
+      'logits',
+      'attention.blocks.0.attn',
+      'attention.blocks.1.attn',
+      'intermediates.1',
+    ]);
+    expect(resolveOutputs(toy, { blocks: 2 }, ['attention.blocks.1.attn', 'attention'])).toEqual(['attention.blocks.1.attn', 'attention.blocks.0.attn']);
+    for (const bad of ['rollout', 'intermediates.2', 'attention.blocks.2.attn', 'logit', 'intermediates.01']) {
+      let error: unknown;
+      try {
+        resolveOutputs(toy, { blocks: 2 }, [bad]);
+      } catch (caught) {
+        error = caught;
+      }
+      expect(InvalidArgumentError.isInstance(error), bad).toBe(true);
+      expect((error as Error).message).toContain(`'${bad}'`);
+      expect((error as Error).message).toContain('logits, pre_logits, features, attention (attention.blocks.0.attn, attention.blocks.1.attn), intermediates (intermediates.0, intermediates.1)');
+    }
+    expect(() => resolveOutputs(toy, { blocks: 0 }, ['attention'])).toThrow(/has no attention maps/);
+    expect(() => resolveOutputs(toy, { blocks: 2 }, [])).toThrow(/at least one output/);
+  });
+});
+
+test('maxAbsDifference is NaN when a NaN is compared (never "close")', () => {
+  const a = { dtype: 'float32' as const, shape: [3], data: Float32Array.of(1, Number.NaN, 3) };
+  const b = { dtype: 'float32' as const, shape: [3], data: Float32Array.of(1, 2, 3.5) };
+  expect(maxAbsDifference(a, b)).toBeNaN();
+  expect(maxAbsDifference(b, b)).toBe(0);
+});
