@@ -38,7 +38,8 @@ describe('convertCheckpoint', () => {
       'intermediates.1',
     ]);
     expect(resolveOutputs(toy, { blocks: 2 }, ['attention.blocks.1.attn', 'attention'])).toEqual(['attention.blocks.1.attn', 'attention.blocks.0.attn']);
-    for (const bad of ['rollout', 'intermediates.2', 'attention.blocks.2.attn', 'logit', 'intermediates.01']) {
+    expect(resolveOutputs(toy, { blocks: 3 }, ['intermediates.-1', 'intermediates.-3'])).toEqual(['intermediates.2', 'intermediates.0']);
+    for (const bad of ['rollout', 'intermediates.2', 'intermediates.-3', 'attention.blocks.2.attn', 'logit', 'intermediates.01']) {
       let error: unknown;
       try {
         resolveOutputs(toy, { blocks: 2 }, [bad]);

@@ -53,8 +53,9 @@ const NO_EXTRAS: OutputCatalog = { attention: [], intermediates: 0, rollout: fal
 
 /**
  * Checks a requested output list against what the architecture can give for `config` and expands
- * the groups: 'attention' = every attention module, 'intermediates' = every block or stage. The
- * result keeps the requested order (a group's members in forward order) without repeats.
+ * the groups: 'attention' = every attention module, 'intermediates' = every block or stage;
+ * `intermediates.-1` is the last (negative indices count from the end, as in timm). The result keeps
+ * the requested order (a group's members in forward order) without repeats.
  */
 export function resolveOutputs<Config>(architecture: Architecture<Config>, config: Config, outputs: readonly string[] = ['logits']): OutputName[] {
   const heads = architecture.supportedOutputs ?? HEAD_OUTPUT_NAMES;
@@ -83,9 +84,12 @@ export function resolveOutputs<Config>(architecture: Architecture<Config>, confi
     } else if (output.startsWith('attention.')) {
       if (!catalog.attention.includes(output.slice('attention.'.length))) throw unknown(output);
       add(output as OutputName);
-    } else if (/^intermediates\.(0|[1-9]\d*)$/.test(output)) {
-      if (Number(output.slice('intermediates.'.length)) >= catalog.intermediates) throw unknown(output);
-      add(output as OutputName);
+    } else if (/^intermediates\.(0|-?[1-9]\d*)$/.test(output)) {
+      // Negative indices count from the end, as timm's forward_intermediates indices do.
+      const index = Number(output.slice('intermediates.'.length));
+      const resolvedIndex = index < 0 ? catalog.intermediates + index : index;
+      if (resolvedIndex < 0 || resolvedIndex >= catalog.intermediates) throw unknown(output);
+      add(`intermediates.${resolvedIndex}`);
     } else throw unknown(output);
   }
   return resolved;

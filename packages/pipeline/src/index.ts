@@ -29,3 +29,14 @@ export {
 export { IMAGENET_1K_LABELS, indexLabels, labelSet, labelSetNames, registerLabelSet, resolveLabelNames } from './labels.js';
 export { describeModelConfig, pretrainedFieldsFromTimm, type ModelDescription } from './model-config.js';
 export { registerBackend, registeredBackends, resolveBackend, type Backend, type BackendSession, type SessionOptions } from '@vitzoo/runtime';
+export {
+  EXPLAIN_METHODS,
+  explainOutput,
+  gridToImage,
+  heatGrids,
+  placeHeatGrids,
+  principalComponentMap,
+  type ExplainMethod,
+  type HeatGrid,
+  type Heatmap,
+} from './explain.js';

@@ -3,6 +3,7 @@ import {
   InvalidConfigError,
   UnsupportedError,
   OUTPUT_NAMES,
+  isOutputName,
   convertCheckpoint,
   createTensor,
   formatShape,
@@ -18,6 +19,7 @@ import {
 } from '@vitzoo/core';
 import { createTransform, type ImageTransform, type RawImage } from '@vitzoo/preprocess';
 import type { Backend, BackendSession, SessionOptions } from '@vitzoo/runtime';
+import { explainOutput, heatGrids, placeHeatGrids, type ExplainMethod, type Heatmap } from './explain.js';
 import { resolveLabelNames } from './labels.js';
 import { predictionsFromLogits, resolvePredictionFilter, type ClassifyOptions, type Prediction } from './predictions.js';
 
@@ -114,7 +116,7 @@ export class Model {
     private readonly session: BackendSession,
     options: { pretrained?: PretrainedConfig; labelNames?: readonly string[]; batchSize: number; numClasses?: number; transform?: ImageTransform; source?: string },
   ) {
-    const unknown = session.outputNames.filter((name) => !(OUTPUT_NAMES as readonly string[]).includes(name));
+    const unknown = session.outputNames.filter((name) => !isOutputName(name));
     const inputs = session.inputNames;
     const signature = `inputs ${inputs.map((name) => `'${name}'`).join(', ') || '(none)'}, outputs ${session.outputNames.map((name) => `'${name}'`).join(', ') || '(none)'}`;
     if (options.source !== undefined && (unknown.length > 0 || inputs.length !== 1 || inputs[0] !== 'pixel_values' || session.outputNames.length === 0)) {
@@ -124,7 +126,7 @@ export class Model {
       );
     }
     if (unknown.length > 0) {
-      throw new InvalidArgumentError('graph', `The model has outputs ${unknown.join(', ')}; vitzoo models expose only ${OUTPUT_NAMES.join(', ')}.`);
+      throw new InvalidArgumentError('graph', `The model has outputs ${unknown.join(', ')}; vitzoo models expose only ${OUTPUT_NAMES.join(', ')}, attention.<module>, rollout and intermediates.<i>.`);
     }
     if (!inputs.includes('pixel_values')) {
       throw new InvalidArgumentError('graph', `The model takes ${inputs.join(', ')}; a vitzoo model takes 'pixel_values'.`);
@@ -280,6 +282,28 @@ export class Model {
       }
     }
     return createTensor('float32', [rows, width], data);
+  }
+
+  /**
+   * Heat maps of what the model looked at, one per image, in each image's own coordinates (values in
+   * [0, 1]): `rollout` for class-token models, else the first principal component of the last
+   * intermediate (`pca`); see @vitzoo/pipeline's explain.ts for the exact definitions. The model must
+   * have been built with the output the method reads ('rollout', or an intermediate such as
+   * 'intermediates.-1').
+   */
+  async explain(images: RawImage | readonly RawImage[], options: { method?: ExplainMethod; signal?: AbortSignal } = {}): Promise<Heatmap[]> {
+    this.checkOpen();
+    const { method, output } = explainOutput(this.outputs, options.method ?? 'auto');
+    const list: readonly RawImage[] = Array.isArray(images) ? images : [images as RawImage];
+    if (list.length === 0) throw new InvalidArgumentError('images', 'No images given.');
+    const transform = this.transform;
+    const heatmaps: Heatmap[] = [];
+    for (let start = 0; start < list.length; start += this.batchSize) {
+      const batch = list.slice(start, start + this.batchSize);
+      const result = await this.forward(transform.applyBatch(batch), { outputs: [output as OutputName], signal: options.signal });
+      heatmaps.push(...placeHeatGrids(method, heatGrids(method, result[output as OutputName]!), batch, transform));
+    }
+    return heatmaps;
   }
 
   /** Releases the runtime session. The model cannot be used afterwards. */

@@ -44,3 +44,4 @@ export {
   type HuggingFaceProcessorConfig,
 } from './hugging-face.js';
 
+export { colorize, overlayHeatmap, type Colormap, type ValueMap } from './heatmap.js';

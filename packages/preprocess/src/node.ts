@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { DownloadError, FileNotFoundError, InvalidArgumentError, InvalidImageError, VitzooError, type Tensor } from '@vitzoo/core';
 import sharp, { type SharpOptions } from 'sharp';
-import { DEFAULT_MAX_PIXELS, type RawImage } from './raw-image.js';
+import { DEFAULT_MAX_PIXELS, validateRawImage, type RawImage } from './raw-image.js';
 import type { ImageTransform, OutputDataType } from './transform.js';
 
 export * from './index.js';
@@ -145,4 +145,16 @@ export async function preprocessImages<D extends OutputDataType>(
   const list = Array.isArray(sources) ? (sources as readonly ImageSource[]) : [sources as ImageSource];
   const images = await Promise.all(list.map((source) => loadImage(source, { maxPixels: transform.maxPixels, ...options })));
   return transform.applyBatch(images);
+}
+
+/** Encodes 8-bit pixels (1–4 channels) as a PNG file's bytes (sharp). */
+export async function encodePng(image: RawImage): Promise<Uint8Array> {
+  validateRawImage(image, 'image to encode');
+  if (image.data instanceof Uint16Array) throw new InvalidImageError('image to encode', 'encodePng takes 8-bit pixels; convert 16-bit images first (toRgb)');
+  const buffer = await sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), {
+    raw: { width: image.width, height: image.height, channels: image.channels },
+  })
+    .png()
+    .toBuffer();
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }
