@@ -1,0 +1,1302 @@
+/**
+ * Kernel contract probes: one tiny graph per input contract of an ONNX Runtime kernel vitzoo builds
+ * on (fused attention, normalisation, resampling, quantized matmuls, float16), each compared with a
+ * float64 reference computed here from the same inputs. Platform-free: the same probes run in
+ * Node (onnxruntime-node in a child process, `kernel-contracts.test.ts`) and in Chromium on wasm
+ * and WebGPU (examples/web/browser-tests/kernels.spec.ts). `packages/onnx/KERNELS.md` explains each
+ * contract with the kernel sources; `expect` below is what ONNX Runtime 1.30 does, per provider.
+ */
+import { createTensor, float32ToFloat16, toFloat32, type DataType, type Tensor } from '@vitzoo/core';
+import { attr, GraphBuilder, type AttributeInput, type Value } from './builder.js';
+import { serializeModel } from './serialize.js';
+
+/** Where a probe runs: onnxruntime-node's CPU provider, onnxruntime-web's wasm, onnxruntime-web's WebGPU (JSEP). */
+export type ProbeProvider = 'cpu' | 'wasm' | 'webgpu';
+
+/**
+ * 'ok': runs and matches the reference; 'error': session creation or run rejects with an error;
+ * 'wrong': runs but the numbers differ from the reference; 'crash': the process died (isolated Node only).
+ */
+export type ProbeOutcome = 'ok' | 'error' | 'wrong' | 'crash';
+
+/** On 'webgpu', whether the node ran on a WebGPU kernel or fell back to ONNX Runtime's CPU kernel in the same wasm. */
+export type ProbePlacement = 'webgpu' | 'cpu';
+
+export interface ProbeExpectation {
+  outcome: ProbeOutcome;
+  /** For 'error': a part of the error message. */
+  mentions?: string;
+}
+
+/** The smallest session interface a probe needs (any @vitzoo/runtime Backend fits). */
+export interface ProbeBackend {
+  createSession(model: Uint8Array, options?: { extra?: Record<string, unknown> }): Promise<ProbeSession>;
+}
+
+export interface ProbeSession {
+  run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>>;
+  dispose(): Promise<void>;
+}
+
+interface Reference {
+  shape: readonly number[];
+  values: ArrayLike<number>;
+}
+
+export interface ProbeGraph {
+  model: Uint8Array;
+  feeds: Record<string, Tensor>;
+  expected: Record<string, Reference>;
+  /** |actual - expected| <= atol + rtol * |expected| everywhere. */
+  atol: number;
+  rtol: number;
+}
+
+export interface KernelProbe {
+  /** `op/form`, e.g. 'MultiHeadAttention/bias-broadcast-batch'. */
+  id: string;
+  op: string;
+  /** The contract in one line. */
+  contract: string;
+  expect: Record<ProbeProvider, ProbeOutcome | ProbeExpectation>;
+  /** On 'webgpu': where the node runs (default 'webgpu'). */
+  webgpuPlacement?: ProbePlacement;
+  /**
+   * The graph computes in float16: WebGPU adapters without the 'shader-f16' feature cannot compile
+   * its shaders, and onnxruntime-web 1.30 (JSEP) then returns garbage without an error ('wrong').
+   */
+  float16?: boolean;
+  build(): ProbeGraph;
+}
+
+export interface KernelProbeResult {
+  id: string;
+  op: string;
+  provider: ProbeProvider;
+  outcome: ProbeOutcome;
+  expected: ProbeOutcome;
+  placement?: ProbePlacement;
+  expectedPlacement?: ProbePlacement;
+  passed: boolean;
+  /** The error message, or the largest difference from the reference. */
+  detail: string;
+  maxAbsDiff?: number;
+}
+
+// ---- deterministic inputs -------------------------------------------------------------------
+
+/** Deterministic uniform samples in [-scale, scale) (mulberry32). */
+function uniforms(seed: number, count: number, scale = 1): Float32Array {
+  let state = seed >>> 0;
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
+  }
+  return out;
+}
+
+function integers(seed: number, count: number, low: number, high: number): number[] {
+  return Array.from(uniforms(seed, count), (u) => Math.min(high, low + Math.floor(((u + 1) / 2) * (high - low + 1))));
+}
+
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+function float32(shape: readonly number[], seed: number, scale = 1): Tensor<'float32'> {
+  return createTensor('float32', shape, uniforms(seed, size(shape), scale));
+}
+
+/** A float32 tensor rounded to float16 values, and the same values as float16. */
+function halfPair(shape: readonly number[], seed: number, scale = 1): { wide: Tensor<'float32'>; half: Tensor<'float16'> } {
+  const half = Uint16Array.from(uniforms(seed, size(shape), scale), float32ToFloat16);
+  const halfTensor = createTensor('float16', shape, half);
+  return { wide: toFloat32(halfTensor), half: halfTensor };
+}
+
+// ---- float64 references ---------------------------------------------------------------------
+
+function erf(x: number): number {
+  const sign = x < 0 ? -1 : 1;
+  const a = Math.abs(x);
+  if (a < 2.5) {
+    let term = a;
+    let sum = a;
+    for (let n = 1; n < 80; n++) {
+      term *= (-a * a) / n;
+      sum += term / (2 * n + 1);
+    }
+    return (sign * 2 * sum) / Math.sqrt(Math.PI);
+  }
+  let fraction = 0;
+  for (let k = 60; k >= 1; k--) fraction = k / 2 / (a + fraction);
+  return sign * (1 - Math.exp(-a * a) / Math.sqrt(Math.PI) / (a + fraction));
+}
+
+const geluReference = (x: number) => 0.5 * x * (1 + erf(x / Math.SQRT2));
+
+/** x [rows, k] · w [k, n] (+ bias [n]). */
+function matMulReference(x: ArrayLike<number>, w: ArrayLike<number>, rows: number, k: number, n: number, bias?: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(rows * n);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < n; c++) {
+      let sum = bias ? bias[c]! : 0;
+      for (let i = 0; i < k; i++) sum += x[r * k + i]! * w[i * n + c]!;
+      out[r * n + c] = sum;
+    }
+  }
+  return out;
+}
+
+interface AttentionShape {
+  batch: number;
+  queryLength: number;
+  keyLength: number;
+  heads: number;
+  headSize: number;
+  valueHeadSize?: number;
+  scale?: number;
+  /** Added to q kᵀ·scale; dims [batch | 1, heads | 1, queryLength, keyLength]. */
+  bias?: { values: ArrayLike<number>; dims: readonly [number, number, number, number] };
+}
+
+/** softmax(q kᵀ · scale + bias) v per head; q [B, S, N*H], k [B, T, N*H], v [B, T, N*Hv] → [B, S, N*Hv]. */
+function attentionReference(q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>, shape: AttentionShape): Float64Array {
+  const { batch, queryLength: s, keyLength: t, heads, headSize: h } = shape;
+  const hv = shape.valueHeadSize ?? h;
+  const scale = shape.scale ?? 1 / Math.sqrt(h);
+  const out = new Float64Array(batch * s * heads * hv);
+  const scores = new Float64Array(t);
+  for (let b = 0; b < batch; b++) {
+    for (let n = 0; n < heads; n++) {
+      for (let i = 0; i < s; i++) {
+        let max = -Infinity;
+        for (let j = 0; j < t; j++) {
+          let dot = 0;
+          for (let d = 0; d < h; d++) dot += q[(b * s + i) * heads * h + n * h + d]! * k[(b * t + j) * heads * h + n * h + d]!;
+          let score = dot * scale;
+          if (shape.bias) {
+            const [b0, h0] = shape.bias.dims;
+            score += shape.bias.values[(((b0 === 1 ? 0 : b) * h0 + (h0 === 1 ? 0 : n)) * s + i) * t + j]!;
+          }
+          scores[j] = score;
+          if (score > max) max = score;
+        }
+        let total = 0;
+        for (let j = 0; j < t; j++) total += scores[j] = Math.exp(scores[j]! - max);
+        for (let d = 0; d < hv; d++) {
+          let sum = 0;
+          for (let j = 0; j < t; j++) sum += scores[j]! * v[(b * t + j) * heads * hv + n * hv + d]!;
+          out[(b * s + i) * heads * hv + n * hv + d] = sum / total;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Normalises every row of `width` values; scale/bias [width]. */
+function layerNormReference(x: ArrayLike<number>, width: number, scale: ArrayLike<number>, bias: ArrayLike<number> | undefined, epsilon: number): Float64Array {
+  const out = new Float64Array(x.length);
+  for (let row = 0; row < x.length / width; row++) {
+    let mean = 0;
+    for (let i = 0; i < width; i++) mean += x[row * width + i]!;
+    mean /= width;
+    let variance = 0;
+    for (let i = 0; i < width; i++) variance += (x[row * width + i]! - mean) ** 2;
+    variance /= width;
+    const inverse = 1 / Math.sqrt(variance + epsilon);
+    for (let i = 0; i < width; i++) out[row * width + i] = (x[row * width + i]! - mean) * inverse * scale[i]! + (bias ? bias[i]! : 0);
+  }
+  return out;
+}
+
+/** NCHW convolution with `group` groups, square stride and symmetric padding. */
+function convReference(
+  x: ArrayLike<number>,
+  [n, c, height, width]: readonly number[],
+  w: ArrayLike<number>,
+  [m, cPerGroup, kh, kw]: readonly number[],
+  bias: ArrayLike<number> | undefined,
+  { group, stride, pad }: { group: number; stride: number; pad: number },
+): { values: Float64Array; shape: number[] } {
+  const oh = Math.floor((height! + 2 * pad - kh!) / stride) + 1;
+  const ow = Math.floor((width! + 2 * pad - kw!) / stride) + 1;
+  const out = new Float64Array(n! * m! * oh * ow);
+  const outPerGroup = m! / group;
+  for (let b = 0; b < n!; b++) {
+    for (let o = 0; o < m!; o++) {
+      const g = Math.floor(o / outPerGroup);
+      for (let y = 0; y < oh; y++) {
+        for (let xx = 0; xx < ow; xx++) {
+          let sum = bias ? bias[o]! : 0;
+          for (let ci = 0; ci < cPerGroup!; ci++) {
+            const channel = g * cPerGroup! + ci;
+            for (let i = 0; i < kh!; i++) {
+              for (let j = 0; j < kw!; j++) {
+                const iy = y * stride - pad + i;
+                const ix = xx * stride - pad + j;
+                if (iy < 0 || ix < 0 || iy >= height! || ix >= width!) continue;
+                sum += x[((b * c! + channel) * height! + iy) * width! + ix]! * w[((o * cPerGroup! + ci) * kh! + i) * kw! + j]!;
+              }
+            }
+          }
+          out[((b * m! + o) * oh + y) * ow + xx] = sum;
+        }
+      }
+    }
+  }
+  return { values: out, shape: [n!, m!, oh, ow] };
+}
+
+/** Interpolation taps along one axis: for each output index, (input index, weight) pairs. */
+type Taps = { index: number; weight: number }[][];
+
+/** Linear with align_corners (PyTorch `align_corners=True`, ONNX 'align_corners'). */
+function linearAlignCornersTaps(inLength: number, outLength: number): Taps {
+  return Array.from({ length: outLength }, (_, o) => {
+    const real = outLength > 1 ? (o * (inLength - 1)) / (outLength - 1) : 0;
+    const low = Math.min(Math.floor(real), inLength - 1);
+    const high = Math.min(low + 1, inLength - 1);
+    const t = real - low;
+    return [
+      { index: low, weight: 1 - t },
+      { index: high, weight: t },
+    ];
+  });
+}
+
+/**
+ * PyTorch's bicubic (`F.interpolate(mode='bicubic', align_corners=False)`, as timm's
+ * resample_abs_pos_embed uses it): half-pixel source coordinates, A = -0.75, taps clamped to the edge.
+ */
+function bicubicTaps(inLength: number, outLength: number): Taps {
+  const a = -0.75;
+  const near = (x: number) => ((a + 2) * x - (a + 3)) * x * x + 1;
+  const far = (x: number) => ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
+  return Array.from({ length: outLength }, (_, o) => {
+    const real = ((o + 0.5) * inLength) / outLength - 0.5;
+    const base = Math.floor(real);
+    const t = real - base;
+    const weights = [far(t + 1), near(t), near(1 - t), far(2 - t)];
+    return weights.map((weight, i) => ({ index: Math.min(Math.max(base - 1 + i, 0), inLength - 1), weight }));
+  });
+}
+
+/** Separable resampling of NCHW planes. */
+function resampleReference(x: ArrayLike<number>, [n, c, h, w]: readonly number[], rows: Taps, columns: Taps): Float64Array {
+  const oh = rows.length;
+  const ow = columns.length;
+  const out = new Float64Array(n! * c! * oh * ow);
+  for (let plane = 0; plane < n! * c!; plane++) {
+    for (let y = 0; y < oh; y++) {
+      for (let xx = 0; xx < ow; xx++) {
+        let sum = 0;
+        for (const row of rows[y]!) for (const column of columns[xx]!) sum += row.weight * column.weight * x[(plane * h! + row.index) * w! + column.index]!;
+        out[(plane * oh + y) * ow + xx] = sum;
+      }
+    }
+  }
+  return out;
+}
+
+/** Round half to even, as ONNX Runtime's quantizers do. */
+function roundEven(x: number): number {
+  const floor = Math.floor(x);
+  const diff = x - floor;
+  if (diff > 0.5) return floor + 1;
+  if (diff < 0.5) return floor;
+  return floor % 2 === 0 ? floor : floor + 1;
+}
+
+/** DynamicQuantizeLinear in float32 arithmetic: uint8 values, scale, zero point. */
+function dynamicQuantizeReference(x: Float32Array): { values: Uint8Array; scale: number; zeroPoint: number } {
+  let min = 0;
+  let max = 0;
+  for (const value of x) {
+    if (value < min) min = value;
+    if (value > max) max = value;
+  }
+  const scale = Math.fround((max - min) / 255);
+  const zeroPoint = Math.min(255, Math.max(0, roundEven(Math.fround(0 - min / scale))));
+  const values = Uint8Array.from(x, (value) => Math.min(255, Math.max(0, roundEven(Math.fround(value / scale)) + zeroPoint)));
+  return { values, scale, zeroPoint };
+}
+
+/** (qa - aZero) · (qb - bZero[col]) · aScale · bScale[col] (+ bias); qb [k, n]; per-tensor when arrays have one value. */
+function quantizedMatMulReference(
+  qa: ArrayLike<number>,
+  aZero: number,
+  aScale: number,
+  qb: ArrayLike<number>,
+  bZero: ArrayLike<number>,
+  bScale: ArrayLike<number>,
+  rows: number,
+  k: number,
+  n: number,
+  bias?: ArrayLike<number>,
+): Float64Array {
+  const out = new Float64Array(rows * n);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < n; c++) {
+      const zero = bZero.length === 1 ? bZero[0]! : bZero[c]!;
+      const scale = bScale.length === 1 ? bScale[0]! : bScale[c]!;
+      let sum = 0;
+      for (let i = 0; i < k; i++) sum += (qa[r * k + i]! - aZero) * (qb[i * n + c]! - zero);
+      out[r * n + c] = sum * aScale * scale + (bias ? bias[c]! : 0);
+    }
+  }
+  return out;
+}
+
+/**
+ * MatMulNBits weights: random `bits`-bit values for a [K, N] matrix quantized per column in blocks
+ * of `blockSize` along K; packed as the kernel wants them (B [N, blocks, blockSize*bits/8], scales
+ * [N*blocks], optional packed uint8 zero points) and dequantized as [K, N] for the reference.
+ */
+function blockQuantizedWeights(k: number, n: number, blockSize: number, bits: 4 | 8, withZeroPoints: boolean, seed: number) {
+  const blocks = Math.ceil(k / blockSize);
+  const blob = (blockSize * bits) / 8;
+  const levels = 2 ** bits;
+  const quantized = integers(seed, n * blocks * blockSize, 0, levels - 1);
+  const scales = Float32Array.from(uniforms(seed + 1, n * blocks, 0.02), (s) => Math.abs(s) + 0.005);
+  const zeros = withZeroPoints ? integers(seed + 2, n * blocks, 0, levels - 1) : undefined;
+  const packed = new Uint8Array(n * blocks * blob);
+  const dequantized = new Float64Array(k * n);
+  for (let col = 0; col < n; col++) {
+    for (let block = 0; block < blocks; block++) {
+      const zero = zeros ? zeros[col * blocks + block]! : levels / 2;
+      for (let j = 0; j < blockSize; j++) {
+        const index = block * blockSize + j;
+        // Values past K are padding; the kernel ignores them.
+        const value = index < k ? quantized[(col * blocks + block) * blockSize + j]! : 0;
+        const byte = (col * blocks + block) * blob + (bits === 4 ? j >> 1 : j);
+        packed[byte]! |= bits === 4 ? value << ((j & 1) * 4) : value;
+        if (index < k) dequantized[index * n + col] = (value - zero) * scales[col * blocks + block]!;
+      }
+    }
+  }
+  let zeroPoints: Uint8Array | undefined;
+  if (zeros) {
+    const perColumn = bits === 4 ? Math.ceil(blocks / 2) : blocks;
+    zeroPoints = new Uint8Array(n * perColumn);
+    for (let col = 0; col < n; col++) {
+      for (let block = 0; block < blocks; block++) {
+        const zero = zeros[col * blocks + block]!;
+        if (bits === 4) zeroPoints[col * perColumn + (block >> 1)]! |= zero << ((block & 1) * 4);
+        else zeroPoints[col * perColumn + block] = zero;
+      }
+    }
+  }
+  return { packed, blocks, blob, scales, zeroPoints, dequantized };
+}
+
+// ---- probe construction -----------------------------------------------------------------------
+
+const MICROSOFT = { domain: 'com.microsoft' } as const;
+
+interface ProbeSpec {
+  opset?: number;
+  atol?: number;
+  rtol?: number;
+  /** Builds the graph; returns its outputs with their references. */
+  graph(g: GraphBuilder, feed: (name: string, tensor: Tensor) => Value): Record<string, { value: Value; dtype?: DataType; reference: Reference }>;
+}
+
+function probeGraph(spec: ProbeSpec): ProbeGraph {
+  const g = new GraphBuilder({ graphName: 'kernel_probe', opset: spec.opset ?? 17 });
+  const feeds: Record<string, Tensor> = {};
+  const feed = (name: string, tensor: Tensor) => {
+    feeds[name] = tensor;
+    return g.input(name, tensor.dtype, tensor.shape);
+  };
+  const outputs = spec.graph(g, feed);
+  const expected: Record<string, Reference> = {};
+  for (const [name, { value, dtype, reference }] of Object.entries(outputs)) {
+    g.output(value, name, dtype ?? 'float32', reference.shape);
+    expected[name] = reference;
+  }
+  return { model: serializeModel(g.build()), feeds, expected, atol: spec.atol ?? 1e-5, rtol: spec.rtol ?? 1e-4 };
+}
+
+const microsoft = (g: GraphBuilder, op: string, inputs: readonly (Value | null)[], attributes: Record<string, AttributeInput> = {}) =>
+  g.op(op, inputs, attributes, MICROSOFT);
+
+const everywhere = (outcome: ProbeOutcome): Record<ProbeProvider, ProbeOutcome> => ({ cpu: outcome, wasm: outcome, webgpu: outcome });
+
+// ---- attention --------------------------------------------------------------------------------
+
+/** com.microsoft Attention: x [B, S, D] · W [D, 3D] + bias [3D], split into heads, attention. */
+function packedAttentionProbe(batch: number, length: number, heads: number, headSize: number, biasScale: number, seed: number, scale?: number): ProbeGraph {
+  const dim = heads * headSize;
+  return probeGraph({
+    graph(g, feed) {
+      const x = float32([batch, length, dim], seed);
+      const weight = float32([dim, 3 * dim], seed + 1, 0.5);
+      const bias = float32([3 * dim], seed + 2, biasScale);
+      const qkv = matMulReference(x.data, weight.data, batch * length, dim, 3 * dim, bias.data);
+      const part = (which: number) => {
+        const out = new Float64Array(batch * length * dim);
+        for (let r = 0; r < batch * length; r++) for (let i = 0; i < dim; i++) out[r * dim + i] = qkv[r * 3 * dim + which * dim + i]!;
+        return out;
+      };
+      const attributes: Record<string, AttributeInput> = { num_heads: heads };
+      if (scale !== undefined) attributes.scale = attr.float(scale);
+      const output = microsoft(g, 'Attention', [feed('x', x), g.weight('qkv.weight', weight), g.weight('qkv.bias', bias)], attributes);
+      const reference = attentionReference(part(0), part(1), part(2), { batch, queryLength: length, keyLength: length, heads, headSize, scale });
+      return { y: { value: output, reference: { shape: [batch, length, dim], values: reference } } };
+    },
+  });
+}
+
+interface MultiHeadAttentionForm {
+  batch: number;
+  queryLength: number;
+  keyLength: number;
+  heads: number;
+  headSize: number;
+  scale?: number;
+  biasDims?: readonly [number, number];
+  /** The packed q/k/v bias input [3D]. */
+  qkvBias?: boolean;
+  dtype?: 'float32' | 'float16';
+}
+
+function multiHeadAttentionProbe(form: MultiHeadAttentionForm, seed: number): ProbeGraph {
+  const { batch, queryLength, keyLength, heads, headSize } = form;
+  const dim = heads * headSize;
+  const half = form.dtype === 'float16';
+  return probeGraph({
+    atol: half ? 4e-3 : 1e-5,
+    rtol: half ? 1e-2 : 1e-4,
+    graph(g, feed) {
+      const pair = (shape: number[], s: number, scale = 1) => (half ? halfPair(shape, s, scale) : { wide: float32(shape, s, scale), half: undefined });
+      const q = pair([batch, queryLength, dim], seed);
+      const k = pair([batch, keyLength, dim], seed + 1);
+      const v = pair([batch, keyLength, dim], seed + 2);
+      const inputs: (Value | null)[] = [feed('q', q.half ?? q.wide), feed('k', k.half ?? k.wide), feed('v', v.half ?? v.wide)];
+      let qValues: ArrayLike<number> = q.wide.data;
+      let kValues: ArrayLike<number> = k.wide.data;
+      let vValues: ArrayLike<number> = v.wide.data;
+      if (form.qkvBias) {
+        const bias = float32([3 * dim], seed + 3);
+        inputs.push(g.weight('qkv_bias', bias));
+        const add = (values: Float32Array, offset: number) => Float64Array.from(values, (value, i) => value + bias.data[offset + (i % dim)]!);
+        qValues = add(q.wide.data, 0);
+        kValues = add(k.wide.data, dim);
+        vValues = add(v.wide.data, 2 * dim);
+      }
+      let bias: AttentionShape['bias'];
+      if (form.biasDims) {
+        const dims = [form.biasDims[0], form.biasDims[1], queryLength, keyLength] as const;
+        const biasPair = pair([...dims], seed + 4, 2);
+        while (inputs.length < 5) inputs.push(null);
+        inputs.push(feed('attention_bias', biasPair.half ?? biasPair.wide));
+        bias = { values: biasPair.wide.data, dims };
+      }
+      const attributes: Record<string, AttributeInput> = { num_heads: heads };
+      if (form.scale !== undefined) attributes.scale = attr.float(form.scale);
+      const output = microsoft(g, 'MultiHeadAttention', inputs, attributes);
+      const reference = attentionReference(qValues, kValues, vValues, { batch, queryLength, keyLength, heads, headSize, scale: form.scale, bias });
+      return { y: { value: output, dtype: half ? 'float16' : 'float32', reference: { shape: [batch, queryLength, dim], values: reference } } };
+    },
+  });
+}
+
+// ---- normalisation and activation ---------------------------------------------------------------
+
+function layerNormProbe(shape: readonly number[], withBias: boolean, dtype: 'float32' | 'float16', seed: number): ProbeGraph {
+  const width = shape[shape.length - 1]!;
+  const half = dtype === 'float16';
+  return probeGraph({
+    atol: half ? 4e-3 : 1e-5,
+    rtol: half ? 1e-2 : 1e-4,
+    graph(g, feed) {
+      const x = half ? halfPair(shape, seed, 3) : { wide: float32(shape, seed, 3), half: undefined };
+      const scale = half ? halfPair([width], seed + 1) : { wide: float32([width], seed + 1), half: undefined };
+      const bias = half ? halfPair([width], seed + 2) : { wide: float32([width], seed + 2), half: undefined };
+      const weight = (name: string, pair: { wide: Tensor<'float32'>; half: Tensor<'float16'> | undefined }) =>
+        pair.half ? g.derivedWeight(name, 'float16', [width], () => pair.half!.data) : g.weight(name, pair.wide);
+      const output = g.layerNormalization(feed('x', x.half ?? x.wide), weight('scale', scale), withBias ? weight('bias', bias) : null, 1e-6);
+      const reference = layerNormReference(x.wide.data, width, scale.wide.data, withBias ? bias.wide.data : undefined, 1e-6);
+      return { y: { value: output, dtype, reference: { shape, values: reference } } };
+    },
+  });
+}
+
+interface SkipLayerNormForm {
+  shape: readonly number[];
+  beta: boolean;
+  bias: boolean;
+}
+
+/** com.microsoft SkipLayerNormalization with vitzoo's output wiring: output 0 and the sum (output 3). */
+function skipLayerNormProbe(form: SkipLayerNormForm, seed: number): ProbeGraph {
+  const width = form.shape[form.shape.length - 1]!;
+  return probeGraph({
+    graph(g, feed) {
+      const x = float32(form.shape, seed, 2);
+      const skip = float32(form.shape, seed + 1, 2);
+      const gamma = float32([width], seed + 2);
+      const beta = float32([width], seed + 3);
+      const bias = float32([width], seed + 4);
+      const inputs: (Value | null)[] = [feed('x', x), feed('skip', skip), g.weight('gamma', gamma), form.beta ? g.weight('beta', beta) : null];
+      if (form.bias) inputs.push(g.weight('bias', bias));
+      const [output, , , sum] = g.opMulti('SkipLayerNormalization', inputs, { epsilon: attr.float(1e-5) }, { ...MICROSOFT, outputs: 4, omitOutputs: [1, 2] });
+      const summed = Float64Array.from(x.data, (value, i) => value + skip.data[i]! + (form.bias ? bias.data[i % width]! : 0));
+      return {
+        y: { value: output!, reference: { shape: form.shape, values: layerNormReference(summed, width, gamma.data, form.beta ? beta.data : undefined, 1e-5) } },
+        sum: { value: sum!, reference: { shape: form.shape, values: summed } },
+      };
+    },
+  });
+}
+
+function geluProbe(kind: 'com.microsoft' | 'onnx-20', dtype: 'float32' | 'float16', seed: number): ProbeGraph {
+  const half = dtype === 'float16';
+  const shape = [3, 40];
+  return probeGraph({
+    opset: kind === 'onnx-20' ? 20 : 17,
+    atol: half ? 2e-3 : 1e-6,
+    rtol: half ? 2e-3 : 1e-5,
+    graph(g, feed) {
+      // Inputs spread over [-8, 8] so both tails of erf are exercised.
+      const x = half ? halfPair(shape, seed, 8) : { wide: float32(shape, seed, 8), half: undefined };
+      const input = feed('x', x.half ?? x.wide);
+      const output = kind === 'com.microsoft' ? microsoft(g, 'Gelu', [input]) : g.op('Gelu', [input]);
+      return { y: { value: output, dtype, reference: { shape, values: Float64Array.from(x.wide.data, geluReference) } } };
+    },
+  });
+}
+
+// ---- resampling, convolution, indexing ---------------------------------------------------------
+
+function resizeProbe(mode: 'linear-align-corners' | 'cubic-half-pixel', from: readonly number[], to: readonly [number, number], seed: number): ProbeGraph {
+  return probeGraph({
+    graph(g, feed) {
+      const x = float32(from, seed);
+      const [n, c, h, w] = from as [number, number, number, number];
+      const sizes = g.ints([n, c, to[0], to[1]], 'sizes');
+      const attributes: Record<string, AttributeInput> =
+        mode === 'linear-align-corners'
+          ? { mode: 'linear', coordinate_transformation_mode: 'align_corners' }
+          : { mode: 'cubic', coordinate_transformation_mode: 'half_pixel', cubic_coeff_a: attr.float(-0.75) };
+      const output = g.op('Resize', [feed('x', x), null, null, sizes], attributes);
+      const taps = mode === 'linear-align-corners' ? linearAlignCornersTaps : bicubicTaps;
+      const reference = resampleReference(x.data, from, taps(h, to[0]), taps(w, to[1]));
+      return { y: { value: output, reference: { shape: [n, c, to[0], to[1]], values: reference } } };
+    },
+  });
+}
+
+function convProbe(input: readonly number[], weightShape: readonly number[], options: { group: number; stride: number; pad: number }, seed: number): ProbeGraph {
+  return probeGraph({
+    graph(g, feed) {
+      const x = float32(input, seed);
+      const w = float32(weightShape, seed + 1);
+      const b = float32([weightShape[0]!], seed + 2);
+      const [, , kh, kw] = weightShape as [number, number, number, number];
+      const output = g.conv(feed('x', x), g.weight('w', w), g.weight('b', b), {
+        kernelShape: [kh, kw],
+        strides: [options.stride, options.stride],
+        pads: [options.pad, options.pad, options.pad, options.pad],
+        group: options.group,
+      });
+      const reference = convReference(x.data, input, w.data, weightShape, b.data, options);
+      return { y: { value: output, reference: reference } };
+    },
+  });
+}
+
+function gatherProbe(indexType: 'int32' | 'int64', indices: readonly number[] | number, seed: number): ProbeGraph {
+  return probeGraph({
+    graph(g, feed) {
+      const x = float32([2, 6, 3], seed);
+      const scalar = typeof indices === 'number';
+      const list = scalar ? [indices] : indices;
+      const data = indexType === 'int32' ? Int32Array.from(list) : BigInt64Array.from(list.map(BigInt));
+      const index = g.constant(indexType, scalar ? [] : [list.length], data as Int32Array, 'indices');
+      const output = g.gather(feed('x', x), index, 1);
+      const values: number[] = [];
+      for (let b = 0; b < 2; b++) for (const i of list) for (let c = 0; c < 3; c++) values.push(x.data[(b * 6 + i) * 3 + c]!);
+      return { y: { value: output, reference: { shape: scalar ? [2, 3] : [2, list.length, 3], values } } };
+    },
+  });
+}
+
+function expandProbe(seed: number): ProbeGraph {
+  return probeGraph({
+    graph(g, feed) {
+      const token = float32([1, 2, 3], seed);
+      const shape = createTensor('int64', [3], BigInt64Array.of(4n, 2n, 3n));
+      const output = g.op('Expand', [feed('token', token), feed('shape', shape)]);
+      const values = Array.from({ length: 4 }, () => Array.from(token.data)).flat();
+      return { y: { value: output, reference: { shape: [4, 2, 3], values } } };
+    },
+  });
+}
+
+// ---- quantized matmuls and float16 storage -----------------------------------------------------
+
+interface MatMulNBitsForm {
+  inputShape: readonly number[];
+  n: number;
+  blockSize: number;
+  bits?: 4 | 8;
+  zeroPoints?: boolean;
+  bias?: boolean;
+  accuracyLevel?: number;
+}
+
+function matMulNBitsProbe(form: MatMulNBitsForm, seed: number): ProbeGraph {
+  const k = form.inputShape[form.inputShape.length - 1]!;
+  const rows = size(form.inputShape) / k;
+  const bits = form.bits ?? 4;
+  const approximate = (form.accuracyLevel ?? 0) === 4;
+  return probeGraph({
+    // accuracy_level 4 quantizes A to int8 per block: about 1% of the output's scale.
+    atol: approximate ? 2e-2 : 1e-5,
+    rtol: approximate ? 2e-2 : 1e-4,
+    graph(g, feed) {
+      const x = float32(form.inputShape, seed);
+      const weights = blockQuantizedWeights(k, form.n, form.blockSize, bits, form.zeroPoints ?? false, seed + 1);
+      const bias = float32([form.n], seed + 5);
+      const inputs: (Value | null)[] = [
+        feed('a', x),
+        g.constant('uint8', [form.n, weights.blocks, weights.blob], weights.packed, 'b'),
+        g.constant('float32', [form.n * weights.blocks], weights.scales, 'scales'),
+        weights.zeroPoints ? g.constant('uint8', [weights.zeroPoints.length], weights.zeroPoints, 'zero_points') : null,
+      ];
+      if (form.bias) inputs.push(null, g.weight('bias', bias));
+      while (inputs.length > 3 && inputs[inputs.length - 1] === null) inputs.pop();
+      const output = microsoft(g, 'MatMulNBits', inputs, {
+        K: k,
+        N: form.n,
+        bits,
+        block_size: form.blockSize,
+        accuracy_level: form.accuracyLevel ?? 0,
+      });
+      const reference = matMulReference(x.data, weights.dequantized, rows, k, form.n, form.bias ? bias.data : undefined);
+      return { y: { value: output, reference: { shape: [...form.inputShape.slice(0, -1), form.n], values: reference } } };
+    },
+  });
+}
+
+interface Int8Weights {
+  k: number;
+  n: number;
+  signed: boolean;
+  perColumn: boolean;
+  zeroPoints: boolean;
+}
+
+/** int8/uint8 weights [K, N] with per-tensor or per-column scales and zero points. */
+function int8Weights({ k, n, signed, perColumn, zeroPoints }: Int8Weights, seed: number) {
+  const values = integers(seed, k * n, signed ? -127 : 0, signed ? 127 : 255);
+  const columns = perColumn ? n : 1;
+  const scales = Float32Array.from(uniforms(seed + 1, columns, 0.01), (s) => Math.abs(s) + 0.002);
+  const zeros = zeroPoints ? integers(seed + 2, columns, signed ? -20 : 110, signed ? 20 : 150) : Array<number>(columns).fill(signed ? 0 : 0);
+  return { values, scales, zeros, columns };
+}
+
+function dynamicQuantizeMatMulProbe(form: Int8Weights & { inputShape: readonly number[]; bias: boolean }, seed: number): ProbeGraph {
+  const rows = size(form.inputShape) / form.k;
+  return probeGraph({
+    atol: 1e-4,
+    rtol: 1e-4,
+    graph(g, feed) {
+      const x = float32(form.inputShape, seed);
+      const w = int8Weights(form, seed + 1);
+      const bias = float32([form.n], seed + 4);
+      const type = form.signed ? 'int8' : 'uint8';
+      const typed = form.signed ? Int8Array.from(w.values) : Uint8Array.from(w.values);
+      const inputs: (Value | null)[] = [
+        feed('a', x),
+        g.constant(type, [form.k, form.n], typed, 'b'),
+        g.constant('float32', [w.columns], w.scales, 'b_scale'),
+        form.zeroPoints ? g.constant(type, [w.columns], form.signed ? Int8Array.from(w.zeros) : Uint8Array.from(w.zeros), 'b_zero_point') : null,
+      ];
+      if (form.bias) inputs.push(g.weight('bias', bias));
+      while (inputs[inputs.length - 1] === null) inputs.pop();
+      const output = microsoft(g, 'DynamicQuantizeMatMul', inputs);
+      const a = dynamicQuantizeReference(x.data);
+      const reference = quantizedMatMulReference(a.values, a.zeroPoint, a.scale, w.values, w.zeros, w.scales, rows, form.k, form.n, form.bias ? bias.data : undefined);
+      return { y: { value: output, reference: { shape: [...form.inputShape.slice(0, -1), form.n], values: reference } } };
+    },
+  });
+}
+
+/** DynamicQuantizeLinear → MatMulInteger → Cast → Mul by the scales: the int8 matmul in standard ops. */
+function matMulIntegerProbe(form: Int8Weights & { inputShape: readonly number[] }, seed: number): ProbeGraph {
+  const rows = size(form.inputShape) / form.k;
+  return probeGraph({
+    atol: 1e-4,
+    rtol: 1e-4,
+    graph(g, feed) {
+      const x = float32(form.inputShape, seed);
+      const w = int8Weights(form, seed + 1);
+      const type = form.signed ? 'int8' : 'uint8';
+      const [quantized, scale, zeroPoint] = g.opMulti('DynamicQuantizeLinear', [feed('a', x)], {}, { outputs: 3 });
+      const integer = g.op('MatMulInteger', [
+        quantized!,
+        g.constant(type, [form.k, form.n], form.signed ? Int8Array.from(w.values) : Uint8Array.from(w.values), 'b'),
+        zeroPoint!,
+        form.zeroPoints ? g.constant(type, [w.columns], form.signed ? Int8Array.from(w.zeros) : Uint8Array.from(w.zeros), 'b_zero_point') : null,
+      ].filter((input, i) => i < 3 || input !== null));
+      const floats = g.op('Cast', [integer], { to: 1 });
+      const output = g.mul(g.mul(floats, scale!), g.constant('float32', [w.columns], w.scales, 'b_scale'));
+      const a = dynamicQuantizeReference(x.data);
+      const reference = quantizedMatMulReference(a.values, a.zeroPoint, a.scale, w.values, w.zeros, w.scales, rows, form.k, form.n);
+      return { y: { value: output, reference: { shape: [...form.inputShape.slice(0, -1), form.n], values: reference } } };
+    },
+  });
+}
+
+/** com.microsoft MatMulIntegerToFloat after DynamicQuantizeLinear, per-column scales and bias. */
+function matMulIntegerToFloatProbe(form: Int8Weights & { inputShape: readonly number[] }, seed: number): ProbeGraph {
+  const rows = size(form.inputShape) / form.k;
+  return probeGraph({
+    atol: 1e-4,
+    rtol: 1e-4,
+    graph(g, feed) {
+      const x = float32(form.inputShape, seed);
+      const w = int8Weights(form, seed + 1);
+      const bias = float32([form.n], seed + 4);
+      const type = form.signed ? 'int8' : 'uint8';
+      const [quantized, scale, zeroPoint] = g.opMulti('DynamicQuantizeLinear', [feed('a', x)], {}, { outputs: 3 });
+      const output = microsoft(g, 'MatMulIntegerToFloat', [
+        quantized!,
+        g.constant(type, [form.k, form.n], form.signed ? Int8Array.from(w.values) : Uint8Array.from(w.values), 'b'),
+        scale!,
+        g.constant('float32', [w.columns], w.scales, 'b_scale'),
+        zeroPoint!,
+        form.zeroPoints ? g.constant(type, [w.columns], form.signed ? Int8Array.from(w.zeros) : Uint8Array.from(w.zeros), 'b_zero_point') : null,
+        g.weight('bias', bias),
+      ]);
+      const a = dynamicQuantizeReference(x.data);
+      const reference = quantizedMatMulReference(a.values, a.zeroPoint, a.scale, w.values, w.zeros, w.scales, rows, form.k, form.n, bias.data);
+      return { y: { value: output, reference: { shape: [...form.inputShape.slice(0, -1), form.n], values: reference } } };
+    },
+  });
+}
+
+/** float16 weights stored as an initializer, Cast to float32 before a float32 MatMul. */
+function float16StorageProbe(seed: number): ProbeGraph {
+  return probeGraph({
+    graph(g, feed) {
+      const x = float32([2, 3, 16], seed);
+      const w = halfPair([16, 8], seed + 1);
+      const weight = g.derivedWeight('w', 'float16', [16, 8], () => w.half.data);
+      const output = g.matMul(feed('x', x), g.op('Cast', [weight], { to: 1 }));
+      return { y: { value: output, reference: { shape: [2, 3, 8], values: matMulReference(x.data, w.wide.data, 6, 16, 8) } } };
+    },
+  });
+}
+
+/** A float16 MatMul (activations and weights float16), the form a float16 compute graph needs. */
+function float16MatMulProbe(seed: number): ProbeGraph {
+  return probeGraph({
+    atol: 4e-3,
+    rtol: 1e-2,
+    graph(g, feed) {
+      const x = halfPair([2, 3, 16], seed);
+      const w = halfPair([16, 8], seed + 1, 0.5);
+      const output = g.matMul(feed('x', x.half), g.derivedWeight('w', 'float16', [16, 8], () => w.half.data));
+      return { y: { value: output, dtype: 'float16', reference: { shape: [2, 3, 8], values: matMulReference(x.wide.data, w.wide.data, 6, 16, 8) } } };
+    },
+  });
+}
+
+// ---- the probes ---------------------------------------------------------------------------------
+
+const OK = everywhere('ok');
+const FULL_BIAS_ONLY: ProbeExpectation = { outcome: 'error', mentions: 'Expect "attention_bias" shape (batch_size, num_heads, sequence_length, total_sequence_length)' };
+/** JSEP indexes the packed weights of blocks over 32 (4 bits) by the wrong unit. */
+const BLOCKS_OF_32_AT_MOST: Record<ProbeProvider, ProbeOutcome> = { cpu: 'ok', wasm: 'ok', webgpu: 'wrong' };
+
+export const KERNEL_PROBES: readonly KernelProbe[] = [
+  // Attention (com.microsoft): ViT's packed qkv projection + attention.
+  {
+    id: 'Attention/packed-qkv-bias',
+    op: 'Attention',
+    contract: 'x [B, S, D], weight [D, 3D], bias [3D]; heads of size 4; batch 2',
+    expect: OK,
+    build: () => packedAttentionProbe(2, 5, 3, 4, 1, 101),
+  },
+  {
+    id: 'Attention/zero-bias-odd-head-size',
+    op: 'Attention',
+    contract: 'qkv_bias=False as an all-zero bias [3D] (the bias input must be given); head size 3',
+    expect: OK,
+    build: () => packedAttentionProbe(1, 7, 2, 3, 0, 111),
+  },
+  {
+    id: 'Attention/scale',
+    op: 'Attention',
+    contract: 'the scale attribute (0.37) replaces 1/sqrt(head size)',
+    // JSEP passes the scale to its kernel as an int32 (0.37 → 0, which means the default).
+    expect: { cpu: 'ok', wasm: 'ok', webgpu: 'wrong' },
+    build: () => packedAttentionProbe(1, 5, 2, 4, 1, 141, 0.37),
+  },
+  {
+    id: 'Attention/head-size-1',
+    op: 'Attention',
+    contract: 'head size 1 (D = heads = 4)',
+    expect: OK,
+    build: () => packedAttentionProbe(2, 5, 4, 1, 1, 121),
+  },
+  {
+    id: 'Attention/head-size-260',
+    op: 'Attention',
+    contract: 'one head of size 260 (> 256)',
+    expect: OK,
+    build: () => packedAttentionProbe(1, 3, 1, 260, 1, 131),
+  },
+  // MultiHeadAttention (com.microsoft): Swin, CaiT, CSWin, FDViT, ViT 'fused'.
+  {
+    id: 'MultiHeadAttention/self',
+    op: 'MultiHeadAttention',
+    contract: 'q, k, v [B, S, D], no optional inputs, default scale 1/sqrt(head size)',
+    expect: OK,
+    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 6, keyLength: 6, heads: 3, headSize: 4 }, 201),
+  },
+  {
+    id: 'MultiHeadAttention/scale',
+    op: 'MultiHeadAttention',
+    contract: 'the scale attribute (0.37) replaces 1/sqrt(head size)',
+    // JSEP truncates the scale to an integer (0.37 → 0, which means the default; 1.7 → 1).
+    expect: { cpu: 'ok', wasm: 'ok', webgpu: 'wrong' },
+    build: () => multiHeadAttentionProbe({ batch: 1, queryLength: 5, keyLength: 5, heads: 2, headSize: 4, scale: 0.37 }, 211),
+  },
+  {
+    id: 'MultiHeadAttention/scale-1',
+    op: 'MultiHeadAttention',
+    contract: 'scale 1 with the query pre-scaled (the softmax scale folded into the q projection)',
+    expect: OK,
+    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 5, keyLength: 5, heads: 2, headSize: 4, scale: 1 }, 215),
+  },
+  {
+    id: 'MultiHeadAttention/query-length-1',
+    op: 'MultiHeadAttention',
+    contract: 'q [B, 1, D] against k, v [B, 7, D] (CaiT class attention)',
+    expect: OK,
+    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 1, keyLength: 7, heads: 2, headSize: 4, scale: 0.5 }, 221),
+  },
+  {
+    id: 'MultiHeadAttention/unequal-lengths',
+    op: 'MultiHeadAttention',
+    contract: 'q [B, 3, D] against k, v [B, 8, D]',
+    expect: OK,
+    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 3, keyLength: 8, heads: 2, headSize: 4 }, 231),
+  },
+  {
+    id: 'MultiHeadAttention/long-sequence',
+    op: 'MultiHeadAttention',
+    contract: 'S = T = 70 (more keys than one softmax workgroup)',
+    expect: OK,
+    build: () => multiHeadAttentionProbe({ batch: 1, queryLength: 70, keyLength: 70, heads: 2, headSize: 8 }, 241),
+  },
+  {
+    id: 'MultiHeadAttention/head-size-odd',
+    op: 'MultiHeadAttention',
+    contract: 'head size 3 (D = 15, 5 heads)',
+    expect: OK,
+    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 4, keyLength: 4, heads: 5, headSize: 3 }, 251),
+  },
+  {
+    id: 'MultiHeadAttention/head-size-1',
+    op: 'MultiHeadAttention',
+    contract: 'head size 1 (D = heads = 4)',
+    expect: OK,
+    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 5, keyLength: 5, heads: 4, headSize: 1 }, 261),
+  },
+  {
+    id: 'MultiHeadAttention/head-size-260',
+    op: 'MultiHeadAttention',
+    contract: 'one head of size 260 (> 256)',
+    expect: OK,
+    build: () => multiHeadAttentionProbe({ batch: 1, queryLength: 3, keyLength: 3, heads: 1, headSize: 260 }, 271),
+  },
+  {
+    id: 'MultiHeadAttention/bias-full',
+    op: 'MultiHeadAttention',
+    contract: 'attention_bias [B, heads, S, T]',
+    expect: OK,
+    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 6, keyLength: 6, heads: 3, headSize: 4, biasDims: [2, 3] }, 281),
+  },
+  {
+    id: 'MultiHeadAttention/bias-broadcast-batch',
+    op: 'MultiHeadAttention',
+    contract: 'attention_bias [1, heads, S, T] broadcast over the batch',
+    expect: { cpu: 'ok', wasm: 'ok', webgpu: FULL_BIAS_ONLY },
+    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 6, keyLength: 6, heads: 3, headSize: 4, biasDims: [1, 3] }, 291),
+  },
+  {
+    id: 'MultiHeadAttention/bias-broadcast-heads',
+    op: 'MultiHeadAttention',
+    contract: 'attention_bias [B, 1, S, T] broadcast over the heads',
+    expect: { cpu: 'ok', wasm: 'ok', webgpu: FULL_BIAS_ONLY },
+    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 6, keyLength: 6, heads: 3, headSize: 4, biasDims: [2, 1] }, 301),
+  },
+  {
+    id: 'MultiHeadAttention/bias-broadcast-both',
+    op: 'MultiHeadAttention',
+    contract: 'attention_bias [1, 1, S, T]',
+    expect: { cpu: 'ok', wasm: 'ok', webgpu: FULL_BIAS_ONLY },
+    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 6, keyLength: 6, heads: 3, headSize: 4, biasDims: [1, 1] }, 311),
+  },
+  {
+    id: 'MultiHeadAttention/bias-unequal-lengths',
+    op: 'MultiHeadAttention',
+    contract: 'attention_bias [B, heads, S, T] with S = 3, T = 8',
+    expect: OK,
+    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 3, keyLength: 8, heads: 2, headSize: 4, biasDims: [2, 2] }, 321),
+  },
+  {
+    id: 'MultiHeadAttention/qkv-bias',
+    op: 'MultiHeadAttention',
+    contract: 'the packed q/k/v bias input [3D] (input 3)',
+    expect: OK,
+    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 5, keyLength: 5, heads: 2, headSize: 4, qkvBias: true }, 331),
+  },
+  {
+    id: 'MultiHeadAttention/qkv-bias-query-length-1',
+    op: 'MultiHeadAttention',
+    contract: 'the q/k/v bias input with q [B, 1, D]',
+    expect: { cpu: 'ok', wasm: 'ok', webgpu: { outcome: 'error', mentions: 'AddBiasReshape is not implemented' } },
+    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 1, keyLength: 5, heads: 2, headSize: 4, qkvBias: true }, 341),
+  },
+  {
+    id: 'MultiHeadAttention/float16',
+    op: 'MultiHeadAttention',
+    contract: 'float16 q, k, v',
+    expect: OK,
+    float16: true,
+    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 5, keyLength: 5, heads: 2, headSize: 4, dtype: 'float16' }, 351),
+  },
+  // Gelu.
+  { id: 'Gelu/com.microsoft', op: 'Gelu', contract: 'com.microsoft Gelu is the exact erf GELU', expect: OK, build: () => geluProbe('com.microsoft', 'float32', 401) },
+  { id: 'Gelu/com.microsoft-float16', op: 'Gelu', contract: 'com.microsoft Gelu on float16', expect: OK, float16: true, build: () => geluProbe('com.microsoft', 'float16', 411) },
+  { id: 'Gelu/onnx-opset-20', op: 'Gelu', contract: 'ai.onnx Gelu (opset 20, approximate="none")', expect: OK, build: () => geluProbe('onnx-20', 'float32', 421) },
+  // LayerNormalization (ai.onnx 17).
+  { id: 'LayerNormalization/3d', op: 'LayerNormalization', contract: 'x [B, S, D], axis -1, scale and bias', expect: OK, build: () => layerNormProbe([2, 5, 8], true, 'float32', 501) },
+  { id: 'LayerNormalization/no-bias', op: 'LayerNormalization', contract: 'bias omitted', expect: OK, build: () => layerNormProbe([2, 5, 8], false, 'float32', 511) },
+  {
+    id: 'LayerNormalization/4d-per-head',
+    op: 'LayerNormalization',
+    contract: 'x [B, S, heads, head size], axis -1 (qk_norm)',
+    expect: OK,
+    build: () => layerNormProbe([2, 5, 3, 4], true, 'float32', 521),
+  },
+  { id: 'LayerNormalization/float16', op: 'LayerNormalization', contract: 'float16 x, scale, bias', expect: OK, float16: true, build: () => layerNormProbe([2, 5, 8], true, 'float16', 531) },
+  // SkipLayerNormalization (com.microsoft).
+  {
+    id: 'SkipLayerNormalization/3d-sum-output',
+    op: 'SkipLayerNormalization',
+    contract: 'x, skip [B, S, D], gamma, beta; outputs 0 and 3 (the sum), 1 and 2 omitted',
+    expect: OK,
+    build: () => skipLayerNormProbe({ shape: [2, 5, 8], beta: true, bias: false }, 601),
+  },
+  {
+    id: 'SkipLayerNormalization/2d',
+    op: 'SkipLayerNormalization',
+    contract: 'x, skip [rows, D] (2-D)',
+    expect: OK,
+    build: () => skipLayerNormProbe({ shape: [10, 8], beta: true, bias: false }, 611),
+  },
+  {
+    id: 'SkipLayerNormalization/beta-and-bias',
+    op: 'SkipLayerNormalization',
+    contract: 'beta and bias [D] (input 4) given',
+    expect: OK,
+    build: () => skipLayerNormProbe({ shape: [2, 5, 8], beta: true, bias: true }, 615),
+  },
+  {
+    id: 'SkipLayerNormalization/no-beta-with-bias',
+    op: 'SkipLayerNormalization',
+    contract: 'beta omitted, bias [D] given (input 4)',
+    // JSEP sees the omitted beta as an empty tensor and refuses it.
+    expect: { cpu: 'ok', wasm: 'ok', webgpu: { outcome: 'error', mentions: 'Beta must be 1D' } },
+    build: () => skipLayerNormProbe({ shape: [2, 5, 8], beta: false, bias: true }, 621),
+  },
+  // Resize.
+  {
+    id: 'Resize/linear-align-corners',
+    op: 'Resize',
+    contract: 'NCHW, sizes, mode linear, align_corners (FDViT)',
+    expect: OK,
+    build: () => resizeProbe('linear-align-corners', [1, 2, 4, 5], [7, 3], 701),
+  },
+  {
+    id: 'Resize/cubic-upscale',
+    op: 'Resize',
+    contract: 'mode cubic, half_pixel, cubic_coeff_a -0.75 = PyTorch bicubic (align_corners=False), upscaling',
+    expect: OK,
+    build: () => resizeProbe('cubic-half-pixel', [1, 2, 4, 4], [7, 6], 711),
+  },
+  {
+    id: 'Resize/cubic-downscale',
+    op: 'Resize',
+    contract: 'the same bicubic, downscaling (no antialias, as PyTorch)',
+    expect: OK,
+    build: () => resizeProbe('cubic-half-pixel', [2, 2, 7, 6], [4, 5], 721),
+  },
+  // Conv.
+  {
+    id: 'Conv/depthwise-3x3',
+    op: 'Conv',
+    contract: 'group = channels, 3x3, pad 1, bias (CSWin LePE, FDViT)',
+    expect: OK,
+    build: () => convProbe([2, 4, 5, 6], [4, 1, 3, 3], { group: 4, stride: 1, pad: 1 }, 801),
+  },
+  {
+    id: 'Conv/grouped',
+    op: 'Conv',
+    contract: 'group 2, 4 → 6 channels, 3x3, stride 2, pad 1',
+    expect: OK,
+    build: () => convProbe([2, 4, 7, 6], [6, 2, 3, 3], { group: 2, stride: 2, pad: 1 }, 811),
+  },
+  {
+    id: 'Conv/patch-embedding',
+    op: 'Conv',
+    contract: 'kernel = stride = 4 on a non-square image (patch embedding)',
+    expect: OK,
+    build: () => convProbe([1, 3, 8, 12], [5, 3, 4, 4], { group: 1, stride: 4, pad: 0 }, 821),
+  },
+  // Gather and Expand.
+  { id: 'Gather/int32-indices', op: 'Gather', contract: 'int32 indices [n] with repeats, axis 1 (Swin windows)', expect: OK, build: () => gatherProbe('int32', [5, 0, 2, 2, 1], 901) },
+  { id: 'Gather/int64-scalar', op: 'Gather', contract: 'a scalar int64 index, axis 1 (class token)', expect: OK, build: () => gatherProbe('int64', 0, 911) },
+  { id: 'Expand/batch', op: 'Expand', contract: '[1, n, D] to [B, n, D]', expect: OK, build: () => expandProbe(921) },
+  // MatMulNBits (com.microsoft).
+  {
+    id: 'MatMulNBits/2d-block-32',
+    op: 'MatMulNBits',
+    contract: 'A [M, K], 4 bits, block 32, no zero points (default 8)',
+    expect: OK,
+    build: () => matMulNBitsProbe({ inputShape: [3, 64], n: 8, blockSize: 32 }, 1001),
+  },
+  {
+    id: 'MatMulNBits/3d-zero-points',
+    op: 'MatMulNBits',
+    contract: 'A [B, S, K], packed uint8 zero points',
+    expect: OK,
+    build: () => matMulNBitsProbe({ inputShape: [2, 3, 64], n: 8, blockSize: 32, zeroPoints: true }, 1011),
+  },
+  {
+    id: 'MatMulNBits/k-not-multiple-of-block',
+    op: 'MatMulNBits',
+    contract: 'K = 40 with block 32 (last block padded), odd block count',
+    // JSEP reads A past the end of each row for the padding and multiplies it by the padded weights.
+    expect: { cpu: 'ok', wasm: 'ok', webgpu: 'wrong' },
+    build: () => matMulNBitsProbe({ inputShape: [3, 40], n: 8, blockSize: 32, zeroPoints: true }, 1021),
+  },
+  { id: 'MatMulNBits/block-16', op: 'MatMulNBits', contract: 'block 16 (the smallest)', expect: OK, build: () => matMulNBitsProbe({ inputShape: [2, 64], n: 4, blockSize: 16 }, 1031) },
+  { id: 'MatMulNBits/block-64', op: 'MatMulNBits', contract: 'block 64', expect: BLOCKS_OF_32_AT_MOST, build: () => matMulNBitsProbe({ inputShape: [2, 128], n: 4, blockSize: 64 }, 1036) },
+  { id: 'MatMulNBits/block-128', op: 'MatMulNBits', contract: 'block 128', expect: BLOCKS_OF_32_AT_MOST, build: () => matMulNBitsProbe({ inputShape: [2, 256], n: 4, blockSize: 128 }, 1041) },
+  {
+    id: 'MatMulNBits/bias',
+    op: 'MatMulNBits',
+    contract: 'the bias input [N] (input 5)',
+    expect: { cpu: 'ok', wasm: 'ok', webgpu: { outcome: 'error', mentions: 'MatMulNBits requires 3 or 4 inputs' } },
+    build: () => matMulNBitsProbe({ inputShape: [3, 64], n: 8, blockSize: 32, bias: true }, 1051),
+  },
+  {
+    id: 'MatMulNBits/accuracy-level-4',
+    op: 'MatMulNBits',
+    contract: 'accuracy_level 4 (A quantized to int8 per block)',
+    expect: OK,
+    build: () => matMulNBitsProbe({ inputShape: [4, 128], n: 8, blockSize: 32, accuracyLevel: 4 }, 1061),
+  },
+  {
+    id: 'MatMulNBits/8-bit',
+    op: 'MatMulNBits',
+    contract: 'bits 8',
+    // JSEP's kernel constructor refuses it, so the whole session fails (no CPU fallback).
+    expect: { cpu: 'ok', wasm: 'ok', webgpu: { outcome: 'error', mentions: 'Only 2b and 4b quantization is supported' } },
+    build: () => matMulNBitsProbe({ inputShape: [3, 64], n: 8, blockSize: 32, bits: 8, zeroPoints: true }, 1071),
+  },
+  // DynamicQuantizeMatMul (com.microsoft).
+  {
+    id: 'DynamicQuantizeMatMul/per-tensor',
+    op: 'DynamicQuantizeMatMul',
+    contract: 'A [M, K] float, B int8 [K, N], b_scale [1], no zero point',
+    expect: OK,
+    webgpuPlacement: 'cpu',
+    build: () => dynamicQuantizeMatMulProbe({ inputShape: [3, 32], k: 32, n: 8, signed: true, perColumn: false, zeroPoints: false, bias: false }, 1101),
+  },
+  {
+    id: 'DynamicQuantizeMatMul/per-column-bias-3d',
+    op: 'DynamicQuantizeMatMul',
+    contract: 'A [B, S, K], b_scale [N], bias [N]',
+    expect: OK,
+    webgpuPlacement: 'cpu',
+    build: () => dynamicQuantizeMatMulProbe({ inputShape: [2, 3, 32], k: 32, n: 8, signed: true, perColumn: true, zeroPoints: false, bias: true }, 1111),
+  },
+  {
+    id: 'DynamicQuantizeMatMul/uint8-zero-points',
+    op: 'DynamicQuantizeMatMul',
+    contract: 'B uint8 with per-column zero points [N]',
+    expect: OK,
+    webgpuPlacement: 'cpu',
+    build: () => dynamicQuantizeMatMulProbe({ inputShape: [3, 32], k: 32, n: 8, signed: false, perColumn: true, zeroPoints: true, bias: true }, 1121),
+  },
+  // MatMulInteger + DynamicQuantizeLinear (ai.onnx), MatMulIntegerToFloat (com.microsoft).
+  {
+    id: 'MatMulInteger/dynamic-quantize-linear',
+    op: 'MatMulInteger',
+    contract: 'DynamicQuantizeLinear(A) → MatMulInteger with int8 B → Cast → × scales (per tensor)',
+    expect: OK,
+    webgpuPlacement: 'cpu',
+    build: () => matMulIntegerProbe({ inputShape: [2, 3, 32], k: 32, n: 8, signed: true, perColumn: false, zeroPoints: false }, 1201),
+  },
+  {
+    id: 'MatMulInteger/per-column-zero-points',
+    op: 'MatMulInteger',
+    contract: 'uint8 B with per-column b_zero_point [N] and per-column scales',
+    expect: OK,
+    webgpuPlacement: 'cpu',
+    build: () => matMulIntegerProbe({ inputShape: [3, 32], k: 32, n: 8, signed: false, perColumn: true, zeroPoints: true }, 1211),
+  },
+  {
+    id: 'MatMulIntegerToFloat/per-column-bias',
+    op: 'MatMulIntegerToFloat',
+    contract: 'uint8 A from DynamicQuantizeLinear, int8 B, b_scale [N], bias [N]',
+    expect: OK,
+    webgpuPlacement: 'cpu',
+    build: () => matMulIntegerToFloatProbe({ inputShape: [2, 3, 32], k: 32, n: 8, signed: true, perColumn: true, zeroPoints: false }, 1301),
+  },
+  // float16.
+  { id: 'Cast/float16-weights', op: 'Cast', contract: 'float16 initializer → Cast(float32) → MatMul', expect: OK, build: () => float16StorageProbe(1401) },
+  { id: 'MatMul/float16', op: 'MatMul', contract: 'MatMul on float16 activations and weights', expect: OK, float16: true, build: () => float16MatMulProbe(1411) },
+];
+
+// ---- running --------------------------------------------------------------------------------------
+
+function expectation(value: ProbeOutcome | ProbeExpectation): ProbeExpectation {
+  return typeof value === 'string' ? { outcome: value } : value;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The process running the session died (the isolated Node backend reports the signal). */
+function isCrash(error: unknown): boolean {
+  const signal = (error as { signal?: unknown } | undefined)?.signal;
+  return typeof signal === 'string' && signal.length > 0;
+}
+
+/**
+ * A tensor's values as numbers. float16 data are either raw bit patterns (a Uint16Array, vitzoo's
+ * Tensor convention) or, from onnxruntime-web where the JavaScript engine has Float16Array, the
+ * values themselves.
+ */
+function numbers(tensor: Tensor): ArrayLike<number> {
+  if (tensor.dtype === 'float16' && !(tensor.data instanceof Uint16Array)) return tensor.data as unknown as ArrayLike<number>;
+  return toFloat32(tensor).data;
+}
+
+function compare(actual: Record<string, Tensor>, graph: ProbeGraph): { maxAbsDiff: number; within: boolean; detail: string } {
+  let maxAbsDiff = 0;
+  let within = true;
+  const notes: string[] = [];
+  for (const [name, reference] of Object.entries(graph.expected)) {
+    const tensor = actual[name];
+    if (!tensor) return { maxAbsDiff: Infinity, within: false, detail: `output '${name}' missing` };
+    if (tensor.shape.join(',') !== reference.shape.join(',')) {
+      return { maxAbsDiff: Infinity, within: false, detail: `output '${name}' has shape [${tensor.shape.join(', ')}], expected [${reference.shape.join(', ')}]` };
+    }
+    const values = numbers(tensor);
+    let worst = 0;
+    for (let i = 0; i < values.length; i++) {
+      const expected = reference.values[i]!;
+      const diff = Math.abs(values[i]! - expected);
+      if (!(diff <= graph.atol + graph.rtol * Math.abs(expected))) within = false;
+      if (!(diff <= worst)) worst = Number.isNaN(diff) ? Infinity : diff;
+    }
+    maxAbsDiff = Math.max(maxAbsDiff, worst);
+    const container = tensor.dtype === 'float16' && !(tensor.data instanceof Uint16Array) ? ` as ${tensor.data.constructor.name}` : '';
+    notes.push(`${name} ${tensor.dtype}${container} [${tensor.shape.join(', ')}] max |diff| ${worst.toExponential(2)}`);
+  }
+  return { maxAbsDiff, within, detail: notes.join('; ') };
+}
+
+export interface ProbeRunOptions {
+  /** Extra ONNX Runtime session options for every session. */
+  extra?: Record<string, unknown>;
+  /** On 'webgpu': whether the adapter has the 'shader-f16' feature (decides what float16 probes must do). */
+  shaderF16?: boolean;
+}
+
+/** Runs one probe: builds its graph, runs it, compares every output with the reference. */
+export async function runKernelProbe(
+  probe: KernelProbe,
+  backend: ProbeBackend,
+  provider: ProbeProvider,
+  options: ProbeRunOptions = {},
+): Promise<KernelProbeResult> {
+  const wanted = provider === 'webgpu' && probe.float16 && options.shaderF16 === false ? { outcome: 'wrong' as const } : expectation(probe.expect[provider]);
+  const graph = probe.build();
+  const result: KernelProbeResult = { id: probe.id, op: probe.op, provider, outcome: 'ok', expected: wanted.outcome, passed: false, detail: '' };
+  if (provider === 'webgpu') result.expectedPlacement = probe.webgpuPlacement ?? 'webgpu';
+  try {
+    const session = await backend.createSession(graph.model, options.extra ? { extra: options.extra } : undefined);
+    try {
+      const outputs = await session.run(graph.feeds);
+      const comparison = compare(outputs, graph);
+      result.outcome = comparison.within ? 'ok' : 'wrong';
+      result.maxAbsDiff = comparison.maxAbsDiff;
+      result.detail = comparison.detail;
+    } finally {
+      await session.dispose();
+    }
+  } catch (error) {
+    result.outcome = isCrash(error) ? 'crash' : 'error';
+    result.detail = errorText(error);
+  }
+  result.passed = result.outcome === wanted.outcome && (wanted.mentions === undefined || result.detail.includes(wanted.mentions));
+  return result;
+}
+
+/** Runs every probe (or those whose id starts with one of `only`) one after the other. */
+export async function runKernelProbes(
+  backend: ProbeBackend,
+  provider: ProbeProvider,
+  options: ProbeRunOptions & { only?: readonly string[]; beforeEach?(probe: KernelProbe): void } = {},
+): Promise<KernelProbeResult[]> {
+  const results: KernelProbeResult[] = [];
+  for (const probe of KERNEL_PROBES) {
+    if (options.only && !options.only.some((prefix) => probe.id.startsWith(prefix))) continue;
+    options.beforeEach?.(probe);
+    results.push(await runKernelProbe(probe, backend, provider, options));
+  }
+  return results;
+}
+
+/**
+ * Session options that make ONNX Runtime log, at session creation, which execution provider each
+ * node was placed on (`VerifyEachNodeIsAssignedToAnEp`). onnxruntime-web prints it on the console.
+ */
+export const NODE_PLACEMENT_LOGGING = { logSeverityLevel: 0, logVerbosityLevel: 0 } as const;
+
+const PROVIDER_NAMES: Record<string, ProbePlacement> = { JsExecutionProvider: 'webgpu', WebGpuExecutionProvider: 'webgpu', CPUExecutionProvider: 'cpu' };
+
+/**
+ * Where ONNX Runtime placed a probe's node (named `/<op>` by the builder), read from the node
+ * placement log of its session: `All nodes placed on [X]`, or `Node(s) placed on [X]` followed by
+ * `  <op> (<name>)` lines.
+ */
+export function placementFromLog(lines: readonly string[], op: string): ProbePlacement | undefined {
+  let current: ProbePlacement | undefined;
+  let all: ProbePlacement | undefined;
+  for (const line of lines) {
+    const everything = /All nodes placed on \[(\w+)\]/.exec(line);
+    if (everything) all = PROVIDER_NAMES[everything[1]!];
+    const some = /Node\(s\) placed on \[(\w+)\]/.exec(line);
+    if (some) current = PROVIDER_NAMES[some[1]!];
+    else if (current && line.includes(`${op} (/${op})`)) return current;
+  }
+  return all;
+}
