@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { bicubicTaps, dynamicQuantizeReference, erf, linearAlignCornersTaps, resampleReference } from './kernel-contracts-reference.js';
 import { KERNEL_PROBES, runKernelProbe, type ProbeBackend } from './kernel-contracts.js';
 import { ModelProto } from './schema.js';
 
@@ -26,6 +27,31 @@ beforeAll(async () => {
   backend = createIsolatedNodeBackend({ name: 'kernel-probes', timeoutMs: 30_000 });
 });
 afterAll(() => backend?.close());
+
+describe('the float64 references, against hand-computed values', () => {
+  test('erf', () => {
+    expect(erf(1)).toBeCloseTo(0.8427007929497149, 14);
+    expect(erf(-0.5)).toBeCloseTo(-0.5204998778130465, 14);
+    expect(erf(3)).toBeCloseTo(0.9999779095030014, 14);
+  });
+
+  test("PyTorch's bicubic (A = -0.75, half-pixel, edge taps) and align-corners bilinear", () => {
+    // [0, 1] → 4 samples. Sample 1: source 0.25, taps -1..2 clamped to 0, 0, 1, 1 with weights
+    // -0.10546875, 0.87890625, 0.26171875, -0.03515625, so 0.26171875 - 0.03515625; sample 0: source
+    // -0.25, only the last tap (weight -0.10546875) reaches index 1. The other two mirror them.
+    const row = [{ index: 0, weight: 1 }];
+    expect(Array.from(resampleReference([0, 1], [1, 1, 1, 2], [row], bicubicTaps(2, 4)))).toEqual([-0.10546875, 0.2265625, 0.7734375, 1.10546875]);
+    expect(Array.from(resampleReference([0, 3], [1, 1, 1, 2], [row], linearAlignCornersTaps(2, 4)))).toEqual([0, 1, 2, 3]);
+  });
+
+  test('DynamicQuantizeLinear: range including 0, zero point and values rounded half to even', () => {
+    // scale = 3/255, zero point 85; 0.5 / scale = 42.5 → 42.
+    const quantized = dynamicQuantizeReference(Float32Array.of(-1, 0, 0.5, 2));
+    expect(quantized.zeroPoint).toBe(85);
+    expect(quantized.scale).toBeCloseTo(3 / 255, 7);
+    expect(Array.from(quantized.values)).toEqual([0, 85, 127, 255]);
+  });
+});
 
 const probe = (id: string) => KERNEL_PROBES.find((candidate) => candidate.id === id)!;
 
