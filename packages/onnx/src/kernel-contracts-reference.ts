@@ -121,7 +121,13 @@ export function attentionReference(q: ArrayLike<number>, k: ArrayLike<number>, v
 }
 
 /** Normalises every row of `width` values; scale/bias [width]. */
-export function layerNormReference(x: ArrayLike<number>, width: number, scale: ArrayLike<number>, bias: ArrayLike<number> | undefined, epsilon: number): Float64Array {
+export function layerNormReference(
+  x: ArrayLike<number>,
+  width: number,
+  scale: ArrayLike<number>,
+  bias: ArrayLike<number> | undefined,
+  epsilon: number,
+): Float64Array {
   const out = new Float64Array(x.length);
   for (let row = 0; row < x.length / width; row++) {
     let mean = 0;

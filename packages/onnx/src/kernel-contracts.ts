@@ -300,7 +300,12 @@ function resizeProbe(mode: 'linear-align-corners' | 'cubic-half-pixel', from: re
   });
 }
 
-function convProbe(input: readonly number[], weightShape: readonly number[], options: { group: number; stride: number; pad: number }, seed: number): ProbeGraph {
+function convProbe(
+  input: readonly number[],
+  weightShape: readonly number[],
+  options: { group: number; stride: number; pad: number },
+  seed: number,
+): ProbeGraph {
   return probeGraph({
     graph(g, feed) {
       const x = float32(input, seed);
@@ -379,8 +384,7 @@ function matMulNBitsProbe(form: MatMulNBitsForm, seed: number): ProbeGraph {
         weights.zeroPoints ? g.constant('uint8', [weights.zeroPoints.length], weights.zeroPoints, 'zero_points') : null,
       ];
       if (form.bias) inputs.push(null, g.weight('bias', bias));
-      while (inputs.length > 3 && inputs[inputs.length - 1] === null) inputs.pop();
-      const output = microsoft(g, 'MatMulNBits', inputs, {
+      const output = microsoft(g, 'MatMulNBits', trimOptional(inputs), {
         K: k,
         N: form.n,
         bits,
@@ -410,85 +414,67 @@ function int8Weights({ k, n, signed, perColumn, zeroPoints }: Int8Weights, seed:
   return { values, scales, zeros, columns };
 }
 
-function dynamicQuantizeMatMulProbe(form: Int8Weights & { inputShape: readonly number[]; bias: boolean }, seed: number): ProbeGraph {
-  const rows = size(form.inputShape) / form.k;
+type Int8Form = 'DynamicQuantizeMatMul' | 'MatMulInteger' | 'MatMulIntegerToFloat';
+
+/**
+ * A float matmul with int8/uint8 weights and A quantized dynamically, as
+ * 'DynamicQuantizeMatMul' (one com.microsoft node), 'MatMulInteger' (DynamicQuantizeLinear →
+ * MatMulInteger → Cast → × a_scale × b_scale, all ai.onnx) or 'MatMulIntegerToFloat'
+ * (DynamicQuantizeLinear → com.microsoft MatMulIntegerToFloat).
+ */
+function int8MatMulProbe(form: Int8Form, weights: Int8Weights & { inputShape: readonly number[]; bias: boolean }, seed: number): ProbeGraph {
+  const { k, n, signed, inputShape } = weights;
+  const rows = size(inputShape) / k;
   return probeGraph({
     atol: 1e-4,
     rtol: 1e-4,
     graph(g, feed) {
-      const x = float32(form.inputShape, seed);
-      const w = int8Weights(form, seed + 1);
-      const bias = float32([form.n], seed + 4);
-      const type = form.signed ? 'int8' : 'uint8';
-      const typed = form.signed ? Int8Array.from(w.values) : Uint8Array.from(w.values);
-      const inputs: (Value | null)[] = [
-        feed('a', x),
-        g.constant(type, [form.k, form.n], typed, 'b'),
-        g.constant('float32', [w.columns], w.scales, 'b_scale'),
-        form.zeroPoints ? g.constant(type, [w.columns], form.signed ? Int8Array.from(w.zeros) : Uint8Array.from(w.zeros), 'b_zero_point') : null,
-      ];
-      if (form.bias) inputs.push(g.weight('bias', bias));
-      while (inputs[inputs.length - 1] === null) inputs.pop();
-      const output = microsoft(g, 'DynamicQuantizeMatMul', inputs);
-      const a = dynamicQuantizeReference(x.data);
-      const reference = quantizedMatMulReference(a.values, a.zeroPoint, a.scale, w.values, w.zeros, w.scales, rows, form.k, form.n, form.bias ? bias.data : undefined);
-      return { y: { value: output, reference: { shape: [...form.inputShape.slice(0, -1), form.n], values: reference } } };
+      const x = float32(inputShape, seed);
+      const w = int8Weights(weights, seed + 1);
+      const bias = float32([n], seed + 4);
+      const type = signed ? 'int8' : 'uint8';
+      const integers = (values: number[]) => (signed ? Int8Array.from(values) : Uint8Array.from(values));
+      const a = feed('a', x);
+      const b = g.constant(type, [k, n], integers(w.values), 'b');
+      const bScale = g.constant('float32', [w.columns], w.scales, 'b_scale');
+      const bZeroPoint = weights.zeroPoints ? g.constant(type, [w.columns], integers(w.zeros), 'b_zero_point') : null;
+      const biasValue = weights.bias ? g.weight('bias', bias) : null;
+      let output: Value;
+      if (form === 'DynamicQuantizeMatMul') {
+        output = microsoft(g, form, trimOptional([a, b, bScale, bZeroPoint, biasValue]));
+      } else {
+        const [quantized, aScale, aZeroPoint] = g.opMulti('DynamicQuantizeLinear', [a], {}, { outputs: 3 }) as [Value, Value, Value];
+        if (form === 'MatMulIntegerToFloat') {
+          output = microsoft(g, form, trimOptional([quantized, b, aScale, bScale, aZeroPoint, bZeroPoint, biasValue]));
+        } else {
+          const integer = g.op('MatMulInteger', trimOptional([quantized, b, aZeroPoint, bZeroPoint]));
+          output = g.mul(g.mul(g.op('Cast', [integer], { to: 1 }), aScale), bScale);
+          if (biasValue) output = g.add(output, biasValue);
+        }
+      }
+      const quantizedA = dynamicQuantizeReference(x.data);
+      const reference = quantizedMatMulReference(
+        quantizedA.values,
+        quantizedA.zeroPoint,
+        quantizedA.scale,
+        w.values,
+        w.zeros,
+        w.scales,
+        rows,
+        k,
+        n,
+        weights.bias ? bias.data : undefined,
+      );
+      return { y: { value: output, reference: { shape: [...inputShape.slice(0, -1), n], values: reference } } };
     },
   });
 }
 
-/** DynamicQuantizeLinear → MatMulInteger → Cast → Mul by the scales: the int8 matmul in standard ops. */
-function matMulIntegerProbe(form: Int8Weights & { inputShape: readonly number[] }, seed: number): ProbeGraph {
-  const rows = size(form.inputShape) / form.k;
-  return probeGraph({
-    atol: 1e-4,
-    rtol: 1e-4,
-    graph(g, feed) {
-      const x = float32(form.inputShape, seed);
-      const w = int8Weights(form, seed + 1);
-      const type = form.signed ? 'int8' : 'uint8';
-      const [quantized, scale, zeroPoint] = g.opMulti('DynamicQuantizeLinear', [feed('a', x)], {}, { outputs: 3 });
-      const integer = g.op('MatMulInteger', [
-        quantized!,
-        g.constant(type, [form.k, form.n], form.signed ? Int8Array.from(w.values) : Uint8Array.from(w.values), 'b'),
-        zeroPoint!,
-        form.zeroPoints ? g.constant(type, [w.columns], form.signed ? Int8Array.from(w.zeros) : Uint8Array.from(w.zeros), 'b_zero_point') : null,
-      ].filter((input, i) => i < 3 || input !== null));
-      const floats = g.op('Cast', [integer], { to: 1 });
-      const output = g.mul(g.mul(floats, scale!), g.constant('float32', [w.columns], w.scales, 'b_scale'));
-      const a = dynamicQuantizeReference(x.data);
-      const reference = quantizedMatMulReference(a.values, a.zeroPoint, a.scale, w.values, w.zeros, w.scales, rows, form.k, form.n);
-      return { y: { value: output, reference: { shape: [...form.inputShape.slice(0, -1), form.n], values: reference } } };
-    },
-  });
-}
-
-/** com.microsoft MatMulIntegerToFloat after DynamicQuantizeLinear, per-column scales and bias. */
-function matMulIntegerToFloatProbe(form: Int8Weights & { inputShape: readonly number[] }, seed: number): ProbeGraph {
-  const rows = size(form.inputShape) / form.k;
-  return probeGraph({
-    atol: 1e-4,
-    rtol: 1e-4,
-    graph(g, feed) {
-      const x = float32(form.inputShape, seed);
-      const w = int8Weights(form, seed + 1);
-      const bias = float32([form.n], seed + 4);
-      const type = form.signed ? 'int8' : 'uint8';
-      const [quantized, scale, zeroPoint] = g.opMulti('DynamicQuantizeLinear', [feed('a', x)], {}, { outputs: 3 });
-      const output = microsoft(g, 'MatMulIntegerToFloat', [
-        quantized!,
-        g.constant(type, [form.k, form.n], form.signed ? Int8Array.from(w.values) : Uint8Array.from(w.values), 'b'),
-        scale!,
-        g.constant('float32', [w.columns], w.scales, 'b_scale'),
-        zeroPoint!,
-        form.zeroPoints ? g.constant(type, [w.columns], form.signed ? Int8Array.from(w.zeros) : Uint8Array.from(w.zeros), 'b_zero_point') : null,
-        g.weight('bias', bias),
-      ]);
-      const a = dynamicQuantizeReference(x.data);
-      const reference = quantizedMatMulReference(a.values, a.zeroPoint, a.scale, w.values, w.zeros, w.scales, rows, form.k, form.n, bias.data);
-      return { y: { value: output, reference: { shape: [...form.inputShape.slice(0, -1), form.n], values: reference } } };
-    },
-  });
+/** Drops trailing omitted optional inputs. */
+function trimOptional(inputs: (Value | null)[]): (Value | null)[] {
+  const out = [...inputs];
+  while (out.length > 0 && out[out.length - 1] === null) out.pop();
+  return out;
 }
 
 /** float16 weights stored as an initializer, Cast to float32 before a float32 MatMul. */
@@ -521,364 +507,274 @@ function float16MatMulProbe(seed: number): ProbeGraph {
 // ---- the probes ---------------------------------------------------------------------------------
 
 const OK = everywhere('ok');
-const FULL_BIAS_ONLY: ProbeExpectation = { outcome: 'error', mentions: 'Expect "attention_bias" shape (batch_size, num_heads, sequence_length, total_sequence_length)' };
-/** JSEP indexes the packed weights of blocks over 32 (4 bits) by the wrong unit. */
-const BLOCKS_OF_32_AT_MOST: Record<ProbeProvider, ProbeOutcome> = { cpu: 'ok', wasm: 'ok', webgpu: 'wrong' };
+const WRONG_ON_WEBGPU: Record<ProbeProvider, ProbeOutcome> = { cpu: 'ok', wasm: 'ok', webgpu: 'wrong' };
+/** JSEP indexes the packed weights of 4-bit blocks over 32 by the wrong unit. */
+const BLOCKS_OF_32_AT_MOST = WRONG_ON_WEBGPU;
+const FULL_BIAS_ONLY = 'Expect "attention_bias" shape (batch_size, num_heads, sequence_length, total_sequence_length)';
+const errorOnWebGpu = (mentions: string): Record<ProbeProvider, ProbeOutcome | ProbeExpectation> => ({
+  cpu: 'ok',
+  wasm: 'ok',
+  webgpu: { outcome: 'error', mentions },
+});
+
+/** A MultiHeadAttention probe. */
+function mha(
+  name: string,
+  contract: string,
+  form: MultiHeadAttentionForm,
+  seed: number,
+  expect?: Record<ProbeProvider, ProbeOutcome | ProbeExpectation>,
+  details?: Pick<KernelProbe, 'webgpuPlacement' | 'float16'>,
+): KernelProbe {
+  return probe(`MultiHeadAttention/${name}`, contract, () => multiHeadAttentionProbe(form, seed), expect, details);
+}
+
+/** A probe of the op named before the '/' of its id. */
+function probe(
+  id: string,
+  contract: string,
+  build: () => ProbeGraph,
+  expect: Record<ProbeProvider, ProbeOutcome | ProbeExpectation> = OK,
+  details: Pick<KernelProbe, 'webgpuPlacement' | 'float16'> = {},
+): KernelProbe {
+  return { id, op: id.slice(0, id.indexOf('/')), contract, expect, build, ...details };
+}
 
 export const KERNEL_PROBES: readonly KernelProbe[] = [
   // Attention (com.microsoft): ViT's packed qkv projection + attention.
-  {
-    id: 'Attention/packed-qkv-bias',
-    op: 'Attention',
-    contract: 'x [B, S, D], weight [D, 3D], bias [3D]; heads of size 4; batch 2',
-    expect: OK,
-    build: () => packedAttentionProbe(2, 5, 3, 4, 1, 101),
-  },
-  {
-    id: 'Attention/zero-bias-odd-head-size',
-    op: 'Attention',
-    contract: 'qkv_bias=False as an all-zero bias [3D] (the bias input must be given); head size 3',
-    expect: OK,
-    build: () => packedAttentionProbe(1, 7, 2, 3, 0, 111),
-  },
-  {
-    id: 'Attention/scale',
-    op: 'Attention',
-    contract: 'the scale attribute (0.37) replaces 1/sqrt(head size)',
-    // JSEP passes the scale to its kernel as an int32 (0.37 → 0, which means the default).
-    expect: { cpu: 'ok', wasm: 'ok', webgpu: 'wrong' },
-    build: () => packedAttentionProbe(1, 5, 2, 4, 1, 141, 0.37),
-  },
-  {
-    id: 'Attention/head-size-1',
-    op: 'Attention',
-    contract: 'head size 1 (D = heads = 4)',
-    expect: OK,
-    build: () => packedAttentionProbe(2, 5, 4, 1, 1, 121),
-  },
-  {
-    id: 'Attention/head-size-260',
-    op: 'Attention',
-    contract: 'one head of size 260 (> 256)',
-    expect: OK,
-    build: () => packedAttentionProbe(1, 3, 1, 260, 1, 131),
-  },
+  probe(
+    'Attention/packed-qkv-bias',
+    'x [B, S, D], weight [D, 3D], bias [3D]; heads of size 4; batch 2',
+    () => packedAttentionProbe(2, 5, 3, 4, 1, 101),
+  ),
+  probe(
+    'Attention/zero-bias-odd-head-size',
+    'qkv_bias=False as an all-zero bias [3D] (the bias input must be given); head size 3',
+    () => packedAttentionProbe(1, 7, 2, 3, 0, 111),
+  ),
+  // JSEP passes the scale to its kernel as an int32 (0.37 → 0, which means the default).
+  probe(
+    'Attention/scale',
+    'the scale attribute (0.37) replaces 1/sqrt(head size)',
+    () => packedAttentionProbe(1, 5, 2, 4, 1, 141, 0.37),
+    WRONG_ON_WEBGPU,
+  ),
+  probe('Attention/head-size-1', 'head size 1 (D = heads = 4)', () => packedAttentionProbe(2, 5, 4, 1, 1, 121)),
+  probe('Attention/head-size-260', 'one head of size 260 (> 256)', () => packedAttentionProbe(1, 3, 1, 260, 1, 131)),
   // MultiHeadAttention (com.microsoft): Swin, CaiT, CSWin, FDViT, ViT 'fused'.
-  {
-    id: 'MultiHeadAttention/self',
-    op: 'MultiHeadAttention',
-    contract: 'q, k, v [B, S, D], no optional inputs, default scale 1/sqrt(head size)',
-    expect: OK,
-    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 6, keyLength: 6, heads: 3, headSize: 4 }, 201),
-  },
-  {
-    id: 'MultiHeadAttention/scale',
-    op: 'MultiHeadAttention',
-    contract: 'the scale attribute (0.37) replaces 1/sqrt(head size)',
-    // JSEP truncates the scale to an integer (0.37 → 0, which means the default; 1.7 → 1).
-    expect: { cpu: 'ok', wasm: 'ok', webgpu: 'wrong' },
-    build: () => multiHeadAttentionProbe({ batch: 1, queryLength: 5, keyLength: 5, heads: 2, headSize: 4, scale: 0.37 }, 211),
-  },
-  {
-    id: 'MultiHeadAttention/scale-1',
-    op: 'MultiHeadAttention',
-    contract: 'scale 1 with the query pre-scaled (the softmax scale folded into the q projection)',
-    expect: OK,
-    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 5, keyLength: 5, heads: 2, headSize: 4, scale: 1 }, 215),
-  },
-  {
-    id: 'MultiHeadAttention/query-length-1',
-    op: 'MultiHeadAttention',
-    contract: 'q [B, 1, D] against k, v [B, 7, D] (CaiT class attention)',
-    expect: OK,
-    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 1, keyLength: 7, heads: 2, headSize: 4, scale: 0.5 }, 221),
-  },
-  {
-    id: 'MultiHeadAttention/unequal-lengths',
-    op: 'MultiHeadAttention',
-    contract: 'q [B, 3, D] against k, v [B, 8, D]',
-    expect: OK,
-    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 3, keyLength: 8, heads: 2, headSize: 4 }, 231),
-  },
-  {
-    id: 'MultiHeadAttention/long-sequence',
-    op: 'MultiHeadAttention',
-    contract: 'S = T = 70 (more keys than one softmax workgroup)',
-    expect: OK,
-    build: () => multiHeadAttentionProbe({ batch: 1, queryLength: 70, keyLength: 70, heads: 2, headSize: 8 }, 241),
-  },
-  {
-    id: 'MultiHeadAttention/head-size-odd',
-    op: 'MultiHeadAttention',
-    contract: 'head size 3 (D = 15, 5 heads)',
-    expect: OK,
-    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 4, keyLength: 4, heads: 5, headSize: 3 }, 251),
-  },
-  {
-    id: 'MultiHeadAttention/head-size-1',
-    op: 'MultiHeadAttention',
-    contract: 'head size 1 (D = heads = 4)',
-    expect: OK,
-    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 5, keyLength: 5, heads: 4, headSize: 1 }, 261),
-  },
-  {
-    id: 'MultiHeadAttention/head-size-260',
-    op: 'MultiHeadAttention',
-    contract: 'one head of size 260 (> 256)',
-    expect: OK,
-    build: () => multiHeadAttentionProbe({ batch: 1, queryLength: 3, keyLength: 3, heads: 1, headSize: 260 }, 271),
-  },
-  {
-    id: 'MultiHeadAttention/bias-full',
-    op: 'MultiHeadAttention',
-    contract: 'attention_bias [B, heads, S, T]',
-    expect: OK,
-    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 6, keyLength: 6, heads: 3, headSize: 4, biasDims: [2, 3] }, 281),
-  },
-  {
-    id: 'MultiHeadAttention/bias-broadcast-batch',
-    op: 'MultiHeadAttention',
-    contract: 'attention_bias [1, heads, S, T] broadcast over the batch',
-    expect: { cpu: 'ok', wasm: 'ok', webgpu: FULL_BIAS_ONLY },
-    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 6, keyLength: 6, heads: 3, headSize: 4, biasDims: [1, 3] }, 291),
-  },
-  {
-    id: 'MultiHeadAttention/bias-broadcast-heads',
-    op: 'MultiHeadAttention',
-    contract: 'attention_bias [B, 1, S, T] broadcast over the heads',
-    expect: { cpu: 'ok', wasm: 'ok', webgpu: FULL_BIAS_ONLY },
-    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 6, keyLength: 6, heads: 3, headSize: 4, biasDims: [2, 1] }, 301),
-  },
-  {
-    id: 'MultiHeadAttention/bias-broadcast-both',
-    op: 'MultiHeadAttention',
-    contract: 'attention_bias [1, 1, S, T]',
-    expect: { cpu: 'ok', wasm: 'ok', webgpu: FULL_BIAS_ONLY },
-    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 6, keyLength: 6, heads: 3, headSize: 4, biasDims: [1, 1] }, 311),
-  },
-  {
-    id: 'MultiHeadAttention/bias-unequal-lengths',
-    op: 'MultiHeadAttention',
-    contract: 'attention_bias [B, heads, S, T] with S = 3, T = 8',
-    expect: OK,
-    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 3, keyLength: 8, heads: 2, headSize: 4, biasDims: [2, 2] }, 321),
-  },
-  {
-    id: 'MultiHeadAttention/qkv-bias',
-    op: 'MultiHeadAttention',
-    contract: 'the packed q/k/v bias input [3D] (input 3)',
-    expect: OK,
-    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 5, keyLength: 5, heads: 2, headSize: 4, qkvBias: true }, 331),
-  },
-  {
-    id: 'MultiHeadAttention/qkv-bias-query-length-1',
-    op: 'MultiHeadAttention',
-    contract: 'the q/k/v bias input with q [B, 1, D]',
-    expect: { cpu: 'ok', wasm: 'ok', webgpu: { outcome: 'error', mentions: 'AddBiasReshape is not implemented' } },
-    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 1, keyLength: 5, heads: 2, headSize: 4, qkvBias: true }, 341),
-  },
-  {
-    id: 'MultiHeadAttention/float16',
-    op: 'MultiHeadAttention',
-    contract: 'float16 q, k, v',
-    expect: OK,
-    float16: true,
-    build: () => multiHeadAttentionProbe({ batch: 2, queryLength: 5, keyLength: 5, heads: 2, headSize: 4, dtype: 'float16' }, 351),
-  },
+  mha('self', 'q, k, v [B, S, D], no optional inputs, default scale 1/sqrt(head size)', { batch: 2, queryLength: 6, keyLength: 6, heads: 3, headSize: 4 }, 201),
+  // JSEP truncates the scale to an integer (0.37 → 0, which means the default; 1.7 → 1).
+  mha(
+    'scale',
+    'the scale attribute (0.37) replaces 1/sqrt(head size)',
+    { batch: 1, queryLength: 5, keyLength: 5, heads: 2, headSize: 4, scale: 0.37 },
+    211,
+    WRONG_ON_WEBGPU,
+  ),
+  mha(
+    'scale-1',
+    'scale 1 with the query pre-scaled (the softmax scale folded into the q projection)',
+    { batch: 2, queryLength: 5, keyLength: 5, heads: 2, headSize: 4, scale: 1 },
+    215,
+  ),
+  mha(
+    'query-length-1',
+    'q [B, 1, D] against k, v [B, 7, D] (CaiT class attention)',
+    { batch: 2, queryLength: 1, keyLength: 7, heads: 2, headSize: 4, scale: 0.5 },
+    221,
+  ),
+  mha('unequal-lengths', 'q [B, 3, D] against k, v [B, 8, D]', { batch: 2, queryLength: 3, keyLength: 8, heads: 2, headSize: 4 }, 231),
+  mha('long-sequence', 'S = T = 70 (more keys than one softmax workgroup)', { batch: 1, queryLength: 70, keyLength: 70, heads: 2, headSize: 8 }, 241),
+  mha('head-size-odd', 'head size 3 (D = 15, 5 heads)', { batch: 2, queryLength: 4, keyLength: 4, heads: 5, headSize: 3 }, 251),
+  mha('head-size-1', 'head size 1 (D = heads = 4)', { batch: 2, queryLength: 5, keyLength: 5, heads: 4, headSize: 1 }, 261),
+  mha('head-size-260', 'one head of size 260 (> 256)', { batch: 1, queryLength: 3, keyLength: 3, heads: 1, headSize: 260 }, 271),
+  mha('bias-full', 'attention_bias [B, heads, S, T]', { batch: 2, queryLength: 6, keyLength: 6, heads: 3, headSize: 4, biasDims: [2, 3] }, 281),
+  mha(
+    'bias-broadcast-batch',
+    'attention_bias [1, heads, S, T] broadcast over the batch',
+    { batch: 2, queryLength: 6, keyLength: 6, heads: 3, headSize: 4, biasDims: [1, 3] },
+    291,
+    errorOnWebGpu(FULL_BIAS_ONLY),
+  ),
+  mha(
+    'bias-broadcast-heads',
+    'attention_bias [B, 1, S, T] broadcast over the heads',
+    { batch: 2, queryLength: 6, keyLength: 6, heads: 3, headSize: 4, biasDims: [2, 1] },
+    301,
+    errorOnWebGpu(FULL_BIAS_ONLY),
+  ),
+  mha(
+    'bias-broadcast-both',
+    'attention_bias [1, 1, S, T]',
+    { batch: 2, queryLength: 6, keyLength: 6, heads: 3, headSize: 4, biasDims: [1, 1] },
+    311,
+    errorOnWebGpu(FULL_BIAS_ONLY),
+  ),
+  mha(
+    'bias-unequal-lengths',
+    'attention_bias [B, heads, S, T] with S = 3, T = 8',
+    { batch: 2, queryLength: 3, keyLength: 8, heads: 2, headSize: 4, biasDims: [2, 2] },
+    321,
+  ),
+  mha('qkv-bias', 'the packed q/k/v bias input [3D] (input 3)', { batch: 2, queryLength: 5, keyLength: 5, heads: 2, headSize: 4, qkvBias: true }, 331),
+  mha(
+    'qkv-bias-query-length-1',
+    'the q/k/v bias input with q [B, 1, D]',
+    { batch: 2, queryLength: 1, keyLength: 5, heads: 2, headSize: 4, qkvBias: true },
+    341,
+    errorOnWebGpu('AddBiasReshape is not implemented'),
+  ),
+  mha('float16', 'float16 q, k, v', { batch: 2, queryLength: 5, keyLength: 5, heads: 2, headSize: 4, dtype: 'float16' }, 351, OK, { float16: true }),
   // Gelu.
-  { id: 'Gelu/com.microsoft', op: 'Gelu', contract: 'com.microsoft Gelu is the exact erf GELU', expect: OK, build: () => geluProbe('com.microsoft', 'float32', 401) },
-  { id: 'Gelu/com.microsoft-float16', op: 'Gelu', contract: 'com.microsoft Gelu on float16', expect: OK, float16: true, build: () => geluProbe('com.microsoft', 'float16', 411) },
-  { id: 'Gelu/onnx-opset-20', op: 'Gelu', contract: 'ai.onnx Gelu (opset 20, approximate="none")', expect: OK, build: () => geluProbe('onnx-20', 'float32', 421) },
+  probe('Gelu/com.microsoft', 'com.microsoft Gelu is the exact erf GELU', () => geluProbe('com.microsoft', 'float32', 401)),
+  probe('Gelu/com.microsoft-float16', 'com.microsoft Gelu on float16', () => geluProbe('com.microsoft', 'float16', 411), OK, { float16: true }),
+  probe('Gelu/onnx-opset-20', 'ai.onnx Gelu (opset 20, approximate="none")', () => geluProbe('onnx-20', 'float32', 421)),
   // LayerNormalization (ai.onnx 17).
-  { id: 'LayerNormalization/3d', op: 'LayerNormalization', contract: 'x [B, S, D], axis -1, scale and bias', expect: OK, build: () => layerNormProbe([2, 5, 8], true, 'float32', 501) },
-  { id: 'LayerNormalization/no-bias', op: 'LayerNormalization', contract: 'bias omitted', expect: OK, build: () => layerNormProbe([2, 5, 8], false, 'float32', 511) },
-  {
-    id: 'LayerNormalization/4d-per-head',
-    op: 'LayerNormalization',
-    contract: 'x [B, S, heads, head size], axis -1 (qk_norm)',
-    expect: OK,
-    build: () => layerNormProbe([2, 5, 3, 4], true, 'float32', 521),
-  },
-  { id: 'LayerNormalization/float16', op: 'LayerNormalization', contract: 'float16 x, scale, bias', expect: OK, float16: true, build: () => layerNormProbe([2, 5, 8], true, 'float16', 531) },
+  probe('LayerNormalization/3d', 'x [B, S, D], axis -1, scale and bias', () => layerNormProbe([2, 5, 8], true, 'float32', 501)),
+  probe('LayerNormalization/no-bias', 'bias omitted', () => layerNormProbe([2, 5, 8], false, 'float32', 511)),
+  probe('LayerNormalization/4d-per-head', 'x [B, S, heads, head size], axis -1 (qk_norm)', () => layerNormProbe([2, 5, 3, 4], true, 'float32', 521)),
+  probe('LayerNormalization/float16', 'float16 x, scale, bias', () => layerNormProbe([2, 5, 8], true, 'float16', 531), OK, { float16: true }),
   // SkipLayerNormalization (com.microsoft).
-  {
-    id: 'SkipLayerNormalization/3d-sum-output',
-    op: 'SkipLayerNormalization',
-    contract: 'x, skip [B, S, D], gamma, beta; outputs 0 and 3 (the sum), 1 and 2 omitted',
-    expect: OK,
-    build: () => skipLayerNormProbe({ shape: [2, 5, 8], beta: true, bias: false }, 601),
-  },
-  {
-    id: 'SkipLayerNormalization/2d',
-    op: 'SkipLayerNormalization',
-    contract: 'x, skip [rows, D] (2-D)',
-    expect: OK,
-    build: () => skipLayerNormProbe({ shape: [10, 8], beta: true, bias: false }, 611),
-  },
-  {
-    id: 'SkipLayerNormalization/beta-and-bias',
-    op: 'SkipLayerNormalization',
-    contract: 'beta and bias [D] (input 4) given',
-    expect: OK,
-    build: () => skipLayerNormProbe({ shape: [2, 5, 8], beta: true, bias: true }, 615),
-  },
-  {
-    id: 'SkipLayerNormalization/no-beta-with-bias',
-    op: 'SkipLayerNormalization',
-    contract: 'beta omitted, bias [D] given (input 4)',
-    // JSEP sees the omitted beta as an empty tensor and refuses it.
-    expect: { cpu: 'ok', wasm: 'ok', webgpu: { outcome: 'error', mentions: 'Beta must be 1D' } },
-    build: () => skipLayerNormProbe({ shape: [2, 5, 8], beta: false, bias: true }, 621),
-  },
+  probe(
+    'SkipLayerNormalization/3d-sum-output',
+    'x, skip [B, S, D], gamma, beta; outputs 0 and 3 (the sum), 1 and 2 omitted',
+    () => skipLayerNormProbe({ shape: [2, 5, 8], beta: true, bias: false }, 601),
+  ),
+  probe('SkipLayerNormalization/2d', 'x, skip [rows, D] (2-D)', () => skipLayerNormProbe({ shape: [10, 8], beta: true, bias: false }, 611)),
+  probe(
+    'SkipLayerNormalization/beta-and-bias',
+    'beta and bias [D] (input 4) given',
+    () => skipLayerNormProbe({ shape: [2, 5, 8], beta: true, bias: true }, 615),
+  ),
+  // JSEP sees the omitted beta as an empty tensor and refuses it.
+  probe(
+    'SkipLayerNormalization/no-beta-with-bias',
+    'beta omitted, bias [D] given (input 4)',
+    () => skipLayerNormProbe({ shape: [2, 5, 8], beta: false, bias: true }, 621),
+    errorOnWebGpu('Beta must be 1D'),
+  ),
   // Resize.
-  {
-    id: 'Resize/linear-align-corners',
-    op: 'Resize',
-    contract: 'NCHW, sizes, mode linear, align_corners (FDViT)',
-    expect: OK,
-    build: () => resizeProbe('linear-align-corners', [1, 2, 4, 5], [7, 3], 701),
-  },
-  {
-    id: 'Resize/cubic-upscale',
-    op: 'Resize',
-    contract: 'mode cubic, half_pixel, cubic_coeff_a -0.75 = PyTorch bicubic (align_corners=False), upscaling',
-    expect: OK,
-    build: () => resizeProbe('cubic-half-pixel', [1, 2, 4, 4], [7, 6], 711),
-  },
-  {
-    id: 'Resize/cubic-downscale',
-    op: 'Resize',
-    contract: 'the same bicubic, downscaling (no antialias, as PyTorch)',
-    expect: OK,
-    build: () => resizeProbe('cubic-half-pixel', [2, 2, 7, 6], [4, 5], 721),
-  },
+  probe(
+    'Resize/linear-align-corners',
+    'NCHW, sizes, mode linear, align_corners (FDViT)',
+    () => resizeProbe('linear-align-corners', [1, 2, 4, 5], [7, 3], 701),
+  ),
+  probe(
+    'Resize/cubic-upscale',
+    'mode cubic, half_pixel, cubic_coeff_a -0.75 = PyTorch bicubic (align_corners=False), upscaling',
+    () => resizeProbe('cubic-half-pixel', [1, 2, 4, 4], [7, 6], 711),
+  ),
+  probe(
+    'Resize/cubic-downscale',
+    'the same bicubic, downscaling (no antialias, as PyTorch)',
+    () => resizeProbe('cubic-half-pixel', [2, 2, 7, 6], [4, 5], 721),
+  ),
   // Conv.
-  {
-    id: 'Conv/depthwise-3x3',
-    op: 'Conv',
-    contract: 'group = channels, 3x3, pad 1, bias (CSWin LePE, FDViT)',
-    expect: OK,
-    build: () => convProbe([2, 4, 5, 6], [4, 1, 3, 3], { group: 4, stride: 1, pad: 1 }, 801),
-  },
-  {
-    id: 'Conv/grouped',
-    op: 'Conv',
-    contract: 'group 2, 4 → 6 channels, 3x3, stride 2, pad 1',
-    expect: OK,
-    build: () => convProbe([2, 4, 7, 6], [6, 2, 3, 3], { group: 2, stride: 2, pad: 1 }, 811),
-  },
-  {
-    id: 'Conv/patch-embedding',
-    op: 'Conv',
-    contract: 'kernel = stride = 4 on a non-square image (patch embedding)',
-    expect: OK,
-    build: () => convProbe([1, 3, 8, 12], [5, 3, 4, 4], { group: 1, stride: 4, pad: 0 }, 821),
-  },
+  probe(
+    'Conv/depthwise-3x3',
+    'group = channels, 3x3, pad 1, bias (CSWin LePE, FDViT)',
+    () => convProbe([2, 4, 5, 6], [4, 1, 3, 3], { group: 4, stride: 1, pad: 1 }, 801),
+  ),
+  probe(
+    'Conv/grouped',
+    'group 2, 4 → 6 channels, 3x3, stride 2, pad 1',
+    () => convProbe([2, 4, 7, 6], [6, 2, 3, 3], { group: 2, stride: 2, pad: 1 }, 811),
+  ),
+  probe(
+    'Conv/patch-embedding',
+    'kernel = stride = 4 on a non-square image (patch embedding)',
+    () => convProbe([1, 3, 8, 12], [5, 3, 4, 4], { group: 1, stride: 4, pad: 0 }, 821),
+  ),
   // Gather and Expand.
-  { id: 'Gather/int32-indices', op: 'Gather', contract: 'int32 indices [n] with repeats, axis 1 (Swin windows)', expect: OK, build: () => gatherProbe('int32', [5, 0, 2, 2, 1], 901) },
-  { id: 'Gather/int64-scalar', op: 'Gather', contract: 'a scalar int64 index, axis 1 (class token)', expect: OK, build: () => gatherProbe('int64', 0, 911) },
-  { id: 'Expand/batch', op: 'Expand', contract: '[1, n, D] to [B, n, D]', expect: OK, build: () => expandProbe(921) },
+  probe('Gather/int32-indices', 'int32 indices [n] with repeats, axis 1 (Swin windows)', () => gatherProbe('int32', [5, 0, 2, 2, 1], 901)),
+  probe('Gather/int64-scalar', 'a scalar int64 index, axis 1 (class token)', () => gatherProbe('int64', 0, 911)),
+  probe('Expand/batch', '[1, n, D] to [B, n, D]', () => expandProbe(921)),
   // MatMulNBits (com.microsoft).
-  {
-    id: 'MatMulNBits/2d-block-32',
-    op: 'MatMulNBits',
-    contract: 'A [M, K], 4 bits, block 32, no zero points (default 8)',
-    expect: OK,
-    build: () => matMulNBitsProbe({ inputShape: [3, 64], n: 8, blockSize: 32 }, 1001),
-  },
-  {
-    id: 'MatMulNBits/3d-zero-points',
-    op: 'MatMulNBits',
-    contract: 'A [B, S, K], packed uint8 zero points',
-    expect: OK,
-    build: () => matMulNBitsProbe({ inputShape: [2, 3, 64], n: 8, blockSize: 32, zeroPoints: true }, 1011),
-  },
-  {
-    id: 'MatMulNBits/k-not-multiple-of-block',
-    op: 'MatMulNBits',
-    contract: 'K = 40 with block 32 (last block padded), odd block count',
-    // JSEP reads A past the end of each row for the padding and multiplies it by the padded weights.
-    expect: { cpu: 'ok', wasm: 'ok', webgpu: 'wrong' },
-    build: () => matMulNBitsProbe({ inputShape: [3, 40], n: 8, blockSize: 32, zeroPoints: true }, 1021),
-  },
-  { id: 'MatMulNBits/block-16', op: 'MatMulNBits', contract: 'block 16 (the smallest)', expect: OK, build: () => matMulNBitsProbe({ inputShape: [2, 64], n: 4, blockSize: 16 }, 1031) },
-  { id: 'MatMulNBits/block-64', op: 'MatMulNBits', contract: 'block 64', expect: BLOCKS_OF_32_AT_MOST, build: () => matMulNBitsProbe({ inputShape: [2, 128], n: 4, blockSize: 64 }, 1036) },
-  { id: 'MatMulNBits/block-128', op: 'MatMulNBits', contract: 'block 128', expect: BLOCKS_OF_32_AT_MOST, build: () => matMulNBitsProbe({ inputShape: [2, 256], n: 4, blockSize: 128 }, 1041) },
-  {
-    id: 'MatMulNBits/bias',
-    op: 'MatMulNBits',
-    contract: 'the bias input [N] (input 5)',
-    expect: { cpu: 'ok', wasm: 'ok', webgpu: { outcome: 'error', mentions: 'MatMulNBits requires 3 or 4 inputs' } },
-    build: () => matMulNBitsProbe({ inputShape: [3, 64], n: 8, blockSize: 32, bias: true }, 1051),
-  },
-  {
-    id: 'MatMulNBits/accuracy-level-4',
-    op: 'MatMulNBits',
-    contract: 'accuracy_level 4 (A quantized to int8 per block)',
-    expect: OK,
-    build: () => matMulNBitsProbe({ inputShape: [4, 128], n: 8, blockSize: 32, accuracyLevel: 4 }, 1061),
-  },
-  {
-    id: 'MatMulNBits/8-bit',
-    op: 'MatMulNBits',
-    contract: 'bits 8',
-    // JSEP's kernel constructor refuses it, so the whole session fails (no CPU fallback).
-    expect: { cpu: 'ok', wasm: 'ok', webgpu: { outcome: 'error', mentions: 'Only 2b and 4b quantization is supported' } },
-    build: () => matMulNBitsProbe({ inputShape: [3, 64], n: 8, blockSize: 32, bits: 8, zeroPoints: true }, 1071),
-  },
+  probe(
+    'MatMulNBits/2d-block-32',
+    'A [M, K], 4 bits, block 32, no zero points (default 8)',
+    () => matMulNBitsProbe({ inputShape: [3, 64], n: 8, blockSize: 32 }, 1001),
+  ),
+  probe(
+    'MatMulNBits/3d-zero-points',
+    'A [B, S, K], packed uint8 zero points',
+    () => matMulNBitsProbe({ inputShape: [2, 3, 64], n: 8, blockSize: 32, zeroPoints: true }, 1011),
+  ),
+  // JSEP reads A past the end of each row for the padding and multiplies it by the padded weights.
+  probe(
+    'MatMulNBits/k-not-multiple-of-block',
+    'K = 40 with block 32 (last block padded), odd block count',
+    () => matMulNBitsProbe({ inputShape: [3, 40], n: 8, blockSize: 32, zeroPoints: true }, 1021),
+    WRONG_ON_WEBGPU,
+  ),
+  probe('MatMulNBits/block-16', 'block 16 (the smallest)', () => matMulNBitsProbe({ inputShape: [2, 64], n: 4, blockSize: 16 }, 1031)),
+  probe('MatMulNBits/block-64', 'block 64', () => matMulNBitsProbe({ inputShape: [2, 128], n: 4, blockSize: 64 }, 1036), BLOCKS_OF_32_AT_MOST),
+  probe('MatMulNBits/block-128', 'block 128', () => matMulNBitsProbe({ inputShape: [2, 256], n: 4, blockSize: 128 }, 1041), BLOCKS_OF_32_AT_MOST),
+  probe(
+    'MatMulNBits/bias',
+    'the bias input [N] (input 5)',
+    () => matMulNBitsProbe({ inputShape: [3, 64], n: 8, blockSize: 32, bias: true }, 1051),
+    errorOnWebGpu('MatMulNBits requires 3 or 4 inputs'),
+  ),
+  probe(
+    'MatMulNBits/accuracy-level-4',
+    'accuracy_level 4 (A quantized to int8 per block)',
+    () => matMulNBitsProbe({ inputShape: [4, 128], n: 8, blockSize: 32, accuracyLevel: 4 }, 1061),
+  ),
+  // JSEP's kernel constructor refuses it, so the whole session fails (no CPU fallback).
+  probe(
+    'MatMulNBits/8-bit',
+    'bits 8',
+    () => matMulNBitsProbe({ inputShape: [3, 64], n: 8, blockSize: 32, bits: 8, zeroPoints: true }, 1071),
+    errorOnWebGpu('Only 2b and 4b quantization is supported'),
+  ),
   // DynamicQuantizeMatMul (com.microsoft).
-  {
-    id: 'DynamicQuantizeMatMul/per-tensor',
-    op: 'DynamicQuantizeMatMul',
-    contract: 'A [M, K] float, B int8 [K, N], b_scale [1], no zero point',
-    expect: OK,
-    webgpuPlacement: 'cpu',
-    build: () => dynamicQuantizeMatMulProbe({ inputShape: [3, 32], k: 32, n: 8, signed: true, perColumn: false, zeroPoints: false, bias: false }, 1101),
-  },
-  {
-    id: 'DynamicQuantizeMatMul/per-column-bias-3d',
-    op: 'DynamicQuantizeMatMul',
-    contract: 'A [B, S, K], b_scale [N], bias [N]',
-    expect: OK,
-    webgpuPlacement: 'cpu',
-    build: () => dynamicQuantizeMatMulProbe({ inputShape: [2, 3, 32], k: 32, n: 8, signed: true, perColumn: true, zeroPoints: false, bias: true }, 1111),
-  },
-  {
-    id: 'DynamicQuantizeMatMul/uint8-zero-points',
-    op: 'DynamicQuantizeMatMul',
-    contract: 'B uint8 with per-column zero points [N]',
-    expect: OK,
-    webgpuPlacement: 'cpu',
-    build: () => dynamicQuantizeMatMulProbe({ inputShape: [3, 32], k: 32, n: 8, signed: false, perColumn: true, zeroPoints: true, bias: true }, 1121),
-  },
+  probe(
+    'DynamicQuantizeMatMul/per-tensor',
+    'A [M, K] float, B int8 [K, N], b_scale [1], no zero point',
+    () => int8MatMulProbe('DynamicQuantizeMatMul', { inputShape: [3, 32], k: 32, n: 8, signed: true, perColumn: false, zeroPoints: false, bias: false }, 1101),
+    OK,
+    { webgpuPlacement: 'cpu' },
+  ),
+  probe(
+    'DynamicQuantizeMatMul/per-column-bias-3d',
+    'A [B, S, K], b_scale [N], bias [N]',
+    () => int8MatMulProbe('DynamicQuantizeMatMul', { inputShape: [2, 3, 32], k: 32, n: 8, signed: true, perColumn: true, zeroPoints: false, bias: true }, 1111),
+    OK,
+    { webgpuPlacement: 'cpu' },
+  ),
+  probe(
+    'DynamicQuantizeMatMul/uint8-zero-points',
+    'B uint8 with per-column zero points [N]',
+    () => int8MatMulProbe('DynamicQuantizeMatMul', { inputShape: [3, 32], k: 32, n: 8, signed: false, perColumn: true, zeroPoints: true, bias: true }, 1121),
+    OK,
+    { webgpuPlacement: 'cpu' },
+  ),
   // MatMulInteger + DynamicQuantizeLinear (ai.onnx), MatMulIntegerToFloat (com.microsoft).
-  {
-    id: 'MatMulInteger/dynamic-quantize-linear',
-    op: 'MatMulInteger',
-    contract: 'DynamicQuantizeLinear(A) → MatMulInteger with int8 B → Cast → × scales (per tensor)',
-    expect: OK,
-    webgpuPlacement: 'cpu',
-    build: () => matMulIntegerProbe({ inputShape: [2, 3, 32], k: 32, n: 8, signed: true, perColumn: false, zeroPoints: false }, 1201),
-  },
-  {
-    id: 'MatMulInteger/per-column-zero-points',
-    op: 'MatMulInteger',
-    contract: 'uint8 B with per-column b_zero_point [N] and per-column scales',
-    expect: OK,
-    webgpuPlacement: 'cpu',
-    build: () => matMulIntegerProbe({ inputShape: [3, 32], k: 32, n: 8, signed: false, perColumn: true, zeroPoints: true }, 1211),
-  },
-  {
-    id: 'MatMulIntegerToFloat/per-column-bias',
-    op: 'MatMulIntegerToFloat',
-    contract: 'uint8 A from DynamicQuantizeLinear, int8 B, b_scale [N], bias [N]',
-    expect: OK,
-    webgpuPlacement: 'cpu',
-    build: () => matMulIntegerToFloatProbe({ inputShape: [2, 3, 32], k: 32, n: 8, signed: true, perColumn: true, zeroPoints: false }, 1301),
-  },
+  probe(
+    'MatMulInteger/dynamic-quantize-linear',
+    'DynamicQuantizeLinear(A) → MatMulInteger with int8 B → Cast → × scales (per tensor)',
+    () => int8MatMulProbe('MatMulInteger', { inputShape: [2, 3, 32], k: 32, n: 8, signed: true, perColumn: false, zeroPoints: false, bias: false }, 1201),
+    OK,
+    { webgpuPlacement: 'cpu' },
+  ),
+  probe(
+    'MatMulInteger/per-column-zero-points',
+    'uint8 B with per-column b_zero_point [N] and per-column scales',
+    () => int8MatMulProbe('MatMulInteger', { inputShape: [3, 32], k: 32, n: 8, signed: false, perColumn: true, zeroPoints: true, bias: false }, 1211),
+    OK,
+    { webgpuPlacement: 'cpu' },
+  ),
+  probe(
+    'MatMulIntegerToFloat/per-column-bias',
+    'uint8 A from DynamicQuantizeLinear, int8 B, b_scale [N], bias [N]',
+    () => int8MatMulProbe('MatMulIntegerToFloat', { inputShape: [2, 3, 32], k: 32, n: 8, signed: true, perColumn: true, zeroPoints: false, bias: true }, 1301),
+    OK,
+    { webgpuPlacement: 'cpu' },
+  ),
   // float16.
-  { id: 'Cast/float16-weights', op: 'Cast', contract: 'float16 initializer → Cast(float32) → MatMul', expect: OK, build: () => float16StorageProbe(1401) },
-  { id: 'MatMul/float16', op: 'MatMul', contract: 'MatMul on float16 activations and weights', expect: OK, float16: true, build: () => float16MatMulProbe(1411) },
+  probe('Cast/float16-weights', 'float16 initializer → Cast(float32) → MatMul', () => float16StorageProbe(1401)),
+  probe('MatMul/float16', 'MatMul on float16 activations and weights', () => float16MatMulProbe(1411), OK, { float16: true }),
 ];
 
 // ---- running --------------------------------------------------------------------------------------
@@ -915,7 +811,8 @@ function compare(actual: Record<string, Tensor>, graph: ProbeGraph): { maxAbsDif
     const tensor = actual[name];
     if (!tensor) return { maxAbsDiff: Infinity, within: false, detail: `output '${name}' missing` };
     if (tensor.shape.join(',') !== reference.shape.join(',')) {
-      return { maxAbsDiff: Infinity, within: false, detail: `output '${name}' has shape [${tensor.shape.join(', ')}], expected [${reference.shape.join(', ')}]` };
+      const detail = `output '${name}' has shape [${tensor.shape.join(', ')}], expected [${reference.shape.join(', ')}]`;
+      return { maxAbsDiff: Infinity, within: false, detail };
     }
     const values = numbers(tensor);
     let worst = 0;
