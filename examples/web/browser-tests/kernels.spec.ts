@@ -38,10 +38,12 @@ async function runProbes(backend: 'wasm' | 'webgpu'): Promise<ProbeRun & { unava
     },
   });
   try {
-    const unavailable = backend === 'webgpu' ? await page.evaluate(() => window.vitzooHarness.environment().then((facts) => facts.webGpuUnavailableReason)) : null;
+    const environment = backend === 'webgpu' ? await page.evaluate(() => window.vitzooHarness.environment()) : null;
+    const unavailable = environment?.webGpuUnavailableReason ?? null;
     if (unavailable !== null) return { results: [], adapter: null, milliseconds: 0, unavailable };
     const run = (await page.evaluate((name) => window.vitzooHarness.kernelProbes(name), backend)) as ProbeRun;
-    await end;
+    // The console messages arrive after the evaluation's result at the latest shortly; without them no placement is known.
+    await Promise.race([end, new Promise((resolve) => setTimeout(resolve, 10_000))]);
     const logs = new Map<string, string[]>();
     let current: string[] = [];
     for (const line of lines) {
@@ -65,8 +67,8 @@ function report(provider: string, results: readonly KernelProbeResult[]): void {
 
 function expectAsRecorded(results: readonly KernelProbeResult[]): void {
   const failed = results.filter((result) => !result.passed || result.placement !== result.expectedPlacement);
-  const describe = (r: KernelProbeResult) =>
-    `${r.id}: got ${r.outcome}${r.placement ? ` on ${r.placement}` : ''}, recorded ${r.expected}${r.expectedPlacement ? ` on ${r.expectedPlacement}` : ''} (${r.detail})`;
+  const where = (placement: string | undefined) => (placement ? ` on ${placement}` : '');
+  const describe = (r: KernelProbeResult) => `${r.id}: got ${r.outcome}${where(r.placement)}, recorded ${r.expected}${where(r.expectedPlacement)} (${r.detail})`;
   expect(failed.map(describe)).toEqual([]);
   expect(results.length).toBeGreaterThanOrEqual(50);
 }
