@@ -214,6 +214,32 @@ export function bicubicTaps(inLength: number, outLength: number): Taps {
   });
 }
 
+/**
+ * PyTorch's antialiased bicubic (`F.interpolate(mode='bicubic', antialias=True)`, as timm's
+ * resample_abs_pos_embed calls it; Pillow's algorithm): A = -0.5, the kernel stretched by the
+ * downscale factor, only taps inside the input, weights normalised to sum 1.
+ */
+export function antialiasedBicubicTaps(inLength: number, outLength: number): Taps {
+  const a = -0.5;
+  const cubic = (value: number) => {
+    const x = Math.abs(value);
+    if (x < 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
+    if (x < 2) return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
+    return 0;
+  };
+  const scale = inLength / outLength;
+  const stretch = Math.max(scale, 1);
+  const support = 2 * stretch;
+  return Array.from({ length: outLength }, (_, o) => {
+    const center = (o + 0.5) * scale;
+    const first = Math.max(Math.trunc(center - support + 0.5), 0);
+    const end = Math.min(Math.trunc(center + support + 0.5), inLength);
+    const taps = Array.from({ length: end - first }, (_, i) => ({ index: first + i, weight: cubic((first + i - center + 0.5) / stretch) }));
+    const total = taps.reduce((sum, tap) => sum + tap.weight, 0);
+    return taps.map((tap) => ({ index: tap.index, weight: tap.weight / total }));
+  });
+}
+
 /** Separable resampling of NCHW planes. */
 export function resampleReference(x: ArrayLike<number>, [n, c, h, w]: readonly number[], rows: Taps, columns: Taps): Float64Array {
   const oh = rows.length;

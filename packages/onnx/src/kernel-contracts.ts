@@ -9,6 +9,7 @@
 import { createTensor, toFloat32, type DataType, type Tensor } from '@vitzoo/core';
 import { attr, GraphBuilder, type AttributeInput, type Value } from './builder.js';
 import {
+  antialiasedBicubicTaps,
   attentionReference,
   bicubicTaps,
   blockQuantizedWeights,
@@ -26,6 +27,7 @@ import {
   size,
   uniforms,
   type AttentionShape,
+  type Taps,
 } from './kernel-contracts-reference.js';
 import { serializeModel } from './serialize.js';
 
@@ -282,18 +284,33 @@ function geluProbe(kind: 'com.microsoft' | 'onnx-20', dtype: 'float32' | 'float1
 
 // ---- resampling, convolution, indexing ---------------------------------------------------------
 
-function resizeProbe(mode: 'linear-align-corners' | 'cubic-half-pixel', from: readonly number[], to: readonly [number, number], seed: number): ProbeGraph {
+type ResizeMode = 'linear-align-corners' | 'cubic-half-pixel' | 'cubic-antialias' | 'cubic-exclude-outside';
+
+const RESIZE_ATTRIBUTES: Record<ResizeMode, Record<string, AttributeInput>> = {
+  'linear-align-corners': { mode: 'linear', coordinate_transformation_mode: 'align_corners' },
+  'cubic-half-pixel': { mode: 'cubic', coordinate_transformation_mode: 'half_pixel', cubic_coeff_a: attr.float(-0.75) },
+  // timm's resample_abs_pos_embed (torch bicubic with antialias=True), as packages/vit builds it.
+  'cubic-antialias': { mode: 'cubic', coordinate_transformation_mode: 'half_pixel', cubic_coeff_a: attr.float(-0.5), antialias: 1, exclude_outside: 1 },
+  // The same without antialias: identical when upscaling (antialiasing only widens the kernel when downscaling).
+  'cubic-exclude-outside': { mode: 'cubic', coordinate_transformation_mode: 'half_pixel', cubic_coeff_a: attr.float(-0.5), exclude_outside: 1 },
+};
+
+const RESIZE_TAPS: Record<ResizeMode, (inLength: number, outLength: number) => Taps> = {
+  'linear-align-corners': linearAlignCornersTaps,
+  'cubic-half-pixel': bicubicTaps,
+  'cubic-antialias': antialiasedBicubicTaps,
+  'cubic-exclude-outside': antialiasedBicubicTaps,
+};
+
+function resizeProbe(mode: ResizeMode, from: readonly number[], to: readonly [number, number], seed: number): ProbeGraph {
   return probeGraph({
+    // antialias is a Resize attribute from opset 18.
+    opset: mode === 'cubic-antialias' ? 18 : 17,
     graph(g, feed) {
       const x = float32(from, seed);
       const [n, c, h, w] = from as [number, number, number, number];
-      const sizes = g.ints([n, c, to[0], to[1]], 'sizes');
-      const attributes: Record<string, AttributeInput> =
-        mode === 'linear-align-corners'
-          ? { mode: 'linear', coordinate_transformation_mode: 'align_corners' }
-          : { mode: 'cubic', coordinate_transformation_mode: 'half_pixel', cubic_coeff_a: attr.float(-0.75) };
-      const output = g.op('Resize', [feed('x', x), null, null, sizes], attributes);
-      const taps = mode === 'linear-align-corners' ? linearAlignCornersTaps : bicubicTaps;
+      const output = g.op('Resize', [feed('x', x), null, null, g.ints([n, c, to[0], to[1]], 'sizes')], RESIZE_ATTRIBUTES[mode]);
+      const taps = RESIZE_TAPS[mode];
       const reference = resampleReference(x.data, from, taps(h, to[0]), taps(w, to[1]));
       return { y: { value: output, reference: { shape: [n, c, to[0], to[1]], values: reference } } };
     },
@@ -668,6 +685,24 @@ export const KERNEL_PROBES: readonly KernelProbe[] = [
     'Resize/cubic-downscale',
     'the same bicubic, downscaling (no antialias, as PyTorch)',
     () => resizeProbe('cubic-half-pixel', [2, 2, 7, 6], [4, 5], 721),
+  ),
+  // JSEP's resize.ts refuses antialias (throws at run time).
+  probe(
+    'Resize/cubic-antialias-downscale',
+    'opset 18: cubic, half_pixel, cubic_coeff_a -0.5, antialias 1, exclude_outside 1 = PyTorch bicubic with antialias=True, 7×6 → 4×5',
+    () => resizeProbe('cubic-antialias', [2, 2, 7, 6], [4, 5], 731),
+    errorOnWebGpu('Only default value (0) for Antialias attribute is supported'),
+  ),
+  probe(
+    'Resize/cubic-antialias-upscale',
+    'the same antialiased bicubic, upscaling 4×4 → 7×6 (edge taps excluded, not clamped)',
+    () => resizeProbe('cubic-antialias', [1, 2, 4, 4], [7, 6], 741),
+    errorOnWebGpu('Only default value (0) for Antialias attribute is supported'),
+  ),
+  probe(
+    'Resize/cubic-exclude-outside-upscale',
+    'antialias left out (opset 17): cubic_coeff_a -0.5, exclude_outside 1, upscaling 4×4 → 7×6 = PyTorch bicubic with antialias=True',
+    () => resizeProbe('cubic-exclude-outside', [1, 2, 4, 4], [7, 6], 751),
   ),
   // Conv.
   probe(
