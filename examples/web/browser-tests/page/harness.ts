@@ -17,6 +17,7 @@ import { registeredBackends, resolveBackend } from '@vitzoo/runtime';
 import { configureWebRuntime, resolveWebBackend, webGpuUnavailableReason, webRuntimeEnvironment } from '@vitzoo/runtime-web';
 import { createDefaultRegistry } from 'vitzoo';
 import { runContract } from './contract.js';
+import { kernelProbes } from './kernels.js';
 
 const parameters = new URLSearchParams(location.search);
 const wasmPathsParameter = parameters.get('wasmPaths');
@@ -203,7 +204,7 @@ async function benchmarkCase(caseName: string, backendName: string, runs: number
   return { medianMs: times[times.length >> 1]!, environment: webRuntimeEnvironment() };
 }
 
-const harness = { environment, contract, resolve, verifyCase, decodeParity, benchmarkCase };
+const harness = { environment, contract, resolve, verifyCase, decodeParity, benchmarkCase, kernelProbes };
 declare global {
   interface Window {
     vitzooHarness: typeof harness;
