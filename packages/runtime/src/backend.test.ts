@@ -1,4 +1,4 @@
-import { expect, test } from 'vitest';
+import { describe, expect, it, test } from 'vitest';
 import { BackendUnavailableError } from '@vitzoo/core';
 import { registerBackend, resolveBackend, type Backend } from './backend.js';
 
@@ -36,4 +36,19 @@ test('resolveBackend picks by priority, initialises once, and lists every failed
     { backend: 'test-missing', reason: expect.stringMatching(/^not registered/) },
   ]);
   expect(broken.inits).toBe(1);
+});
+
+describe('tensorData', () => {
+  it('keeps float16 outputs as bit patterns whatever typed array the runtime returns', async () => {
+    const { tensorData } = await import('./session.js');
+    const bits = Uint16Array.of(0x3c00, 0xc000, 0x7bff); // 1, -2, 65504
+    // A stand-in for Float16Array (Node 20 has none): another view of the same bytes.
+    const other = new Int16Array(bits.buffer);
+    const kept = tensorData('float16', other) as Uint16Array;
+    expect(kept).toBeInstanceOf(Uint16Array);
+    expect(Array.from(kept)).toEqual([0x3c00, 0xc000, 0x7bff]);
+    expect(tensorData('float16', bits)).toBe(bits);
+    const floats = Float32Array.of(1.5);
+    expect(tensorData('float32', floats)).toBe(floats);
+  });
 });

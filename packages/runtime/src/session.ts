@@ -28,6 +28,20 @@ const toOrtType: Partial<Record<DataType, OrtType>> = {
   bool: 'bool',
 };
 
+/**
+ * An output's data as vitzoo's tensors hold it. float16 is kept as raw 16-bit patterns
+ * (`Uint16Array`): where the JavaScript engine has `Float16Array` (Chromium 135+, newer Node),
+ * onnxruntime-web returns one, and its elements are numbers, not bits — so the same bytes are
+ * viewed as `Uint16Array`.
+ */
+export function tensorData(dtype: DataType, data: unknown): Tensor['data'] {
+  if (dtype === 'float16' && !(data instanceof Uint16Array) && ArrayBuffer.isView(data)) {
+    const view = data as ArrayBufferView & { length: number };
+    return new Uint16Array(view.buffer, view.byteOffset, view.length);
+  }
+  return data as Tensor['data'];
+}
+
 /** ONNX Runtime's error messages carry a long prefix and sometimes a stack; keep the reason. */
 export function cleanOrtMessage(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
@@ -131,7 +145,7 @@ export class OrtBackendSession implements BackendSession {
     for (const name of wanted) {
       const value = results[name] as TypedTensor<'float32'> | undefined;
       if (!value) continue;
-      out[name] = { dtype: value.type as DataType, shape: [...value.dims], data: value.data as Float32Array };
+      out[name] = { dtype: value.type as DataType, shape: [...value.dims], data: tensorData(value.type as DataType, value.data) };
     }
     return out;
   }
