@@ -6,3 +6,4 @@
 export * from './layers/graph-layers.js';
 export * from './layers/attention.js';
 export * from './layers/precision.js';
+export * from './layers/resample.js';

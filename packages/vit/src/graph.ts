@@ -1,6 +1,6 @@
 import type { BuiltGraph, GraphBuildOptions, StateDict } from '@vitzoo/core';
-import { attr, type Value } from '@vitzoo/onnx';
-import { GraphLayers, qkvAttention, type Shape } from '@vitzoo/onnx/layers';
+import type { Value } from '@vitzoo/onnx';
+import { GraphLayers, qkvAttention, resampleGridBicubic, type Shape } from '@vitzoo/onnx/layers';
 import { sequenceLength, type VisionTransformerConfig } from './config.js';
 
 /** Part of the built-graph cache key: changes whenever the graphs built here change. */
@@ -37,8 +37,6 @@ export function buildVisionTransformerGraph(
     ...options,
     architecture,
     builderVersion: VISION_TRANSFORMER_BUILDER_VERSION,
-    // Resize with antialiasing (run-time position-embedding resampling) needs opset 18.
-    opset: config.dynamicImgSize ? 18 : 17,
   });
   const { g } = layers;
   const { embedDim: dim, layerNormEps: eps } = config;
@@ -134,8 +132,8 @@ function positionEmbedding(layers: GraphLayers, config: VisionTransformerConfig,
 
 /**
  * The position embedding resampled to the input's grid in the graph, as timm's
- * `resample_abs_pos_embed` (bicubic, antialias, a = -0.5, taps outside the grid excluded): ONNX
- * Resize with `cubic_coeff_a = -0.5`, `antialias = 1`, `exclude_outside = 1`, half-pixel centres.
+ * `resample_abs_pos_embed` (bicubic, antialiased, prefix tokens kept): `resampleGridBicubic` of
+ * the layers, the same numbers on every execution provider.
  */
 function resampledPositions(layers: GraphLayers, config: VisionTransformerConfig, grid: Grid): Value {
   const { g } = layers;
@@ -144,15 +142,9 @@ function resampledPositions(layers: GraphLayers, config: VisionTransformerConfig
   const table = layers.weight('pos_embed');
   const [gridHeight, gridWidth] = config.gridSize;
   const patchPart = g.slice(table, [prefix], [prefix + gridHeight * gridWidth], [1]);
-  const image = g.transpose(g.reshape(patchPart, [1, gridHeight, gridWidth, dim]), [0, 3, 1, 2]);
-  const resized = g.op('Resize', [image, null, null, g.concat([g.ints([1, dim], 'channels'), grid.shape], 0)], {
-    mode: 'cubic',
-    cubic_coeff_a: attr.float(-0.5),
-    antialias: 1,
-    exclude_outside: 1,
-    coordinate_transformation_mode: 'half_pixel',
-  });
-  const tokens = g.reshape(g.transpose(resized, [0, 2, 3, 1]), [1, -1, dim]);
+  const image = g.transpose(g.reshape(patchPart, [gridHeight, gridWidth, dim]), [2, 0, 1]);
+  const resized = resampleGridBicubic(layers, image, config.gridSize, grid.shape);
+  const tokens = g.reshape(g.transpose(resized, [1, 2, 0]), [1, -1, dim]);
   return prefix === 0 ? tokens : g.concat([g.slice(table, [0], [prefix], [1]), tokens], 1);
 }
 
