@@ -7,6 +7,7 @@ import { registerList } from './commands/list.js';
 import { registerVerify } from './commands/verify.js';
 import { registerClassify } from './commands/classify.js';
 import { registerPreprocess } from './commands/preprocess.js';
+import { registerServe } from './commands/serve.js';
 import type { CommandContext } from './context.js';
 import { EXIT, JSON_FORMAT_VERSION } from './exit.js';
 import type { CliIo } from './io.js';
@@ -42,6 +43,7 @@ export function createProgram(io: CliIo, exit: { code: number }): Command {
   registerDownload(program, context);
   registerClassify(program, context);
   registerPreprocess(program, context);
+  registerServe(program, context);
 
   return program;
 }

@@ -108,6 +108,8 @@ interface RequestState {
   images?: number;
   /** The error answered, for the log line. */
   error?: string;
+  /** Counted out of the requests in flight (answered or abandoned). */
+  finished?: boolean;
 }
 
 function positiveInteger(value: number | undefined, fallback: number, name: string): number {
@@ -237,8 +239,26 @@ export function createServer(options: ServerOptions): VitzooServer {
     return match[1]!;
   };
 
+  // Requests in flight, so close() resolves only once each is answered and logged.
+  let inFlight = 0;
+  let allFinished: (() => void) | undefined;
+  const finish = (state: RequestState | undefined) => {
+    if (!state || state.finished) return;
+    state.finished = true;
+    inFlight -= 1;
+    if (inFlight === 0) allFinished?.();
+  };
+  app.addHook('onRequest', async (request) => {
+    stateOf(request);
+    inFlight += 1;
+  });
+
   app.addHook('onRequestAbort', async (request) => {
-    states.get(request)?.controller.abort(new Error('The client closed the connection.'));
+    const state = states.get(request);
+    state?.controller.abort(new Error('The client closed the connection.'));
+    clearTimeout(state?.timer);
+    state?.ticket?.release();
+    finish(state);
   });
 
   // While draining, every answer closes its connection, so close() does not wait for idle keep-alive sockets.
@@ -270,6 +290,7 @@ export function createServer(options: ServerOptions): VitzooServer {
     if (reply.statusCode >= 500 && reply.statusCode !== 503) request.log.error(line, 'request failed');
     else if (reply.statusCode >= 500) request.log.warn(line, 'request refused');
     else request.log.info(line, 'request completed');
+    finish(state);
   });
 
   app.setErrorHandler((error, request, reply) => {
@@ -419,7 +440,8 @@ export function createServer(options: ServerOptions): VitzooServer {
       closing ??= (async () => {
         draining = true;
         for (const served of models.values()) metrics.modelReady.set({ model: served.name }, 0);
-        await app.close(); // stops accepting; resolves when the requests in flight are answered
+        await app.close(); // stops accepting; resolves when the connections are closed
+        if (inFlight > 0) await new Promise<void>((resolve) => (allFinished = resolve)); // and each request is answered and logged
         await loading;
         for (const served of models.values()) {
           await served.batcher?.whenIdle();

@@ -1,0 +1,201 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError, UnsupportedError, resolveDtype, type Dtype, type OutputName, type Registry } from '@vitzoo/core';
+import { defaultCacheDir } from '@vitzoo/hub/node';
+import { loadModel, resolveBackend, type Backend, type LoadModelOptions, type Model } from '@vitzoo/pipeline/node';
+import '@vitzoo/runtime-node'; // registers the 'node' backend
+import { DEFAULT_BODY_LIMIT, MODEL_NAME, createServer } from '@vitzoo/server';
+import type { CommandContext } from '../context.js';
+import { DEFAULT_MODEL, resolveModelArgument } from '../model-dir.js';
+import { hubSourceResolver, sourceOptions } from './download.js';
+
+interface ServeCommandOptions {
+  model: string[];
+  name?: string;
+  host: string;
+  port: string;
+  maxBatch: string;
+  maxDelayMs: string;
+  maxQueue: string;
+  requestTimeoutMs: string;
+  maxBodyMb: string;
+  threads?: string;
+  dtype: string;
+  outputs: string;
+  backend: string;
+  logLevel: string;
+  revision?: string;
+  offline?: boolean;
+  refresh?: boolean;
+  cacheDir?: string;
+  timeout?: string;
+  graphCache: boolean;
+}
+
+/** A whole number option within `min..max`. */
+function integerOption(value: string, option: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const number = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(number) || number < min || number > max) {
+    throw new InvalidArgumentError(option, `${option} must be a whole number from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}, got '${value}'.`);
+  }
+  return number;
+}
+
+/**
+ * The name a model is served under when `--model` gives none: the last path segment of the source
+ * (`models/digits-vit` → `digits-vit`, `timm/deit_small_patch16_224.fb_in1k@main` →
+ * `deit_small_patch16_224.fb_in1k`, `hf-hub:org/repo` → `repo`).
+ */
+export function defaultModelName(source: string): string {
+  const path = source.replace(/[?#].*$/, '').replace(/[\\/]+$/, '').replace(/@[^/\\]*$/, '');
+  return (path.split(/[\\/]/).at(-1) ?? path).replace(/^hf-hub:/, '');
+}
+
+/** `--model [NAME=]SOURCE` arguments as names and sources (`--name` names a single model). */
+export function parseModelArguments(values: readonly string[], name?: string): { name: string; source: string }[] {
+  const models = (values.length > 0 ? values : [DEFAULT_MODEL]).map((value) => {
+    const named = /^([A-Za-z0-9][A-Za-z0-9._-]*)=(.+)$/.exec(value);
+    const source = named ? named[2]! : value;
+    return { name: named ? named[1]! : defaultModelName(source), source, named: named !== null };
+  });
+  if (name !== undefined) {
+    if (models.length !== 1) throw new InvalidArgumentError('--name', `--name names a single model; with ${models.length} models give each its name as --model NAME=SOURCE.`);
+    if (models[0]!.named) throw new InvalidArgumentError('--name', `The model is named twice (--name ${name} and --model ${values[0]}); give one.`);
+    models[0]!.name = name;
+  }
+  const seen = new Set<string>();
+  for (const model of models) {
+    if (!MODEL_NAME.test(model.name)) {
+      throw new InvalidArgumentError('--model', `'${model.name}' (from ${model.source}) cannot be a model name in URLs (letters, digits, '.', '_', '-'); name it: --model NAME=${model.source}.`);
+    }
+    if (seen.has(model.name)) throw new InvalidArgumentError('--model', `Two models would be served as '${model.name}'; name them apart: --model NAME=SOURCE.`);
+    seen.add(model.name);
+  }
+  return models.map(({ name: modelName, source }) => ({ name: modelName, source }));
+}
+
+interface LoadSettings {
+  registry: Registry;
+  backend: Backend;
+  outputs: OutputName[];
+  dtype: Dtype;
+  threads: number | undefined;
+  maxBatch: number;
+  resolveSource: LoadModelOptions['resolveSource'];
+  graphCache: LoadModelOptions['graphCache'];
+}
+
+/**
+ * Loads one served model with the loader `vitzoo classify` uses (a folder, a bundled model name, a
+ * registry name, a hub repo or a URL). The one place the server's models are loaded.
+ */
+function loadServedModel(source: string, settings: LoadSettings): Promise<Model> {
+  const options: LoadModelOptions & { dtype: Dtype } = {
+    registry: settings.registry,
+    backend: settings.backend,
+    outputs: settings.outputs,
+    dtype: settings.dtype,
+    batchSize: settings.maxBatch,
+    ...(settings.threads !== undefined ? { sessionOptions: { intraOpNumThreads: settings.threads } } : {}),
+    resolveSource: settings.resolveSource,
+    graphCache: settings.graphCache,
+  };
+  return loadModel(source, options);
+}
+
+/** Resolves on the first SIGTERM or SIGINT (and removes its listeners); `stop` removes them without waiting. */
+function shutdownSignal(): { received: Promise<NodeJS.Signals>; stop(): void } {
+  let handler: (signal: NodeJS.Signals) => void = () => undefined;
+  const received = new Promise<NodeJS.Signals>((resolve) => (handler = resolve));
+  process.once('SIGTERM', handler);
+  process.once('SIGINT', handler);
+  return {
+    received,
+    stop: () => {
+      process.off('SIGTERM', handler);
+      process.off('SIGINT', handler);
+    },
+  };
+}
+
+export function registerServe(program: Command, context: CommandContext): void {
+  program
+    .command('serve')
+    .description('serve models over the Open Inference Protocol (KServe v2 / Triton REST) with dynamic batching; SIGTERM drains and exits 0')
+    .option('-m, --model <[name=]source>', `a model to serve (repeatable): a folder, bundled model, registry name, hub repo or URL, as classify --model takes; named by its last path segment unless NAME= is given (default ${DEFAULT_MODEL})`, (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option('--name <name>', 'the name of the (single) model in URLs')
+    .option('--host <host>', 'address to listen on (0.0.0.0 in containers)', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0 picks a free one)', '8080')
+    .option('--max-batch <n>', 'most images per model run, and per request (1 turns batching off)', '32')
+    .option('--max-delay-ms <ms>', 'how long a request may wait for others to join its batch', '5')
+    .option('--max-queue <n>', 'most requests per model waiting; more get 503 with Retry-After', '256')
+    .option('--request-timeout-ms <ms>', 'answer 503 to a request not answered within this time', '30000')
+    .option('--max-body-mb <mb>', 'largest request body in MiB (larger: 400)', String(DEFAULT_BODY_LIMIT / (1024 * 1024)))
+    .option('--threads <n>', 'ONNX Runtime threads per model run (default: its own choice, every core)')
+    .option('--dtype <dtype>', 'weight precision of the built graphs: fp32, fp16, int8, q4', 'fp32')
+    .option('--outputs <names>', 'graph outputs to build and serve, comma-separated: logits, pre_logits, features', 'logits')
+    .option('--backend <name>', 'runtime backend', 'node')
+    .option('--log-level <level>', 'request log level: fatal, error, warn, info, debug, trace, silent', 'info')
+    .option('--revision <rev>', 'hub models: branch, tag or commit (default main; or org/repo@rev)')
+    .option('--offline', 'never touch the network; fail naming the files the cache lacks (also VITZOO_OFFLINE=1 / HF_HUB_OFFLINE=1)')
+    .option('--refresh', 'ask the hub again even when the revision is cached')
+    .option('--cache-dir <dir>', 'cache folder for downloads and built graphs (default VITZOO_CACHE, else $XDG_CACHE_HOME/vitzoo, else ~/.cache/vitzoo)')
+    .option('--timeout <seconds>', 'seconds without data before a download fails', '30')
+    .option('--no-graph-cache', 'convert checkpoints on every start instead of caching the built ONNX graphs')
+    .action(async (options: ServeCommandOptions) => {
+      const { io } = context;
+      const models = parseModelArguments(options.model, options.name);
+      const port = integerOption(options.port, '--port', 0, 65535);
+      const maxBatch = integerOption(options.maxBatch, '--max-batch', 1);
+      const maxDelayMs = integerOption(options.maxDelayMs, '--max-delay-ms', 0);
+      const maxQueue = integerOption(options.maxQueue, '--max-queue', 1);
+      const requestTimeoutMs = integerOption(options.requestTimeoutMs, '--request-timeout-ms', 1);
+      const bodyLimit = integerOption(options.maxBodyMb, '--max-body-mb', 1) * 1024 * 1024;
+      const threads = options.threads === undefined ? undefined : integerOption(options.threads, '--threads', 1);
+      const dtype = resolveDtype(options.dtype);
+      // loadModel does not take dtype until the precision work lands; refuse rather than silently serve fp32.
+      if (dtype !== 'fp32') throw new UnsupportedError(`--dtype ${dtype} is not built yet; only fp32 graphs are.`);
+      const outputs = options.outputs.split(',').map((name) => name.trim()).filter(Boolean) as OutputName[];
+      const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+      if (!levels.includes(options.logLevel)) throw new InvalidArgumentError('--log-level', `--log-level must be one of ${levels.join(', ')}, got '${options.logLevel}'.`);
+
+      const registry = await context.registry();
+      const backend = await resolveBackend([options.backend]);
+      const source = sourceOptions(options, io.cwd);
+      const settings: LoadSettings = {
+        registry,
+        backend,
+        outputs,
+        dtype,
+        threads,
+        maxBatch,
+        // hub repos, registry names, URLs (@vitzoo/hub), fetched into the cache; no progress bars (the output is the log)
+        resolveSource: hubSourceResolver(context, registry, { source, json: true }),
+        graphCache: options.graphCache ? { cacheDir: source.cacheDir ?? defaultCacheDir() } : false,
+      };
+      const server = createServer({
+        models: models.map((model) => ({ name: model.name, load: () => loadServedModel(resolveModelArgument(model.source, io.cwd), settings) })),
+        maxBatch,
+        maxDelayMs,
+        maxQueue,
+        requestTimeoutMs,
+        bodyLimit,
+        logger: { level: options.logLevel },
+      });
+      // stdout carries the JSON log lines (one per request); these few lifecycle lines go to stderr.
+      const signal = shutdownSignal();
+      try {
+        const url = await server.listen({ host: options.host, port });
+        io.stderr(`vitzoo serve: listening on ${url} (models: ${models.map((model) => model.name).join(', ')}; loading)\n`);
+        const outcome = await Promise.race([server.ready().then(() => 'ready' as const), signal.received]);
+        if (outcome === 'ready') {
+          io.stderr(`vitzoo serve: ready at ${url}: ${models.map((model) => `${url}/v2/models/${model.name}`).join(', ')}\n`);
+          await signal.received;
+        }
+        io.stderr('vitzoo serve: shutting down; answering the requests in flight\n');
+      } finally {
+        signal.stop();
+        await server.close();
+        io.stderr('vitzoo serve: stopped\n');
+      }
+    });
+}
