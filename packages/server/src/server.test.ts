@@ -1,4 +1,5 @@
 import { readFileSync, readdirSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSafetensors, type Tensor } from '@vitzoo/core';
@@ -370,6 +371,49 @@ describe('back-pressure, timeouts, loading and draining', () => {
       const after = await client.infer('digits-vit', { inputs: [pixelInput([100])] });
       expect(after.status).toBe(200);
       expect(await metricValue(server, 'vitzoo_requests_total{model="digits-vit",endpoint="infer",status="503"}')).toBe(refused.length);
+      expectNoCrash(log.lines);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('a client that goes away (mid-body, or while queued) gives its queue place back, and its request never runs', async () => {
+    const log = logCollector();
+    const server = createServer({ models: [{ name: 'digits-vit', model: vit }], maxDelayMs: 300, maxQueue: 2, logger: { stream: log.stream } });
+    const depth = async () => (await server.metrics.queueDepth.get()).values.find((value) => value.labels.model === 'digits-vit')?.value;
+    const until = async (condition: () => Promise<boolean>) => {
+      const started = Date.now();
+      while (!(await condition())) {
+        if (Date.now() - started > 10_000) throw new Error('timed out waiting');
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    };
+    try {
+      const url = await server.listen({ port: 0 });
+      const client = new OpenInferenceClient(url);
+      await server.ready();
+      // Queued, waiting for its batch, when the client gives up.
+      const controller = new AbortController();
+      const body = JSON.stringify({ inputs: [{ name: 'pixel_values', shape: [1, 3, 32, 32], datatype: 'FP32', data: Array.from(pixelRows([0])) }] });
+      const abandoned = fetch(`${url}/v2/models/digits-vit/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: controller.signal });
+      await until(async () => (await depth()) === 1);
+      controller.abort();
+      await expect(abandoned).rejects.toThrow();
+      await until(async () => (await depth()) === 0);
+      // Gone halfway through sending its body.
+      const { port } = new URL(url);
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        socket.write('POST /v2/models/digits-vit/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"inputs": [');
+      });
+      await until(async () => (await depth()) === 1);
+      socket.destroy();
+      await until(async () => (await depth()) === 0);
+      expect(await metricValue(server, 'vitzoo_requests_total{model="digits-vit",endpoint="infer",status="aborted"}')).toBe(2);
+      expect(await metricValue(server, 'vitzoo_batch_size_count{model="digits-vit"}')).toBe(0); // neither ran
+      // Both places are free again.
+      const results = await Promise.all([1, 2].map((i) => client.infer('digits-vit', { inputs: [pixelInput([i])], outputs: [{ name: 'logits' }] })));
+      expect(results.map((result) => result.status)).toEqual([200, 200]);
+      expect(log.lines.filter((line) => line.msg === 'request aborted by the client')).toHaveLength(2);
       expectNoCrash(log.lines);
     } finally {
       await server.close();

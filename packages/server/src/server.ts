@@ -94,6 +94,14 @@ class HttpError extends Error {
   }
 }
 
+/** The reason a request is abandoned when its client goes away: nothing is answered, nothing is wrong. */
+class ClientGoneError extends Error {
+  constructor() {
+    super('The client closed the connection.');
+    this.name = 'ClientGoneError';
+  }
+}
+
 const RETRY_AFTER = { 'retry-after': '1' };
 
 type Endpoint = 'live' | 'ready' | 'server_metadata' | 'model_metadata' | 'model_ready' | 'infer' | 'classify' | 'models' | 'metrics' | 'not_found';
@@ -125,6 +133,7 @@ function bad(message: string): InvalidArgumentError {
 /** Status and message for an error thrown while answering. */
 function describeError(error: unknown, bodyLimit: number, maxBatch: number): { status: number; message: string; headers: Record<string, string>; crash: boolean } {
   if (error instanceof HttpError) return { status: error.status, message: error.message, headers: error.headers, crash: false };
+  if (error instanceof ClientGoneError) return { status: 499, message: error.message, headers: {}, crash: false }; // never sent: the connection is gone
   if (VitzooError.isInstance(error)) {
     const clientError = ['invalid-argument', 'invalid-image', 'invalid-config', 'unsupported', 'unknown-model'].includes(error.code);
     return { status: error.code === 'unknown-model' ? 404 : clientError ? 400 : 500, message: error.message, headers: {}, crash: !clientError };
@@ -248,17 +257,22 @@ export function createServer(options: ServerOptions): VitzooServer {
     inFlight -= 1;
     if (inFlight === 0) allFinished?.();
   };
-  app.addHook('onRequest', async (request) => {
-    stateOf(request);
+  app.addHook('onRequest', async (request, reply) => {
+    const state = stateOf(request);
     inFlight += 1;
-  });
-
-  app.addHook('onRequestAbort', async (request) => {
-    const state = states.get(request);
-    state?.controller.abort(new Error('The client closed the connection.'));
-    clearTimeout(state?.timer);
-    state?.ticket?.release();
-    finish(state);
+    // A connection closed before the answer was sent (the client gave up or went away): fastify
+    // runs no onResponse then, so the request's queue place, timer and count are given back here.
+    reply.raw.once('close', () => {
+      if (reply.raw.writableFinished) return; // answered: onResponse logs and counts it
+      state.controller.abort(new ClientGoneError());
+      clearTimeout(state.timer);
+      state.ticket?.release();
+      const endpoint = endpointOf(request);
+      const model = state.served?.name ?? '';
+      metrics.requests.inc({ model, endpoint, status: 'aborted' });
+      request.log.info({ method: request.method, url: request.url, endpoint, ...(model ? { model } : {}) }, 'request aborted by the client');
+      finish(state);
+    });
   });
 
   // While draining, every answer closes its connection, so close() does not wait for idle keep-alive sockets.
