@@ -5,7 +5,7 @@
 // Run `pnpm build` first.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -14,7 +14,8 @@ import { randomStateDict } from './random-weights.mjs';
 
 const CLI = fileURLToPath(new URL('../../../packages/cli/dist/bin.js', import.meta.url));
 const MODEL = 'deit_tiny_patch16_224';
-const SECONDS = { warmup: 3, concurrency1: 8, concurrency32: 12 };
+/** Requests per measurement (a fixed amount, so a slow, shared machine still gives whole measurements). */
+const AMOUNT = { warmup: 64, concurrency1: 40, concurrency32: 384 };
 
 /** A timm-layout model folder with random weights (no download). */
 function writeModelFolder(dir) {
@@ -26,7 +27,7 @@ function writeModelFolder(dir) {
 
 /** Starts `vitzoo serve` and resolves with its URL once the model is ready. */
 async function startServer(modelDir, args) {
-  const child = spawn(process.execPath, [CLI, 'serve', '--model', `deit=${modelDir}`, '--port', '0', '--log-level', 'warn', '--no-graph-cache', ...args], {
+  const child = spawn(process.execPath, [CLI, 'serve', '--model', `deit=${modelDir}`, '--port', '0', '--log-level', 'warn', '--no-graph-cache', '--request-timeout-ms', '120000', ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -57,9 +58,9 @@ function requestBody() {
   return { body: Buffer.concat([header, binary]), headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) } };
 }
 
-async function load(url, connections, duration) {
+async function load(url, connections, amount) {
   const { body, headers } = requestBody();
-  const result = await autocannon({ url: `${url}/v2/models/deit/infer`, method: 'POST', headers, body, connections, duration });
+  const result = await autocannon({ url: `${url}/v2/models/deit/infer`, method: 'POST', headers, body, connections, amount, timeout: 120 });
   if (result.errors > 0 || result.non2xx > 0 || result.timeouts > 0) {
     throw new Error(`${result.errors} errors, ${result.non2xx} non-2xx answers, ${result.timeouts} timeouts at concurrency ${connections}`);
   }
@@ -78,8 +79,8 @@ export async function run({ log }) {
     ]) {
       const server = await startServer(dir, [...args, '--threads', String(threads)]);
       try {
-        await load(server.url, 32, SECONDS.warmup);
-        results[mode] = { 1: await load(server.url, 1, SECONDS.concurrency1), 32: await load(server.url, 32, SECONDS.concurrency32) };
+        await load(server.url, 32, AMOUNT.warmup);
+        results[mode] = { 1: await load(server.url, 1, AMOUNT.concurrency1), 32: await load(server.url, 32, AMOUNT.concurrency32) };
       } finally {
         await server.stop();
       }
@@ -92,6 +93,7 @@ export async function run({ log }) {
     rmSync(dir, { recursive: true, force: true });
   }
   const { on, off } = results;
+  const load1 = loadavg()[0].toFixed(1);
   const describe = (r) => `${r.rps.toFixed(1)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms`;
   const throughput = on[32].rps / off[32].rps;
   log?.(`  throughput at concurrency 32: batching on / off = ${throughput.toFixed(2)}x (target >= 1.5x)`);
@@ -102,7 +104,7 @@ export async function run({ log }) {
       baseline_ms: off[1].p50,
       ratio: on[1].p50 / off[1].p50,
       target: '',
-      note: `on: ${describe(on[1])}; off (--max-batch 1): ${describe(off[1])}; binary FP32 pixel_values, ${threads} runtime thread(s), autocannon`,
+      note: `on: ${describe(on[1])}; off (--max-batch 1): ${describe(off[1])}; binary FP32 pixel_values, ${threads} runtime thread(s), autocannon; load average ${load1} on ${availableParallelism()} cores`,
     },
     {
       name: `serve ${MODEL} (random weights), concurrency 32: ms per request (1 / throughput), batching on vs off`,
