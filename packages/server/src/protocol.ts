@@ -175,6 +175,17 @@ export function elementCount(shape: readonly number[]): number {
 
 const littleEndian = endianness() === 'LE';
 
+/** Calls `visit` on each element of an input's JSON `data`, row-major: flat, or nested no deeper than its shape. */
+function forEachElement(input: RequestInput, visit: (value: unknown) => void): void {
+  const walk = (value: unknown, depth: number): void => {
+    if (!Array.isArray(value)) return visit(value);
+    if (depth >= input.shape.length) throw bad('inputs', `Input '${input.name}' has "data" nested deeper than its shape [${input.shape.join(', ')}].`);
+    for (const element of value) walk(element, depth + 1);
+  };
+  if (!Array.isArray(input.data)) throw bad('inputs', `Input '${input.name}' "data" must be an array (row-major), got ${describeValue(input.data)}.`);
+  walk(input.data, 0);
+}
+
 /**
  * An FP32 input's values: the JSON `data` (flat, or nested as the shape, row-major) or its binary
  * bytes (little-endian float32). Every value must be a finite number and the count must match the shape.
@@ -196,21 +207,13 @@ export function readFloat32(input: RequestInput): Float32Array {
   }
   const out = new Float32Array(expected);
   let count = 0;
-  const visit = (value: unknown, depth: number): void => {
-    if (Array.isArray(value)) {
-      if (depth >= input.shape.length) throw bad('inputs', `Input '${input.name}' has "data" nested deeper than its shape [${input.shape.join(', ')}].`);
-      for (const element of value) visit(element, depth + 1);
-      return;
-    }
+  forEachElement(input, (value) => {
     if (typeof value !== 'number' || !Number.isFinite(value)) {
       throw bad('inputs', `Input '${input.name}' (FP32) has ${describeValue(value)} at element ${count}; FP32 data must be finite numbers.`);
     }
     if (count < expected) out[count] = value;
     count += 1;
-  };
-  const data = input.data;
-  if (!Array.isArray(data)) throw bad('inputs', `Input '${input.name}' "data" must be an array (row-major), got ${describeValue(data)}.`);
-  visit(data, 0);
+  });
   if (count !== expected) {
     throw bad('inputs', `Input '${input.name}' has ${count} values; its shape [${input.shape.join(', ')}] needs ${expected}.`);
   }
@@ -240,19 +243,12 @@ export function readBytes(input: RequestInput): Buffer[] {
       offset += length;
     }
   } else {
-    const visit = (value: unknown, depth: number): void => {
-      if (Array.isArray(value)) {
-        if (depth >= input.shape.length) throw bad('inputs', `Input '${input.name}' has "data" nested deeper than its shape [${input.shape.join(', ')}].`);
-        for (const element of value) visit(element, depth + 1);
-        return;
-      }
+    forEachElement(input, (value) => {
       if (typeof value !== 'string' || !BASE64.test(value)) {
         throw bad('inputs', `Input '${input.name}' (BYTES) element ${elements.length} is ${typeof value === 'string' ? 'not base64' : describeValue(value)}; in JSON each element is the base64 of the bytes (or send them as binary data).`);
       }
       elements.push(Buffer.from(value, 'base64'));
-    };
-    if (!Array.isArray(input.data)) throw bad('inputs', `Input '${input.name}' "data" must be an array, got ${describeValue(input.data)}.`);
-    visit(input.data, 0);
+    });
   }
   if (elements.length !== expected) {
     throw bad('inputs', `Input '${input.name}' has ${elements.length} elements; its shape [${input.shape.join(', ')}] needs ${expected}.`);
