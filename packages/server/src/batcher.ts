@@ -64,7 +64,7 @@ export class Ticket {
 
   /** Queues `pixels` (`[N, 3, H, W]`, N ≤ maxBatch) and resolves with this request's rows of each output. */
   submit(pixels: Tensor<'float32'>, outputs: readonly OutputName[], signal?: AbortSignal): Promise<Partial<Record<OutputName, Tensor>>> {
-    if (this.state !== 'waiting') throw new Error('This ticket was already used.');
+    if (this.state !== 'waiting') return Promise.reject(signal?.aborted ? signal.reason : new Error('This ticket was already used or released.'));
     this.state = 'submitted';
     return this.batcher.enqueue(pixels, outputs, signal);
   }

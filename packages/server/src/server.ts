@@ -367,6 +367,7 @@ export function createServer(options: ServerOptions): VitzooServer {
       const pixels = await readPixels(inference.inputs, served, maxBatch);
       const rows = pixels.shape[0]!;
       state.images = rows;
+      state.controller.signal.throwIfAborted(); // timed out or abandoned while being read or decoded
       const results = await state.ticket!.submit(pixels, requested.map((output) => output.name as OutputName), state.controller.signal);
       const outputs = requested.map((output): ResponseOutput => {
         const tensor = results[output.name as OutputName]!;
@@ -418,6 +419,7 @@ export function createServer(options: ServerOptions): VitzooServer {
       const pixels = transform.applyBatch(images);
       const labels = model.labels ?? indexLabels(served.signature!.outputs.find((output) => output.name === 'logits')!.shape[1]!);
       const filter = resolvePredictionFilter({ topK, ...(threshold !== undefined ? { threshold } : {}) }, labels);
+      state.controller.signal.throwIfAborted(); // timed out or abandoned while being read or decoded
       const { logits } = await state.ticket!.submit(pixels, ['logits'], state.controller.signal);
       const classes = logits!.shape[1]!;
       const values = logits!.data as Float32Array;
