@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import multipart from '@fastify/multipart';
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { InvalidArgumentError, VitzooError, createTensor, type OutputName, type Tensor } from '@vitzoo/core';
 import { indexLabels, predictionsFromLogits, resolvePredictionFilter, type Prediction } from '@vitzoo/pipeline';
 import { decodeImage } from '@vitzoo/preprocess/node';
