@@ -304,3 +304,43 @@ export function resampleGridBicubicAntialias(tokens: Array64, from: readonly [nu
       }
   return out;
 }
+
+/** torch.linspace(start, end, steps) in float64 (steps = 1 gives [start]). */
+export function linspace(start: number, end: number, steps: number): number[] {
+  if (steps === 1) return [start];
+  const step = (end - start) / (steps - 1);
+  // As torch computes it: the first half from start, the second half back from end.
+  return Array.from({ length: steps }, (_, i) => (i < steps / 2 ? start + i * step : end - (steps - 1 - i) * step));
+}
+
+/**
+ * `torch.nn.functional.grid_sample(image, grid, mode='bilinear', padding_mode='zeros',
+ * align_corners)` of one image [C, H, W] on a separable grid: output pixel (i, j) samples at the
+ * normalised coordinates x = xs[j] (width) and y = ys[i] (height), both in [-1, 1]. Neighbours
+ * outside the image contribute zero. Returns [C, ys.length, xs.length].
+ */
+export function gridSampleBilinear(image: Array64, xs: readonly number[], ys: readonly number[], alignCorners: boolean): Array64 {
+  const [channels, height, width] = image.shape as [number, number, number];
+  const unnormalize = (coordinate: number, size: number) => (alignCorners ? ((coordinate + 1) / 2) * (size - 1) : ((coordinate + 1) * size - 1) / 2);
+  const out = array64([channels, ys.length, xs.length]);
+  for (let i = 0; i < ys.length; i++) {
+    const y = unnormalize(ys[i]!, height);
+    const y0 = Math.floor(y);
+    for (let j = 0; j < xs.length; j++) {
+      const x = unnormalize(xs[j]!, width);
+      const x0 = Math.floor(x);
+      const taps: [number, number, number][] = [
+        [y0, x0, (y0 + 1 - y) * (x0 + 1 - x)],
+        [y0, x0 + 1, (y0 + 1 - y) * (x - x0)],
+        [y0 + 1, x0, (y - y0) * (x0 + 1 - x)],
+        [y0 + 1, x0 + 1, (y - y0) * (x - x0)],
+      ];
+      for (let c = 0; c < channels; c++) {
+        let sum = 0;
+        for (const [ty, tx, weight] of taps) if (ty >= 0 && ty < height && tx >= 0 && tx < width) sum += weight * image.data[(c * height + ty) * width + tx]!;
+        out.data[(c * ys.length + i) * xs.length + j] = sum;
+      }
+    }
+  }
+  return out;
+}
