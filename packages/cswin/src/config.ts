@@ -1,4 +1,4 @@
-import { InvalidConfigError, KwargsReader, TRAINING_ONLY_KWARGS } from '@vitzoo/core';
+import { InvalidConfigError, KwargsReader, TRAINING_ONLY_KWARGS, type OutputCatalog } from '@vitzoo/core';
 
 /** LayerNorm epsilon of every norm in the authors' model (`nn.LayerNorm` default). */
 export const LAYER_NORM_EPSILON = 1e-5;
@@ -16,13 +16,14 @@ export interface CswinBranch {
   scale: number;
 }
 
-/** A stage: `depth` blocks on a `resolution x resolution` token grid of width `dim`. */
+/** A stage: `depth` blocks on a `side x side` token grid of width `dim`. */
 export interface CswinStage {
   dim: number;
   depth: number;
   numHeads: number;
   splitSize: number;
-  resolution: number;
+  /** The stage's token-grid side (the stem's output side, halved, rounded up, by each merge). */
+  side: number;
   mlpHidden: number;
   /** One branch (full attention over the map) or two (column stripes, then row stripes). */
   branches: CswinBranch[];
@@ -85,36 +86,38 @@ export function parseCswinConfig(kwargs: Readonly<Record<string, unknown>>): Csw
   }
 
   const stages: CswinStage[] = [];
+  const scaleFor = (headDim: number) => (qkScale !== null && qkScale !== 0 ? qkScale : headDim ** -0.5); // `qk_scale or head_dim ** -0.5`
   let side = stemSide;
   for (let index = 0; index < 4; index++) {
     const dim = embedDim * 2 ** index;
     if (index > 0) side = Math.ceil(side / 2); // merge conv: k3, s2, p1
-    const resolution = Math.floor(imgSize / 4 / 2 ** index);
+    // The blocks are built for img_size // 4, // 8, // 16, // 32 (`reso`) and assert it at run time.
+    const reso = Math.floor(imgSize / 4 / 2 ** index);
     const stageDepth = depth[index]!;
     const heads = numHeads[index]!;
     // stage 4 reads split_size[-1]; stages 1-3 split_size[0..2]
     const sw = index === 3 ? splitSize[splitSize.length - 1]! : splitSize[index]!;
-    if (stageDepth > 0 && side !== resolution) {
+    const hasBlocks = stageDepth > 0;
+    if (hasBlocks && side !== reso) {
       throw new InvalidConfigError(
         'img_size',
         imgSize,
-        `a size for which every stage's token grid halves exactly (stage ${index + 1} gets ${side}x${side} tokens but its blocks are built for img_size // ${4 * 2 ** index} = ${resolution}); use a multiple of 32`,
+        `a size for which every stage's token grid halves exactly (stage ${index + 1} gets ${side}x${side} tokens but its blocks are built for img_size // ${4 * 2 ** index} = ${reso}); use a multiple of 32`,
         CONTEXT,
       );
     }
-    const single = index === 3 || resolution === sw;
+    const single = index === 3 || reso === sw;
     const branches: CswinBranch[] = [];
-    const scaleFor = (headDim: number) => (qkScale !== null && qkScale !== 0 ? qkScale : headDim ** -0.5);
     if (single) {
-      if (dim % heads !== 0) {
+      if (hasBlocks && dim % heads !== 0) {
         throw new InvalidConfigError('num_heads', numHeads, `head counts dividing the stage widths (stage ${index + 1}: ${heads} heads for ${dim} channels)`, CONTEXT);
       }
       const headDim = dim / heads;
-      branches.push({ channelStart: 0, channels: dim, heads, headDim, windowHeight: resolution, windowWidth: resolution, scale: scaleFor(headDim) });
+      branches.push({ channelStart: 0, channels: dim, heads, headDim, windowHeight: reso, windowWidth: reso, scale: scaleFor(headDim) });
     } else {
       const branchHeads = Math.floor(heads / 2);
       const channels = dim / 2;
-      if (dim % 2 !== 0 || branchHeads < 1 || channels % branchHeads !== 0) {
+      if (hasBlocks && (dim % 2 !== 0 || branchHeads < 1 || channels % branchHeads !== 0)) {
         throw new InvalidConfigError(
           'num_heads',
           numHeads,
@@ -122,23 +125,23 @@ export function parseCswinConfig(kwargs: Readonly<Record<string, unknown>>): Csw
           CONTEXT,
         );
       }
-      if (stageDepth > 0 && resolution % sw !== 0) {
+      if (hasBlocks && reso % sw !== 0) {
         throw new InvalidConfigError(
           'img_size',
           imgSize,
-          `a size whose stage grids are multiples of the stripe widths: stage ${index + 1} has a ${resolution}x${resolution} token grid (img_size // ${4 * 2 ** index}), which split_size[${index}] = ${sw} does not divide (the classification model does not pad)`,
+          `a size whose stage grids are multiples of the stripe widths: stage ${index + 1} has a ${reso}x${reso} token grid (img_size // ${4 * 2 ** index}), which split_size[${index}] = ${sw} does not divide (the classification model does not pad)`,
           CONTEXT,
         );
       }
       const headDim = channels / branchHeads;
       const scale = scaleFor(headDim);
       // attns.0: full-height column stripes of width sw; attns.1: full-width row stripes of height sw
-      branches.push({ channelStart: 0, channels, heads: branchHeads, headDim, windowHeight: resolution, windowWidth: sw, scale });
-      branches.push({ channelStart: channels, channels, heads: branchHeads, headDim, windowHeight: sw, windowWidth: resolution, scale });
+      branches.push({ channelStart: 0, channels, heads: branchHeads, headDim, windowHeight: reso, windowWidth: sw, scale });
+      branches.push({ channelStart: channels, channels, heads: branchHeads, headDim, windowHeight: sw, windowWidth: reso, scale });
     }
-    stages.push({ dim, depth: stageDepth, numHeads: heads, splitSize: sw, resolution: side, mlpHidden: Math.floor(dim * mlpRatio), branches });
+    stages.push({ dim, depth: stageDepth, numHeads: heads, splitSize: sw, side, mlpHidden: Math.floor(dim * mlpRatio), branches });
   }
-  if (stages.some((stage) => stage.mlpHidden < 1)) {
+  if (stages.some((stage) => stage.depth > 0 && stage.mlpHidden < 1)) {
     throw new InvalidConfigError('mlp_ratio', mlpRatio, 'a ratio giving an MLP hidden width of at least 1', CONTEXT);
   }
   return { imgSize, inChans, numClasses, embedDim, depth, splitSize, numHeads, mlpRatio, qkvBias, qkScale, stages, numFeatures: embedDim * 8 };
@@ -182,4 +185,16 @@ export function cswinCheckpointShapes(config: CswinConfig): Record<string, reado
   norm('norm', config.numFeatures);
   if (config.numClasses > 0) linear('head', config.numClasses, config.numFeatures);
   return shapes;
+}
+
+/**
+ * The extra outputs of a config: every attention branch (`stage<k>.<i>.attns.<j>`, forward order)
+ * and one intermediate per stage (ours: the stage's output tokens as [B, C, side, side]).
+ */
+export function cswinOutputs(config: CswinConfig): OutputCatalog {
+  const attention: string[] = [];
+  config.stages.forEach((stage, index) => {
+    for (let block = 0; block < stage.depth; block++) stage.branches.forEach((_, branch) => attention.push(`stage${index + 1}.${block}.attns.${branch}`));
+  });
+  return { attention, intermediates: config.stages.length, rollout: false };
 }

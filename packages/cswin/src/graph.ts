@@ -1,166 +1,103 @@
-import { CheckpointMismatchError, type BuiltGraph, type GraphBuildOptions, type StateDict } from '@vitzoo/core';
-import { GraphBuilder, toBuiltGraph, type Value } from '@vitzoo/onnx';
-import { LAYER_NORM_EPSILON, type CswinBranch, type CswinConfig, type CswinStage } from './config.js';
+import type { BuiltGraph, GraphBuildOptions, StateDict } from '@vitzoo/core';
+import type { Value } from '@vitzoo/onnx';
+import { attention, GraphLayers } from '@vitzoo/onnx/layers';
+import { LAYER_NORM_EPSILON as eps, type CswinBranch, type CswinConfig, type CswinStage } from './config.js';
+
+/** Part of the built-graph cache key: changes whenever the graphs built here change. */
+export const CSWIN_BUILDER_VERSION = '2';
 
 /**
- * Builds the ONNX graph of `CSWinTransformer` in eval mode. Token activations are kept as 2-D
- * `[batch * tokens, channels]` tensors (row-major tokens), so Linear layers are single Gemm nodes
- * reading the PyTorch `[out, in]` weights as they are and LayerNormalization runs on the last axis.
+ * `CSWinTransformer.forward` (models/cswin.py) in eval mode, in the reference's order:
+ * stage1_conv_embed → stage1 → merge1 → stage2 → merge2 → stage3 → merge3 → stage4 → norm → mean
+ * over tokens → head. Tokens are `[B, N, C]`, row-major.
+ *
+ * Extra outputs: `attention.stage<k>.<i>.attns.<j>` (each branch's probabilities, windows in the
+ * batch axis) and `intermediates.<k>` (ours: stage k+1's output tokens as `[B, C, side, side]`,
+ * before the next merge and without the final norm).
  */
-export function buildCswinGraph(
-  config: CswinConfig,
-  stateDict: StateDict,
-  options: Required<Pick<GraphBuildOptions, 'outputs'>> & GraphBuildOptions,
-): BuiltGraph {
-  const g = new GraphBuilder({ graphName: options.graphName ?? 'cswin', metadata: { architecture: 'cswin' } });
-  const weight = (key: string): Value => {
-    const tensor = stateDict[key];
-    if (!tensor) throw new CheckpointMismatchError('cswin', { missing: [key], unexpected: [], misshaped: [] });
-    return g.weight(key, tensor);
-  };
-  const optionalWeight = (key: string): Value | null => (stateDict[key] ? weight(key) : null);
-  const linear = (x: Value, prefix: string): Value =>
-    g.scope(prefix, () => g.gemmTransB(x, weight(`${prefix}.weight`), optionalWeight(`${prefix}.bias`)));
-  const layerNorm = (x: Value, prefix: string): Value =>
-    g.scope(prefix, () => g.layerNormalization(x, weight(`${prefix}.weight`), weight(`${prefix}.bias`), LAYER_NORM_EPSILON));
+export function buildCswinGraph(config: CswinConfig, weights: StateDict, options: Required<Pick<GraphBuildOptions, 'outputs'>> & GraphBuildOptions): BuiltGraph {
+  const layers = new GraphLayers(weights, { ...options, architecture: 'cswin', builderVersion: CSWIN_BUILDER_VERSION });
+  const { g } = layers;
+  const pixels = g.input('pixel_values', 'float32', ['batch', config.inChans, config.imgSize, config.imgSize]);
 
-  const { imgSize, inChans, embedDim } = config;
-  const pixels = g.input('pixel_values', 'float32', ['batch', inChans, imgSize, imgSize]);
-
-  // Stem: conv 7x7 stride 4 padding 2 -> tokens -> LayerNorm.
-  const firstSide = config.stages[0]!.resolution;
-  let x = g.scope('stage1_conv_embed', () => {
-    const image = g.scope('stage1_conv_embed.0', () =>
-      g.conv(pixels, weight('stage1_conv_embed.0.weight'), weight('stage1_conv_embed.0.bias'), {
-        kernelShape: [7, 7],
-        strides: [4, 4],
-        pads: [2, 2, 2, 2],
-      }),
-    );
-    return imageToTokens(g, image, embedDim, firstSide);
-  });
-  x = layerNorm(x, 'stage1_conv_embed.2');
-
+  // stage1_conv_embed: Conv2d(k7, s4, p2) → Rearrange to tokens → LayerNorm.
+  const stem = layers.conv(pixels, 'stage1_conv_embed.0', { kernelShape: [7, 7], strides: [4, 4], pads: [2, 2, 2, 2] });
+  let x = layers.layerNorm(
+    layers.module('stage1_conv_embed.1', () => layers.imageToTokens(stem, config.embedDim)),
+    'stage1_conv_embed.2',
+    eps,
+  );
   config.stages.forEach((stage, index) => {
-    if (index > 0) x = g.scope(`merge${index}`, () => merge(g, x, config.stages[index - 1]!, stage, `merge${index}`, weight, layerNorm));
-    for (let block = 0; block < stage.depth; block++) {
-      const prefix = `stage${index + 1}.${block}`;
-      x = g.scope(prefix, () => cswinBlock(g, x, stage, prefix, { weight, linear, layerNorm }));
-    }
+    if (index > 0) x = merge(layers, x, config.stages[index - 1]!, stage, `merge${index}`);
+    for (let block = 0; block < stage.depth; block++) x = cswinBlock(layers, x, stage, `stage${index + 1}.${block}`);
+    const name = `intermediates.${index}`;
+    if (layers.wants(name)) layers.produce(name, layers.module(name, () => layers.tokensToImage(x, stage.dim, stage.side, stage.side)), ['batch', stage.dim, stage.side, stage.side]);
   });
 
-  const last = config.stages[config.stages.length - 1]!;
-  const features = g.scope('pool', () => {
-    const normed = layerNorm(x, 'norm');
-    const tokens = g.reshape(normed, [-1, last.resolution * last.resolution, config.numFeatures]);
-    return g.reduceMean(tokens, [1]);
+  // forward_features: norm, then the mean over tokens; forward: head.
+  const features = layers.module('norm', () => g.reduceMean(layers.layerNorm(x, 'norm', eps), [1]));
+  const pooled = { value: features, shape: ['batch', config.numFeatures] };
+  return layers.finish({
+    features: () => pooled,
+    pre_logits: () => pooled,
+    logits: () => (config.numClasses > 0 ? { value: layers.linear(features, 'head'), shape: ['batch', config.numClasses] } : pooled),
   });
-  const wanted = new Set<string>(options.outputs);
-  const logits = wanted.has('logits') ? (config.numClasses > 0 ? linear(features, 'head') : features) : null;
-  for (const name of options.outputs) {
-    if (name === 'logits') g.output(logits!, 'logits', 'float32', ['batch', config.numClasses > 0 ? config.numClasses : config.numFeatures]);
-    else g.output(features, name, 'float32', ['batch', config.numFeatures]);
-  }
-  return toBuiltGraph(g.build());
 }
 
-interface Layers {
-  weight: (key: string) => Value;
-  linear: (x: Value, prefix: string) => Value;
-  layerNorm: (x: Value, prefix: string) => Value;
+/** Merge_Block: tokens → image → Conv2d(k3, s2, p1) → tokens → LayerNorm. */
+function merge(layers: GraphLayers, x: Value, previous: CswinStage, stage: CswinStage, prefix: string): Value {
+  const image = layers.module(prefix, () => layers.tokensToImage(x, previous.dim, previous.side, previous.side));
+  const merged = layers.conv(image, `${prefix}.conv`, { kernelShape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] });
+  return layers.layerNorm(layers.module(prefix, () => layers.imageToTokens(merged, stage.dim)), `${prefix}.norm`, eps);
 }
 
-/** `[B, C, side, side]` image -> `[B * side * side, C]` row-major tokens. */
-function imageToTokens(g: GraphBuilder, image: Value, channels: number, side: number): Value {
-  const flat = g.reshape(image, [-1, channels, side * side]);
-  return g.reshape(g.transpose(flat, [0, 2, 1]), [-1, channels]);
-}
-
-/** `[B * side * side, C]` row-major tokens -> `[B, C, side, side]` image. */
-function tokensToImage(g: GraphBuilder, tokens: Value, channels: number, side: number): Value {
-  return g.transpose(g.reshape(tokens, [-1, side, side, channels]), [0, 3, 1, 2]);
-}
-
-/** Merge_Block: tokens -> image -> conv 3x3 stride 2 padding 1 -> tokens -> LayerNorm. */
-function merge(
-  g: GraphBuilder,
-  x: Value,
-  previous: CswinStage,
-  stage: CswinStage,
-  prefix: string,
-  weight: (key: string) => Value,
-  layerNorm: (x: Value, prefix: string) => Value,
-): Value {
-  const image = tokensToImage(g, x, previous.dim, previous.resolution);
-  const conv = g.scope(`${prefix}.conv`, () =>
-    g.conv(image, weight(`${prefix}.conv.weight`), weight(`${prefix}.conv.bias`), { kernelShape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }),
-  );
-  return layerNorm(imageToTokens(g, conv, stage.dim, stage.resolution), `${prefix}.norm`);
-}
-
-/** Pre-norm CSWin block on `[B * R * R, dim]` tokens. */
-function cswinBlock(g: GraphBuilder, x: Value, stage: CswinStage, prefix: string, layers: Layers): Value {
-  const y = layers.layerNorm(x, `${prefix}.norm1`);
-  const qkv = layers.linear(y, `${prefix}.qkv`);
-  // q, k, v are consecutive dim-wide blocks; each branch owns a contiguous channel range of each.
-  const branchCount = stage.branches.length;
+/** CSWinBlock: x + proj(branches(qkv(norm1(x)))), then x + mlp(norm2(x)). */
+function cswinBlock(layers: GraphLayers, x: Value, stage: CswinStage, prefix: string): Value {
+  const { g } = layers;
+  const qkv = layers.linear(layers.layerNorm(x, `${prefix}.norm1`, eps), `${prefix}.qkv`);
+  // q, k, v are consecutive dim-wide blocks; branch j owns a contiguous channel range of each.
+  const count = stage.branches.length;
   const widths = stage.branches.map((branch) => branch.channels);
-  const pieces = g.opMulti('Split', [qkv, g.ints([...widths, ...widths, ...widths], 'split')], { axis: 1 }, { outputs: 3 * branchCount });
-  const outputs = stage.branches.map((branch, b) =>
-    g.scope(`attns.${b}`, () =>
-      stripeAttention(g, pieces[b]!, pieces[branchCount + b]!, pieces[2 * branchCount + b]!, branch, stage.resolution, `${prefix}.attns.${b}`, layers.weight),
-    ),
-  );
-  const attended = outputs.length === 1 ? outputs[0]! : g.concat(outputs, 1);
-  x = g.add(x, layers.linear(attended, `${prefix}.proj`));
-  const hidden = g.scope('mlp', () => g.gelu(layers.linear(layers.layerNorm(x, `${prefix}.norm2`), `${prefix}.mlp.fc1`)));
-  return g.add(x, layers.linear(hidden, `${prefix}.mlp.fc2`));
+  const parts = layers.module(prefix, () => g.opMulti('Split', [qkv, g.ints([...widths, ...widths, ...widths], 'split')], { axis: -1 }, { outputs: 3 * count }));
+  const branches = stage.branches.map((branch, j) => lepeAttention(layers, parts[j]!, parts[count + j]!, parts[2 * count + j]!, branch, stage.side, `${prefix}.attns.${j}`));
+  const attended = count === 1 ? branches[0]! : layers.module(prefix, () => g.concat(branches, -1));
+  x = layers.module(prefix, () => g.add(x, layers.linear(attended, `${prefix}.proj`)));
+  return layers.module(prefix, () => g.add(x, layers.mlp(layers.layerNorm(x, `${prefix}.norm2`, eps), `${prefix}.mlp`)));
 }
 
 /**
- * One LePEAttention branch. q, k, v: `[B * R * R, Cb]` row-major tokens. Windows of
- * `windowHeight x windowWidth` tokens are moved into the batch axis (batch-major, then window
- * row, then window column; tokens row-major inside a window), attended with the fused
- * MultiHeadAttention kernel, and LePE (a depthwise 3x3 conv over each window image on its own,
- * zero-padded at the stripe borders) is added before the windows are scattered back.
+ * LePEAttention on q, k, v `[B, side², Cb]`: windows of `windowHeight × windowWidth` tokens moved
+ * into the batch axis (batch-major, then window row, then window column; row-major inside a
+ * window), softmax(q·scale·kᵀ)·v per window and head, plus LePE (`get_v`, a depthwise 3×3 conv of
+ * each window's v on its own, zero-padded at the stripe borders), scattered back to `[B, side², Cb]`.
  */
-function stripeAttention(
-  g: GraphBuilder,
-  q: Value,
-  k: Value,
-  v: Value,
-  branch: CswinBranch,
-  side: number,
-  prefix: string,
-  weight: (key: string) => Value,
-): Value {
+function lepeAttention(layers: GraphLayers, q: Value, k: Value, v: Value, branch: CswinBranch, side: number, module: string): Value {
+  const { g } = layers;
   const { channels, windowHeight, windowWidth } = branch;
-  const windowTokens = windowHeight * windowWidth;
   const rows = side / windowHeight;
   const columns = side / windowWidth;
-  // [B*R*R, Cb] viewed as [B, rows, windowHeight, columns, windowWidth, Cb].
-  const gridShape = [-1, rows, windowHeight, columns, windowWidth, channels];
-  const contiguous = columns === 1; // windows span whole rows: partitioning is a plain reshape
-  const toWindows = (t: Value): Value =>
-    contiguous
-      ? g.reshape(t, [-1, windowTokens, channels])
-      : g.reshape(g.transpose(g.reshape(t, gridShape), [0, 1, 3, 2, 4, 5]), [-1, windowTokens, channels]);
-
-  const attended = g.multiHeadAttention(toWindows(q), toWindows(k), toWindows(v), branch.heads, { scale: branch.scale });
-
-  // LePE on each window image [B*nW, Cb, Hsp, Wsp], straight from the token layout.
-  const lepe = g.scope('get_v', () => {
-    const windowImages = g.reshape(g.transpose(g.reshape(v, gridShape), [0, 1, 3, 5, 2, 4]), [-1, channels, windowHeight, windowWidth]);
-    const conv = g.conv(windowImages, weight(`${prefix}.get_v.weight`), weight(`${prefix}.get_v.bias`), {
-      kernelShape: [3, 3],
-      pads: [1, 1, 1, 1],
-      group: channels,
-    });
-    // [B*nW, Cb, Hsp, Wsp] -> [B*nW, Hsp*Wsp, Cb]
-    return g.transpose(g.reshape(conv, [-1, channels, windowTokens]), [0, 2, 1]);
+  const windowTokens = windowHeight * windowWidth;
+  // Windows that span whole rows of the map (row stripes, full attention) are a plain reshape.
+  const contiguous = columns === 1;
+  const grid = [-1, rows, windowHeight, columns, windowWidth, channels];
+  const toWindows = (t: Value) => (contiguous ? g.reshape(t, [-1, windowTokens, channels]) : g.reshape(g.transpose(g.reshape(t, grid), [0, 1, 3, 2, 4, 5]), [-1, windowTokens, channels]));
+  const [qw, kw, vw] = layers.module(module, () => [toWindows(q), toWindows(k), toWindows(v)]);
+  const windows = rows * columns;
+  const { output } = attention(layers, qw!, kw!, vw!, {
+    module,
+    heads: branch.heads,
+    headDim: branch.headDim,
+    scale: branch.scale,
+    shape: { batch: windows === 1 ? 'batch' : `batch*${windows}`, queries: windowTokens, keys: windowTokens },
   });
-  const windows = g.add(attended, lepe);
-  if (contiguous) return g.reshape(windows, [-1, channels]);
-  const grid = g.reshape(windows, [-1, rows, columns, windowHeight, windowWidth, channels]);
-  return g.reshape(g.transpose(grid, [0, 1, 3, 2, 4, 5]), [-1, channels]);
+  const lepe = layers.conv(layers.module(module, () => layers.tokensToImage(vw!, channels, windowHeight, windowWidth)), `${module}.get_v`, {
+    kernelShape: [3, 3],
+    pads: [1, 1, 1, 1],
+    group: channels,
+  });
+  return layers.module(module, () => {
+    const sum = g.add(output, layers.imageToTokens(lepe, channels));
+    if (contiguous) return g.reshape(sum, [-1, side * side, channels]);
+    return g.reshape(g.transpose(g.reshape(sum, [-1, rows, columns, windowHeight, windowWidth, channels]), [0, 1, 3, 2, 4, 5]), [-1, side * side, channels]);
+  });
 }

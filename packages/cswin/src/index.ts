@@ -1,25 +1,29 @@
+/**
+ * @vitzoo/cswin: CSWin Transformer (Dong et al., CVPR 2022), the classification model of
+ * microsoft/CSWin-Transformer `models/cswin.py` (`CSWinTransformer`). Internals (config parsing,
+ * checkpoint filter, graph builder, variants) are on the `@vitzoo/cswin/testing` entry.
+ */
 import type { Architecture } from '@vitzoo/core';
-import { cswinCheckpointShapes, parseCswinConfig, type CswinConfig } from './config.js';
-import { buildCswinGraph } from './graph.js';
+import { cswinCheckpointShapes, cswinOutputs, parseCswinConfig, type CswinConfig } from './config.js';
+import { filterCswinCheckpoint } from './checkpoint.js';
+import { buildCswinGraph, CSWIN_BUILDER_VERSION } from './graph.js';
 import { cswinVariants } from './variants.js';
 
-export { LAYER_NORM_EPSILON, cswinCheckpointShapes, parseCswinConfig } from './config.js';
 export type { CswinBranch, CswinConfig, CswinStage } from './config.js';
-export { buildCswinGraph } from './graph.js';
-export { AUTHOR_NAMES, cswinVariants, type CswinVariantName } from './variants.js';
 
 /**
- * CSWin Transformer (Dong et al., CVPR 2022), the classification model of
- * microsoft/CSWin-Transformer `models/cswin.py` (`CSWinTransformer`): cross-shaped stripe-window
- * attention with LePE. Checkpoint keys are the authors' own state_dict names.
+ * CSWin Transformer: cross-shaped stripe-window attention with LePE. Checkpoint keys are the
+ * authors' own state_dict names.
  */
 export const cswin: Architecture<CswinConfig> = {
   specificationVersion: 'v1',
   id: 'cswin',
-  builderVersion: '1',
+  builderVersion: CSWIN_BUILDER_VERSION,
   description: 'CSWin Transformer (microsoft/CSWin-Transformer models/cswin.py CSWinTransformer)',
   variants: cswinVariants,
   parseConfig: parseCswinConfig,
   checkpointShapes: cswinCheckpointShapes,
+  filterCheckpoint: filterCswinCheckpoint,
+  outputCatalog: cswinOutputs,
   buildGraph: buildCswinGraph,
 };
