@@ -1,4 +1,4 @@
-import { InvalidConfigError, KwargsReader, TRAINING_ONLY_KWARGS } from '@vitzoo/core';
+import { InvalidConfigError, KwargsReader, TRAINING_ONLY_KWARGS, type OutputCatalog } from '@vitzoo/core';
 
 /** LayerNorm epsilon of the transformer blocks and the final norm (`partial(nn.LayerNorm, eps=1e-6)`). */
 export const BLOCK_LAYER_NORM_EPSILON = 1e-6;
@@ -100,7 +100,7 @@ export function parseFdvitConfig(kwargs: Readonly<Record<string, unknown>>): Fdv
     const dim = baseDims[s]! * heads[s]!;
     return { headDim: baseDims[s]!, heads: heads[s]!, dim, depth: stageDepth, side: outSize[s]!, mlpHidden: Math.floor(dim * mlpRatio) };
   });
-  if (stages.some((stage) => stage.mlpHidden < 1)) {
+  if (stages.some((stage) => stage.depth > 0 && stage.mlpHidden < 1)) {
     throw new InvalidConfigError('mlp_ratio', mlpRatio, 'a ratio giving an MLP hidden width of at least 1', CONTEXT);
   }
   const numFeatures = stages[stages.length - 1]!.dim;
@@ -144,4 +144,17 @@ export function fdvitCheckpointShapes(config: FdvitConfig): Record<string, reado
   norm('norm', config.numFeatures);
   if (config.numClasses > 0) linear('head', config.numClasses, config.numFeatures);
   return shapes;
+}
+
+/**
+ * The extra outputs of a config: every block's attention (`transformers.<s>.blocks.<i>.attn`,
+ * forward order) and one intermediate per stage (ours: the stage's output tokens as
+ * `[B, D_s, side, side]`, before the next downsampling and without the final norm).
+ */
+export function fdvitOutputs(config: FdvitConfig): OutputCatalog {
+  return {
+    attention: config.stages.flatMap((stage, s) => Array.from({ length: stage.depth }, (_, i) => `transformers.${s}.blocks.${i}.attn`)),
+    intermediates: config.stages.length,
+    rollout: false,
+  };
 }

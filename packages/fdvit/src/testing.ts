@@ -1,0 +1,5 @@
+/** @vitzoo/fdvit/testing: the package's internals, for tests and for architectures built on them. */
+export * from './config.js';
+export * from './checkpoint.js';
+export * from './graph.js';
+export * from './variants.js';
