@@ -26,8 +26,16 @@ export function fromTensor(tensor: Tensor): Array64 {
   return array64(tensor.shape, toFloat32(tensor).data);
 }
 
+/** Weights of a state dict by key, as float64 (see `weightReader`). */
+export interface WeightReader {
+  read(key: string): Float64Array;
+  /** undefined for a missing key. */
+  optional(key: string): Float64Array | undefined;
+  has(key: string): boolean;
+}
+
 /** Weights of a state dict by key, as float64; `optional` gives undefined for a missing key. */
-export function weightReader(weights: StateDict) {
+export function weightReader(weights: StateDict): WeightReader {
   const cache = new Map<string, Float64Array>();
   const read = (key: string): Float64Array => {
     let value = cache.get(key);
@@ -92,6 +100,20 @@ export function layerNorm(x: Array64, weight: Float64Array, bias: Float64Array |
     const inverse = 1 / Math.sqrt(variance + eps);
     for (let i = 0; i < n; i++) out.data[r * n + i] = (x.data[r * n + i]! - mean) * inverse * weight[i]! + (bias ? bias[i]! : 0);
   }
+  return out;
+}
+
+/** timm's Mlp `{prefix}.fc1` → exact GELU → `{prefix}.fc2` on the rows of x ([rows, C] → [rows, C]). */
+export function mlp(x: Array64, w: WeightReader, prefix: string, hidden: number): Array64 {
+  const inner = map(linear(x, w.read(`${prefix}.fc1.weight`), w.optional(`${prefix}.fc1.bias`), hidden), gelu);
+  return linear(inner, w.read(`${prefix}.fc2.weight`), w.optional(`${prefix}.fc2.bias`), x.shape[x.shape.length - 1]!);
+}
+
+/** The mean of the rows of a 2-D array [rows, C], as one row [1, C] (global average pooling of tokens). */
+export function meanRows(x: Array64): Array64 {
+  const [count, width] = x.shape as [number, number];
+  const out = array64([1, width]);
+  for (let r = 0; r < count; r++) for (let c = 0; c < width; c++) out.data[c] = out.data[c]! + x.data[r * width + c]! / count;
   return out;
 }
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { CheckpointMismatchError, convertCheckpoint, createRegistry, elementCount, graphBytes, InvalidArgumentError, InvalidConfigError, parseSafetensors, type StateDict } from '@vitzoo/core';
+import { modulesWithOp } from '@vitzoo/conformance/sweep';
 import { cswin } from './index.js';
 import { AUTHOR_NAMES, cswinVariants } from './variants.js';
 
@@ -20,24 +21,21 @@ function thrown(body: () => unknown): unknown {
   throw new Error('expected an error');
 }
 
-/** Modules (node-name scopes) that compute a plain Softmax, from the graph's node names `/<module>/Softmax`. */
-function softmaxModules(bytes: Uint8Array): string[] {
-  const text = new TextDecoder('latin1').decode(bytes);
-  return [...new Set([...text.matchAll(/\/([\w.]+)\/Softmax/g)].map((match) => match[1]!))];
-}
-
 describe('cswin graph', () => {
   test('uses the fused kernels (MultiHeadAttention, Gelu, LayerNormalization) and no plain softmax', () => {
-    const bytes = graphBytes(convertCheckpoint({ architecture: cswin, kwargs, stateDict: weights() }));
-    const text = new TextDecoder('latin1').decode(bytes);
+    const graph = convertCheckpoint({ architecture: cswin, kwargs, stateDict: weights() });
+    const text = new TextDecoder('latin1').decode(graphBytes(graph));
     for (const op of ['MultiHeadAttention', 'Gelu', 'LayerNormalization']) expect(text).toContain(op);
-    expect(softmaxModules(bytes)).toEqual([]);
+    expect(modulesWithOp(graph, 'Softmax')).toEqual([]);
+    expect(modulesWithOp(graph, 'MultiHeadAttention')).toEqual(cswin.outputCatalog!(cswin.parseConfig(kwargs)).attention);
     expect(text).not.toContain('Erf');
   });
 
   test('only the attention modules asked for leave the fused kernel', () => {
-    const bytes = graphBytes(convertCheckpoint({ architecture: cswin, kwargs, stateDict: weights(), outputs: ['logits', 'attention.stage2.1.attns.1', 'attention.stage4.0.attns.0'] }));
-    expect(softmaxModules(bytes)).toEqual(['stage2.1.attns.1', 'stage4.0.attns.0']);
+    const graph = convertCheckpoint({ architecture: cswin, kwargs, stateDict: weights(), outputs: ['logits', 'attention.stage2.1.attns.1', 'attention.stage4.0.attns.0'] });
+    const plain = ['stage2.1.attns.1', 'stage4.0.attns.0'];
+    expect(modulesWithOp(graph, 'Softmax')).toEqual(plain);
+    expect(modulesWithOp(graph, 'MultiHeadAttention')).toEqual(cswin.outputCatalog!(cswin.parseConfig(kwargs)).attention.filter((module) => !plain.includes(module)));
   });
 
   test('extra outputs: names and shapes [batch·windows, heads, queries, keys] and [batch, C, side, side] (ARCH_NOTES 1.8)', () => {

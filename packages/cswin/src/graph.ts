@@ -1,6 +1,6 @@
 import type { BuiltGraph, GraphBuildOptions, StateDict } from '@vitzoo/core';
 import type { Value } from '@vitzoo/onnx';
-import { attention, GraphLayers } from '@vitzoo/onnx/layers';
+import { attention, finishMeanPooled, GraphLayers, produceTokenImage } from '@vitzoo/onnx/layers';
 import { LAYER_NORM_EPSILON as eps, type CswinBranch, type CswinConfig, type CswinStage } from './config.js';
 
 /** Part of the built-graph cache key: changes whenever the graphs built here change. */
@@ -30,18 +30,11 @@ export function buildCswinGraph(config: CswinConfig, weights: StateDict, options
   config.stages.forEach((stage, index) => {
     if (index > 0) x = merge(layers, x, config.stages[index - 1]!, stage, `merge${index}`);
     for (let block = 0; block < stage.depth; block++) x = cswinBlock(layers, x, stage, `stage${index + 1}.${block}`);
-    const name = `intermediates.${index}`;
-    if (layers.wants(name)) layers.produce(name, layers.module(name, () => layers.tokensToImage(x, stage.dim, stage.side, stage.side)), ['batch', stage.dim, stage.side, stage.side]);
+    produceTokenImage(layers, `intermediates.${index}`, x, stage.dim, stage.side, stage.side);
   });
 
   // forward_features: norm, then the mean over tokens; forward: head.
-  const features = layers.module('norm', () => g.reduceMean(layers.layerNorm(x, 'norm', eps), [1]));
-  const pooled = { value: features, shape: ['batch', config.numFeatures] };
-  return layers.finish({
-    features: () => pooled,
-    pre_logits: () => pooled,
-    logits: () => (config.numClasses > 0 ? { value: layers.linear(features, 'head'), shape: ['batch', config.numClasses] } : pooled),
-  });
+  return finishMeanPooled(layers, x, { channels: config.numFeatures, numClasses: config.numClasses, epsilon: eps });
 }
 
 /** Merge_Block: tokens → image → Conv2d(k3, s2, p1) → tokens → LayerNorm. */

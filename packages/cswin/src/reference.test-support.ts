@@ -12,18 +12,18 @@ import {
   at,
   conv2d,
   fromTensor,
-  gelu,
   imageToTokens,
   layerNorm,
   linear,
-  map,
+  meanRows,
+  mlp,
   multiHeadAttention,
   stack,
   tokensToImage,
   weightReader,
   type Array64,
 } from '@vitzoo/conformance/reference';
-import type { ReferenceOutputs } from '@vitzoo/conformance/sweep';
+import { referenceRecorder, type ReferenceOutputs } from '@vitzoo/conformance/sweep';
 import type { CswinConfig } from './config.js';
 
 const eps = 1e-5;
@@ -42,8 +42,7 @@ export function referenceCswin(config: CswinConfig, weights: StateDict, pixels: 
   const w = weightReader(weights);
   const input = fromTensor(pixels);
   const batch = input.shape[0]!;
-  const perImage: Record<string, Array64[]> = {};
-  const record = (name: string, value: Array64) => (perImage[name] ??= []).push(value);
+  const { record, outputs } = referenceRecorder();
 
   for (let b = 0; b < batch; b++) {
     // stage1_conv_embed: Conv2d(k7, s4, p2) → 'b c h w -> b (h w) c' → LayerNorm.
@@ -119,23 +118,16 @@ export function referenceCswin(config: CswinConfig, weights: StateDict, pixels: 
           record(`attention.${p}.attns.${j}`, stack(probabilities));
         });
         x = add(x, linear(attended, w.read(`${p}.proj.weight`), w.read(`${p}.proj.bias`), dim));
-        const hidden = Math.floor(dim * config.mlpRatio);
-        const fc1 = map(linear(layerNorm(x, w.read(`${p}.norm2.weight`), w.read(`${p}.norm2.bias`), eps), w.read(`${p}.mlp.fc1.weight`), w.read(`${p}.mlp.fc1.bias`), hidden), gelu);
-        x = add(x, linear(fc1, w.read(`${p}.mlp.fc2.weight`), w.read(`${p}.mlp.fc2.bias`), dim));
+        x = add(x, mlp(layerNorm(x, w.read(`${p}.norm2.weight`), w.read(`${p}.norm2.bias`), eps), w, `${p}.mlp`, Math.floor(dim * config.mlpRatio)));
       }
       record(`intermediates.${stage}`, tokensToImage(x, side, side));
     }
 
     // forward_features: norm, mean over tokens; head.
-    const normed = layerNorm(x, w.read('norm.weight'), w.read('norm.bias'), eps);
-    const tokens = side * side;
-    const features = array64([1, dim]);
-    for (let t = 0; t < tokens; t++) for (let c = 0; c < dim; c++) features.data[c] = features.data[c]! + normed.data[t * dim + c]! / tokens;
+    const features = meanRows(layerNorm(x, w.read('norm.weight'), w.read('norm.bias'), eps));
     record('features', features);
     record('pre_logits', features);
     record('logits', config.numClasses > 0 ? linear(features, w.read('head.weight'), w.read('head.bias'), config.numClasses) : features);
   }
-  const out: ReferenceOutputs = {};
-  for (const [name, values] of Object.entries(perImage)) out[name] = stack(values);
-  return out;
+  return outputs();
 }

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { CheckpointMismatchError, convertCheckpoint, createRegistry, elementCount, graphBytes, InvalidConfigError, parseSafetensors, type StateDict } from '@vitzoo/core';
 import { GraphBuilder, serializeModel } from '@vitzoo/onnx';
+import { modulesWithOp } from '@vitzoo/conformance/sweep';
 import { nodeBackend } from '@vitzoo/runtime-node';
 import { fdvit } from './index.js';
 import { fdvitVariants } from './variants.js';
@@ -22,24 +23,20 @@ function thrown(body: () => unknown): unknown {
   throw new Error('expected an error');
 }
 
-/** Modules (node-name scopes) that compute a plain Softmax, from the graph's node names `/<module>/Softmax`. */
-function softmaxModules(bytes: Uint8Array): string[] {
-  const text = new TextDecoder('latin1').decode(bytes);
-  return [...new Set([...text.matchAll(/\/([\w.]+)\/Softmax/g)].map((match) => match[1]!))];
-}
-
 describe('fdvit graph', () => {
   test('uses the fused kernels and align-corners Resize, no plain softmax, no GridSample', () => {
-    const bytes = graphBytes(convertCheckpoint({ architecture: fdvit, kwargs, stateDict: weights() }));
-    const text = new TextDecoder('latin1').decode(bytes);
+    const graph = convertCheckpoint({ architecture: fdvit, kwargs, stateDict: weights() });
+    const text = new TextDecoder('latin1').decode(graphBytes(graph));
     for (const op of ['MultiHeadAttention', 'Gelu', 'LayerNormalization', 'Resize', 'align_corners']) expect(text).toContain(op);
-    expect(softmaxModules(bytes)).toEqual([]);
+    expect(modulesWithOp(graph, 'Softmax')).toEqual([]);
+    expect(modulesWithOp(graph, 'MultiHeadAttention')).toEqual(fdvit.outputCatalog!(fdvit.parseConfig(kwargs)).attention);
     expect(text).not.toContain('GridSample');
   });
 
   test('only the attention modules asked for leave the fused kernel', () => {
-    const bytes = graphBytes(convertCheckpoint({ architecture: fdvit, kwargs, stateDict: weights(), outputs: ['attention.transformers.2.blocks.1.attn', 'logits'] }));
-    expect(softmaxModules(bytes)).toEqual(['transformers.2.blocks.1.attn']);
+    const graph = convertCheckpoint({ architecture: fdvit, kwargs, stateDict: weights(), outputs: ['attention.transformers.2.blocks.1.attn', 'logits'] });
+    expect(modulesWithOp(graph, 'Softmax')).toEqual(['transformers.2.blocks.1.attn']);
+    expect(modulesWithOp(graph, 'MultiHeadAttention')).toEqual(['transformers.0.blocks.0.attn', 'transformers.1.blocks.0.attn', 'transformers.2.blocks.0.attn', 'transformers.3.blocks.0.attn']);
   });
 
   test('extra outputs: names and shapes [batch, heads, N, N] and [batch, D, side, side] (ARCH_NOTES 2.9)', () => {

@@ -1,6 +1,6 @@
 import type { BuiltGraph, GraphBuildOptions, StateDict } from '@vitzoo/core';
 import type { Value } from '@vitzoo/onnx';
-import { attention, GraphLayers } from '@vitzoo/onnx/layers';
+import { attention, finishMeanPooled, GraphLayers, produceTokenImage } from '@vitzoo/onnx/layers';
 import { BLOCK_LAYER_NORM_EPSILON, POOL_LAYER_NORM_EPSILON, type FdvitConfig, type FdvitStage } from './config.js';
 
 /** Part of the built-graph cache key: changes whenever the graphs built here change. */
@@ -28,20 +28,13 @@ export function buildFdvitGraph(config: FdvitConfig, weights: StateDict, options
   stages.forEach((stage, s) => {
     x = layers.module(`transformers.${s}`, () => layers.imageToTokens(image, stage.dim));
     for (let i = 0; i < stage.depth; i++) x = block(layers, x, stage, `transformers.${s}.blocks.${i}`);
-    const name = `intermediates.${s}`;
-    if (layers.wants(name)) layers.produce(name, layers.module(name, () => layers.tokensToImage(x, stage.dim, stage.side, stage.side)), ['batch', stage.dim, stage.side, stage.side]);
+    produceTokenImage(layers, `intermediates.${s}`, x, stage.dim, stage.side, stage.side);
     const next = stages[s + 1];
     if (next) image = flexibleDownsampling(layers, x, stage, next, `pools.${s}`);
   });
 
   // forward_features (eval): norm, then the mean over tokens; forward: head.
-  const features = layers.module('norm', () => g.reduceMean(layers.layerNorm(x, 'norm', BLOCK_LAYER_NORM_EPSILON), [1]));
-  const pooled = { value: features, shape: ['batch', config.numFeatures] };
-  return layers.finish({
-    features: () => pooled,
-    pre_logits: () => pooled,
-    logits: () => (config.numClasses > 0 ? { value: layers.linear(features, 'head'), shape: ['batch', config.numClasses] } : pooled),
-  });
+  return finishMeanPooled(layers, x, { channels: config.numFeatures, numClasses: config.numClasses, epsilon: BLOCK_LAYER_NORM_EPSILON });
 }
 
 /** The repo's `vision_transformer.Block`: x + attn(norm1(x)), then x + mlp(norm2(x)); LayerNorm eps 1e-6. */

@@ -13,20 +13,19 @@ import {
   at,
   conv2d,
   fromTensor,
-  gelu,
   gridSampleBilinear,
   imageToTokens,
   layerNorm,
   linear,
   linspace,
-  map,
+  meanRows,
+  mlp,
   multiHeadAttention,
-  stack,
   tokensToImage,
   weightReader,
   type Array64,
 } from '@vitzoo/conformance/reference';
-import type { ReferenceOutputs } from '@vitzoo/conformance/sweep';
+import { referenceRecorder, type ReferenceOutputs } from '@vitzoo/conformance/sweep';
 import type { FdvitConfig } from './config.js';
 
 const blockEps = 1e-6;
@@ -44,8 +43,7 @@ export function referenceFdvit(config: FdvitConfig, weights: StateDict, pixels: 
   const w = weightReader(weights);
   const input = fromTensor(pixels);
   const batch = input.shape[0]!;
-  const perImage: Record<string, Array64[]> = {};
-  const record = (name: string, value: Array64) => (perImage[name] ??= []).push(value);
+  const { record, outputs } = referenceRecorder();
   const stageCount = config.depth.length;
   const width = (s: number) => config.baseDims[s]! * config.heads[s]!;
 
@@ -78,9 +76,7 @@ export function referenceFdvit(config: FdvitConfig, weights: StateDict, pixels: 
           conv2d(tokensToImage(v, side, side), w.read(`${p}.attn.get_v.weight`), w.read(`${p}.attn.get_v.bias`), { outChannels: dim, kernel: [3, 3], padding: [1, 1], groups: dim }),
         );
         x = add(x, linear(add(attended.output, lepe), w.read(`${p}.attn.proj.weight`), w.read(`${p}.attn.proj.bias`), dim));
-        const hidden = Math.floor(dim * config.mlpRatio);
-        const fc1 = map(linear(layerNorm(x, w.read(`${p}.norm2.weight`), w.read(`${p}.norm2.bias`), blockEps), w.read(`${p}.mlp.fc1.weight`), w.read(`${p}.mlp.fc1.bias`), hidden), gelu);
-        x = add(x, linear(fc1, w.read(`${p}.mlp.fc2.weight`), w.read(`${p}.mlp.fc2.bias`), dim));
+        x = add(x, mlp(layerNorm(x, w.read(`${p}.norm2.weight`), w.read(`${p}.norm2.bias`), blockEps), w, `${p}.mlp`, Math.floor(dim * config.mlpRatio)));
       }
       record(`intermediates.${s}`, tokensToImage(x, side, side));
       if (s + 1 < stageCount) {
@@ -94,16 +90,10 @@ export function referenceFdvit(config: FdvitConfig, weights: StateDict, pixels: 
     }
 
     // forward_features (eval): norm, mean over tokens; head.
-    const dim = width(stageCount - 1);
-    const normed = layerNorm(x, w.read('norm.weight'), w.read('norm.bias'), blockEps);
-    const tokens = side * side;
-    const features = array64([1, dim]);
-    for (let t = 0; t < tokens; t++) for (let c = 0; c < dim; c++) features.data[c] = features.data[c]! + normed.data[t * dim + c]! / tokens;
+    const features = meanRows(layerNorm(x, w.read('norm.weight'), w.read('norm.bias'), blockEps));
     record('features', features);
     record('pre_logits', features);
     record('logits', config.numClasses > 0 ? linear(features, w.read('head.weight'), w.read('head.bias'), config.numClasses) : features);
   }
-  const out: ReferenceOutputs = {};
-  for (const [name, values] of Object.entries(perImage)) out[name] = stack(values);
-  return out;
+  return outputs();
 }
