@@ -227,6 +227,14 @@ export function rows(x: Array64, start: number, end: number): Array64 {
   return { shape: [end - start, width], data: x.data.slice(start * width, end * width) };
 }
 
+/** Columns [start, end) of a 2-D array (e.g. q, k or v of a packed qkv projection). */
+export function columns(x: Array64, start: number, end: number): Array64 {
+  const [count, width] = x.shape as [number, number];
+  const out = array64([count, end - start]);
+  for (let r = 0; r < count; r++) out.data.set(x.data.subarray(r * width + start, r * width + end), r * (end - start));
+  return out;
+}
+
 /** Concatenates 2-D arrays along rows. */
 export function concatRows(parts: readonly Array64[]): Array64 {
   const width = parts[0]!.shape[1]!;
@@ -237,6 +245,15 @@ export function concatRows(parts: readonly Array64[]): Array64 {
     out.data.set(part.data, offset);
     offset += part.data.length;
   }
+  return out;
+}
+
+/** The mean of the rows of a 2-D array [rows, C] → [C] (global average pooling over tokens). */
+export function meanRows(x: Array64): Array64 {
+  const [count, width] = x.shape as [number, number];
+  const out = array64([width]);
+  for (let r = 0; r < count; r++) for (let c = 0; c < width; c++) out.data[c] = out.data[c]! + x.data[r * width + c]!;
+  for (let c = 0; c < width; c++) out.data[c] = out.data[c]! / count;
   return out;
 }
 
