@@ -1,4 +1,4 @@
-import { InvalidConfigError, KwargsReader, TRAINING_ONLY_KWARGS } from '@vitzoo/core';
+import { InvalidConfigError, KwargsReader, TRAINING_ONLY_KWARGS, type OutputCatalog } from '@vitzoo/core';
 
 /** LayerNorm epsilon of timm's CaiT (`partial(nn.LayerNorm, eps=1e-6)`). */
 export const CAIT_LAYER_NORM_EPS = 1e-6;
@@ -76,5 +76,70 @@ export function parseCaitConfig(kwargs: Readonly<Record<string, unknown>>): Cait
     numPatches: patchGrid[0] * patchGrid[1],
     mlpHidden: Math.floor(embedDim * mlpRatio),
     mlpHiddenTokenOnly: Math.floor(embedDim * mlpRatioTokenOnly),
+  };
+}
+
+/** timm `Cait` state_dict keys and shapes for a config. */
+export function caitCheckpointShapes(config: CaitConfig): Record<string, readonly number[]> {
+  const shapes: Record<string, number[]> = {};
+  const dim = config.embedDim;
+  const linear = (prefix: string, out: number, input: number, bias = true) => {
+    shapes[`${prefix}.weight`] = [out, input];
+    if (bias) shapes[`${prefix}.bias`] = [out];
+  };
+  const norm = (prefix: string) => {
+    shapes[`${prefix}.weight`] = [dim];
+    shapes[`${prefix}.bias`] = [dim];
+  };
+  shapes.cls_token = [1, 1, dim];
+  shapes.pos_embed = [1, config.numPatches, dim];
+  shapes['patch_embed.proj.weight'] = [dim, config.inChans, config.patchSize[0], config.patchSize[1]];
+  shapes['patch_embed.proj.bias'] = [dim];
+  for (let i = 0; i < config.depth; i++) {
+    const prefix = `blocks.${i}`;
+    shapes[`${prefix}.gamma_1`] = [dim];
+    shapes[`${prefix}.gamma_2`] = [dim];
+    norm(`${prefix}.norm1`);
+    linear(`${prefix}.attn.qkv`, 3 * dim, dim, config.qkvBias);
+    linear(`${prefix}.attn.proj`, dim, dim);
+    linear(`${prefix}.attn.proj_l`, config.numHeads, config.numHeads);
+    linear(`${prefix}.attn.proj_w`, config.numHeads, config.numHeads);
+    norm(`${prefix}.norm2`);
+    linear(`${prefix}.mlp.fc1`, config.mlpHidden, dim);
+    linear(`${prefix}.mlp.fc2`, dim, config.mlpHidden);
+  }
+  for (let i = 0; i < config.depthTokenOnly; i++) {
+    const prefix = `blocks_token_only.${i}`;
+    shapes[`${prefix}.gamma_1`] = [dim];
+    shapes[`${prefix}.gamma_2`] = [dim];
+    norm(`${prefix}.norm1`);
+    linear(`${prefix}.attn.q`, dim, dim, config.qkvBias);
+    linear(`${prefix}.attn.k`, dim, dim, config.qkvBias);
+    linear(`${prefix}.attn.v`, dim, dim, config.qkvBias);
+    linear(`${prefix}.attn.proj`, dim, dim);
+    norm(`${prefix}.norm2`);
+    linear(`${prefix}.mlp.fc1`, config.mlpHiddenTokenOnly, dim);
+    linear(`${prefix}.mlp.fc2`, dim, config.mlpHiddenTokenOnly);
+  }
+  norm('norm');
+  if (config.numClasses > 0) linear('head', config.numClasses, dim);
+  return shapes;
+}
+
+/**
+ * The extra outputs of a config: the talking-heads attention of every block (`blocks.<i>.attn`,
+ * after proj_w) and the class attention of every class-attention block
+ * (`blocks_token_only.<i>.attn`, one query), in forward order; one intermediate per block (timm's
+ * forward_intermediates: the patch tokens as [B, C, h, w]; the class token joins only later). No
+ * rollout: the class token does not take part in the self-attention blocks.
+ */
+export function caitOutputs(config: CaitConfig): OutputCatalog {
+  return {
+    attention: [
+      ...Array.from({ length: config.depth }, (_, i) => `blocks.${i}.attn`),
+      ...Array.from({ length: config.depthTokenOnly }, (_, i) => `blocks_token_only.${i}.attn`),
+    ],
+    intermediates: config.depth,
+    rollout: false,
   };
 }
