@@ -57,6 +57,11 @@ export function parseCaitConfig(kwargs: Readonly<Record<string, unknown>>): Cait
   if (patchGrid[0] < 1 || patchGrid[1] < 1) {
     throw new InvalidConfigError('img_size', kwargs.img_size ?? 224, `at least patch_size (${patchSize.join('x')})`, CONTEXT);
   }
+  const mlpHidden = Math.floor(embedDim * mlpRatio);
+  const mlpHiddenTokenOnly = Math.floor(embedDim * mlpRatioTokenOnly);
+  for (const [field, value, hidden] of [['mlp_ratio', mlpRatio, mlpHidden], ['mlp_ratio_token_only', mlpRatioTokenOnly, mlpHiddenTokenOnly]] as const) {
+    if (hidden < 1) throw new InvalidConfigError(field, value, `at least 1 / ${embedDim} (int(embed_dim * ${field}) hidden features must be >= 1)`, CONTEXT);
+  }
   return {
     imgSize,
     patchSize,
@@ -74,8 +79,8 @@ export function parseCaitConfig(kwargs: Readonly<Record<string, unknown>>): Cait
     mlpRatioTokenOnly,
     patchGrid,
     numPatches: patchGrid[0] * patchGrid[1],
-    mlpHidden: Math.floor(embedDim * mlpRatio),
-    mlpHiddenTokenOnly: Math.floor(embedDim * mlpRatioTokenOnly),
+    mlpHidden,
+    mlpHiddenTokenOnly,
   };
 }
 

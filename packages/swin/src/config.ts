@@ -204,13 +204,17 @@ export function parseSwinConfig(kwargs: Readonly<Record<string, unknown>>): Swin
       }
       blocks.push({ window, shift, padded });
     }
+    const mlpHidden = Math.floor(dim * mlpRatio[index]!);
+    if (mlpHidden < 1) {
+      throw new InvalidConfigError('mlp_ratio', kwargs.mlp_ratio, `at least 1 / ${dim} in stage ${index} (int(dim * mlp_ratio) hidden features must be >= 1)`, CONTEXT);
+    }
     stages.push({
       index,
       inputDim,
       dim,
       numHeads: heads,
       headDim: stageHeadDim,
-      mlpHidden: Math.floor(dim * mlpRatio[index]!),
+      mlpHidden,
       downsample,
       resolution,
       nominalResolution: nominal,
