@@ -26,8 +26,16 @@ export function fromTensor(tensor: Tensor): Array64 {
   return array64(tensor.shape, toFloat32(tensor).data);
 }
 
+/** Weights of a state dict by key, as float64 (see `weightReader`). */
+export interface WeightReader {
+  read(key: string): Float64Array;
+  /** undefined for a missing key. */
+  optional(key: string): Float64Array | undefined;
+  has(key: string): boolean;
+}
+
 /** Weights of a state dict by key, as float64; `optional` gives undefined for a missing key. */
-export function weightReader(weights: StateDict) {
+export function weightReader(weights: StateDict): WeightReader {
   const cache = new Map<string, Float64Array>();
   const read = (key: string): Float64Array => {
     let value = cache.get(key);
@@ -92,6 +100,20 @@ export function layerNorm(x: Array64, weight: Float64Array, bias: Float64Array |
     const inverse = 1 / Math.sqrt(variance + eps);
     for (let i = 0; i < n; i++) out.data[r * n + i] = (x.data[r * n + i]! - mean) * inverse * weight[i]! + (bias ? bias[i]! : 0);
   }
+  return out;
+}
+
+/** timm's Mlp `{prefix}.fc1` → exact GELU → `{prefix}.fc2` on the rows of x ([rows, C] → [rows, C]). */
+export function mlp(x: Array64, w: WeightReader, prefix: string, hidden: number): Array64 {
+  const inner = map(linear(x, w.read(`${prefix}.fc1.weight`), w.optional(`${prefix}.fc1.bias`), hidden), gelu);
+  return linear(inner, w.read(`${prefix}.fc2.weight`), w.optional(`${prefix}.fc2.bias`), x.shape[x.shape.length - 1]!);
+}
+
+/** The mean of the rows of a 2-D array [rows, C], as one row [1, C] (global average pooling of tokens). */
+export function meanRows(x: Array64): Array64 {
+  const [count, width] = x.shape as [number, number];
+  const out = array64([1, width]);
+  for (let r = 0; r < count; r++) for (let c = 0; c < width; c++) out.data[c] = out.data[c]! + x.data[r * width + c]! / count;
   return out;
 }
 
@@ -248,15 +270,6 @@ export function concatRows(parts: readonly Array64[]): Array64 {
   return out;
 }
 
-/** The mean of the rows of a 2-D array [rows, C] → [C] (global average pooling over tokens). */
-export function meanRows(x: Array64): Array64 {
-  const [count, width] = x.shape as [number, number];
-  const out = array64([width]);
-  for (let r = 0; r < count; r++) for (let c = 0; c < width; c++) out.data[c] = out.data[c]! + x.data[r * width + c]!;
-  for (let c = 0; c < width; c++) out.data[c] = out.data[c]! / count;
-  return out;
-}
-
 /** Stacks equally shaped arrays on a new leading axis. */
 export function stack(parts: readonly Array64[]): Array64 {
   const out = array64([parts.length, ...parts[0]!.shape]);
@@ -319,5 +332,45 @@ export function resampleGridBicubicAntialias(tokens: Array64, from: readonly [nu
           for (let c = 0; c < channels; c++) out.data[(y * to[1] + x) * channels + c]! += w * tokens.data[(sy * from[1] + sx) * channels + c]!;
         }
       }
+  return out;
+}
+
+/** torch.linspace(start, end, steps) in float64 (steps = 1 gives [start]). */
+export function linspace(start: number, end: number, steps: number): number[] {
+  if (steps === 1) return [start];
+  const step = (end - start) / (steps - 1);
+  // As torch computes it: the first half from start, the second half back from end.
+  return Array.from({ length: steps }, (_, i) => (i < steps / 2 ? start + i * step : end - (steps - 1 - i) * step));
+}
+
+/**
+ * `torch.nn.functional.grid_sample(image, grid, mode='bilinear', padding_mode='zeros',
+ * align_corners)` of one image [C, H, W] on a separable grid: output pixel (i, j) samples at the
+ * normalised coordinates x = xs[j] (width) and y = ys[i] (height), both in [-1, 1]. Neighbours
+ * outside the image contribute zero. Returns [C, ys.length, xs.length].
+ */
+export function gridSampleBilinear(image: Array64, xs: readonly number[], ys: readonly number[], alignCorners: boolean): Array64 {
+  const [channels, height, width] = image.shape as [number, number, number];
+  const unnormalize = (coordinate: number, size: number) => (alignCorners ? ((coordinate + 1) / 2) * (size - 1) : ((coordinate + 1) * size - 1) / 2);
+  const out = array64([channels, ys.length, xs.length]);
+  for (let i = 0; i < ys.length; i++) {
+    const y = unnormalize(ys[i]!, height);
+    const y0 = Math.floor(y);
+    for (let j = 0; j < xs.length; j++) {
+      const x = unnormalize(xs[j]!, width);
+      const x0 = Math.floor(x);
+      const taps: [number, number, number][] = [
+        [y0, x0, (y0 + 1 - y) * (x0 + 1 - x)],
+        [y0, x0 + 1, (y0 + 1 - y) * (x - x0)],
+        [y0 + 1, x0, (y - y0) * (x0 + 1 - x)],
+        [y0 + 1, x0 + 1, (y - y0) * (x - x0)],
+      ];
+      for (let c = 0; c < channels; c++) {
+        let sum = 0;
+        for (const [ty, tx, weight] of taps) if (ty >= 0 && ty < height && tx >= 0 && tx < width) sum += weight * image.data[(c * height + ty) * width + tx]!;
+        out.data[(c * ys.length + i) * xs.length + j] = sum;
+      }
+    }
+  }
   return out;
 }

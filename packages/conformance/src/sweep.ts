@@ -13,11 +13,12 @@ import {
   InferenceError,
   VitzooError,
   type Architecture,
+  type BuiltGraph,
   type StateDict,
   type Tensor,
 } from '@vitzoo/core';
 import type { Backend } from '@vitzoo/runtime';
-import type { Array64 } from './reference.js';
+import { stack, type Array64 } from './reference.js';
 
 /** Deterministic uniform [0, 1) generator (mulberry32). */
 export function uniformGenerator(seed: number): () => number {
@@ -64,6 +65,19 @@ export function randomStateDict(shapes: Record<string, readonly number[]>, seed:
 
 /** Reference outputs by graph output name (logits, pre_logits, features, attention.*, intermediates.*, rollout). */
 export type ReferenceOutputs = Record<string, Array64>;
+
+/**
+ * Collects a reference's outputs image by image (`record(name, value)` once per image, in batch
+ * order) and stacks them batch-major (`outputs()`): windowed attention maps recorded as
+ * [windows, heads, N, N] per image come out as the graph's [batch·windows, heads, N, N].
+ */
+export function referenceRecorder(): { record(name: string, value: Array64): void; outputs(): ReferenceOutputs } {
+  const perImage: Record<string, Array64[]> = {};
+  return {
+    record: (name, value) => void (perImage[name] ??= []).push(value),
+    outputs: () => Object.fromEntries(Object.entries(perImage).map(([name, values]) => [name, stack(values)])),
+  };
+}
 
 export interface SweepCase {
   name: string;
@@ -163,6 +177,17 @@ export async function runSweepCase<Config>(testCase: SweepCase, options: SweepOp
   }
   result.passed = result.failures.length === 0;
   return result;
+}
+
+/**
+ * The modules whose nodes include `opType`, read from the node names of a built graph (vitzoo's
+ * naming rule `/<module path>/<Op>`), in graph order without repeats: e.g. which attention modules
+ * left the fused kernel (`'Softmax'`).
+ */
+export function modulesWithOp(graph: BuiltGraph, opType: string): string[] {
+  const text = new TextDecoder('latin1').decode(graphBytes(graph));
+  const pattern = new RegExp(`/([\\w.]+)/${opType}(?![A-Za-z])`, 'g');
+  return [...new Set([...text.matchAll(pattern)].map((match) => match[1]!))];
 }
 
 /** Runs every case in order; one failing or crashing case does not stop the others. */

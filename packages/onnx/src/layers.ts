@@ -7,3 +7,4 @@ export * from './layers/graph-layers.js';
 export * from './layers/attention.js';
 export * from './layers/precision.js';
 export * from './layers/resample.js';
+export * from './layers/pooled-head.js';

@@ -65,13 +65,23 @@ export function attention(layers: GraphLayers, q: Value, k: Value, v: Value, spe
   const name = `attention.${spec.module}`;
   const valueHeadDim = spec.valueHeadDim ?? spec.headDim;
   return layers.module(spec.module, () => {
-    if (!layers.wants(name) && !spec.probabilities) {
-      return { output: layers.g.multiHeadAttention(q, k, v, spec.heads, { scale: spec.scale, ...(spec.bias ? { attentionBias: spec.bias } : {}) }) };
-    }
+    if (!layers.wants(name) && !spec.probabilities) return { output: fusedAttention(layers, q, k, v, spec) };
     const probabilities = attentionProbabilities(layers, q, k, spec);
     layers.produce(name, probabilities, attentionShape(spec));
     return { output: applyAttention(layers, probabilities, v, spec.heads, valueHeadDim), probabilities };
   });
+}
+
+/**
+ * ONNX Runtime's MultiHeadAttention. Its `scale` attribute reaches WebGPU's kernel truncated to an
+ * integer (KERNELS.md rule 2), so it is never a fraction: the default 1/√head_dim is left to the
+ * kernel, and any other scale (e.g. CSWin's qk_scale) multiplies q, with `scale = 1`.
+ */
+function fusedAttention(layers: GraphLayers, q: Value, k: Value, v: Value, spec: AttentionSpec): Value {
+  const { g } = layers;
+  const bias = spec.bias ? { attentionBias: spec.bias } : {};
+  if (spec.scale === spec.headDim ** -0.5) return g.multiHeadAttention(q, k, v, spec.heads, bias);
+  return g.multiHeadAttention(g.mul(q, g.scalar(spec.scale, 'scale')), k, v, spec.heads, { scale: 1, ...bias });
 }
 
 export function attentionShape(spec: Pick<AttentionSpec, 'heads' | 'shape'>): Shape {

@@ -1,0 +1,32 @@
+import { describe, expect, test } from 'vitest';
+import { attention } from './attention.js';
+import { GraphLayers } from './graph-layers.js';
+
+/** The MultiHeadAttention node and the nodes feeding its query, for an attention with this scale. */
+function fused(scale: number) {
+  const layers = new GraphLayers({}, { architecture: 'test', outputs: ['logits'] });
+  const { g } = layers;
+  const [q, k, v] = ['q', 'k', 'v'].map((name) => g.input(name, 'float32', ['batch', 5, 6]));
+  const { output } = attention(layers, q!, k!, v!, { module: 'attn', heads: 2, headDim: 3, scale, shape: { batch: 'batch', queries: 5, keys: 5 } });
+  g.output(output, 'logits', 'float32', ['batch', 5, 6]);
+  const nodes = g.build().nodes;
+  const node = nodes.find((candidate) => candidate.opType === 'MultiHeadAttention')!;
+  return { node, query: nodes.find((candidate) => candidate.outputs.includes(node.inputs[0]!)) };
+}
+
+// KERNELS.md rule 2: WebGPU's kernel reads the scale attribute as an int32 (0.37 → 0 → "default").
+describe('fused attention scale', () => {
+  test('the default 1/√head_dim is left to the kernel (no scale attribute)', () => {
+    const { node, query } = fused(3 ** -0.5);
+    expect(node.attributes.scale).toBeUndefined();
+    expect(node.inputs[0]).toBe('q');
+    expect(query).toBeUndefined();
+  });
+
+  test('any other scale multiplies q, and the attribute is exactly 1', () => {
+    const { node, query } = fused(0.37);
+    expect(node.attributes.scale).toEqual({ kind: 'float', value: 1 });
+    expect(query?.opType).toBe('Mul');
+    expect(query?.inputs[0]).toBe('q');
+  });
+});
