@@ -1,6 +1,6 @@
 import type { BuiltGraph, GraphBuildOptions, StateDict } from '@vitzoo/core';
 import type { Value } from '@vitzoo/onnx';
-import { applyAttention, attention, GraphLayers, splitHeads, type Shape } from '@vitzoo/onnx/layers';
+import { applyAttention, attention, GraphLayers, produceTokenImage, splitHeads, type Shape } from '@vitzoo/onnx/layers';
 import { CAIT_LAYER_NORM_EPS, type CaitConfig } from './config.js';
 
 /** Part of the built-graph cache key: changes whenever the graphs built here change. */
@@ -32,10 +32,7 @@ export function buildCaitGraph(config: CaitConfig, weights: StateDict, options: 
     x = layers.module(b, () => g.add(x, layers.layerScale(attended, `${b}.gamma_1`)));
     const mlp = layers.mlp(layers.layerNorm(x, `${b}.norm2`, EPS), `${b}.mlp`);
     x = layers.module(b, () => g.add(x, layers.layerScale(mlp, `${b}.gamma_2`)));
-    const intermediate = `intermediates.${i}`;
-    if (layers.wants(intermediate)) {
-      layers.produce(intermediate, layers.module(intermediate, () => layers.tokensToImage(x, dim, gridHeight, gridWidth)), ['batch', dim, gridHeight, gridWidth]);
-    }
+    produceTokenImage(layers, `intermediates.${i}`, x, dim, gridHeight, gridWidth);
   }
 
   const patches = x;

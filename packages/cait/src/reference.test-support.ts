@@ -12,36 +12,31 @@ import {
   concatRows,
   conv2d,
   fromTensor,
-  gelu,
   imageToTokens,
   layerNorm,
   linear,
-  map,
   meanRows,
+  mlp,
   multiHeadAttention,
   rows,
   scaleChannels,
   softmaxRow,
-  stack,
   tokensToImage,
   weightReader,
   type Array64,
+  type WeightReader,
 } from '@vitzoo/conformance/reference';
-import type { ReferenceOutputs } from '@vitzoo/conformance/sweep';
+import { referenceRecorder, type ReferenceOutputs } from '@vitzoo/conformance/sweep';
 import type { CaitConfig } from './config.js';
 
 const EPS = 1e-6;
-type Weights = ReturnType<typeof weightReader>;
 
 export function referenceCait(config: CaitConfig, weights: StateDict, pixels: Tensor): ReferenceOutputs {
   const w = weightReader(weights);
   const input = fromTensor(pixels);
   const dim = config.embedDim;
   const tokens = config.numPatches;
-  const perImage: Record<string, Array64[]> = {};
-  const record = (name: string, value: Array64) => (perImage[name] ??= []).push(value);
-  const mlp = (x: Array64, prefix: string, hidden: number) =>
-    linear(map(linear(x, w.read(`${prefix}.fc1.weight`), w.read(`${prefix}.fc1.bias`), hidden), gelu), w.read(`${prefix}.fc2.weight`), w.read(`${prefix}.fc2.bias`), dim);
+  const { record, outputs } = referenceRecorder();
 
   for (let b = 0; b < input.shape[0]!; b++) {
     const grid = conv2d(at(input, b), w.read('patch_embed.proj.weight'), w.read('patch_embed.proj.bias'), { outChannels: dim, kernel: config.patchSize, stride: config.patchSize });
@@ -53,7 +48,7 @@ export function referenceCait(config: CaitConfig, weights: StateDict, pixels: Te
       const attended = talkingHeadAttention(layerNorm(x, w.read(`${p}.norm1.weight`), w.read(`${p}.norm1.bias`), EPS), `${p}.attn`, config, w);
       record(`attention.${p}.attn`, attended.probabilities);
       x = add(x, scaleChannels(attended.output, w.read(`${p}.gamma_1`)));
-      x = add(x, scaleChannels(mlp(layerNorm(x, w.read(`${p}.norm2.weight`), w.read(`${p}.norm2.bias`), EPS), `${p}.mlp`, config.mlpHidden), w.read(`${p}.gamma_2`)));
+      x = add(x, scaleChannels(mlp(layerNorm(x, w.read(`${p}.norm2.weight`), w.read(`${p}.norm2.bias`), EPS), w, `${p}.mlp`, config.mlpHidden), w.read(`${p}.gamma_2`)));
       record(`intermediates.${i}`, tokensToImage(x, gridHeight, gridWidth));
     }
 
@@ -66,7 +61,7 @@ export function referenceCait(config: CaitConfig, weights: StateDict, pixels: Te
       const attended = multiHeadAttention(projection('q', rows(u, 0, 1)), projection('k', u), projection('v', u), config.numHeads, config.headDim ** -0.5);
       record(`attention.${p}.attn`, attended.probabilities);
       cls = add(cls, scaleChannels(linear(attended.output, w.read(`${p}.attn.proj.weight`), w.read(`${p}.attn.proj.bias`), dim), w.read(`${p}.gamma_1`)));
-      cls = add(cls, scaleChannels(mlp(layerNorm(cls, w.read(`${p}.norm2.weight`), w.read(`${p}.norm2.bias`), EPS), `${p}.mlp`, config.mlpHiddenTokenOnly), w.read(`${p}.gamma_2`)));
+      cls = add(cls, scaleChannels(mlp(layerNorm(cls, w.read(`${p}.norm2.weight`), w.read(`${p}.norm2.bias`), EPS), w, `${p}.mlp`, config.mlpHiddenTokenOnly), w.read(`${p}.gamma_2`)));
     }
 
     const features = layerNorm(concatRows([cls, x]), w.read('norm.weight'), w.read('norm.bias'), EPS);
@@ -75,9 +70,7 @@ export function referenceCait(config: CaitConfig, weights: StateDict, pixels: Te
     record('pre_logits', pooled);
     record('logits', config.numClasses > 0 ? linear(pooled, w.read('head.weight'), w.read('head.bias'), config.numClasses) : pooled);
   }
-  const out: ReferenceOutputs = {};
-  for (const [name, values] of Object.entries(perImage)) out[name] = stack(values);
-  return out;
+  return outputs();
 }
 
 /**
@@ -85,7 +78,7 @@ export function referenceCait(config: CaitConfig, weights: StateDict, pixels: Te
  * the heads (logits'[o] = Σ_h W_l[o, h] logits[h] + b_l[o]); softmax over keys; proj_w mixes the
  * heads again (the probabilities returned, [heads, N, N]); out_o = P'[o] v_o; proj.
  */
-function talkingHeadAttention(x: Array64, prefix: string, config: CaitConfig, w: Weights): { output: Array64; probabilities: Array64 } {
+function talkingHeadAttention(x: Array64, prefix: string, config: CaitConfig, w: WeightReader): { output: Array64; probabilities: Array64 } {
   const { embedDim: dim, numHeads: heads, headDim } = config;
   const count = x.shape[0]!;
   const qkv = linear(x, w.read(`${prefix}.qkv.weight`), w.optional(`${prefix}.qkv.bias`), 3 * dim);

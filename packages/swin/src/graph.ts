@@ -1,6 +1,6 @@
 import { toFloat32, type BuiltGraph, type GraphBuildOptions, type StateDict } from '@vitzoo/core';
 import type { Value } from '@vitzoo/onnx';
-import { attention, GraphLayers } from '@vitzoo/onnx/layers';
+import { attention, GraphLayers, produceTokenImage } from '@vitzoo/onnx/layers';
 import { SWIN_LAYER_NORM_EPS, type Pair, type SwinBlockGeometry, type SwinConfig, type SwinStageGeometry } from './config.js';
 import { gatherRelativePositionBias, shiftedWindowMask, windowPartitionIndex, windowReverseIndex } from './windows.js';
 
@@ -45,10 +45,7 @@ export function buildSwinGraph(config: SwinConfig, weights: StateDict, options: 
       x = swinBlock(layers, x, { stage, block, prefix: `${prefix}.blocks.${index}`, imageBatch, masks });
     });
     resolution = stage.resolution;
-    const intermediate = `intermediates.${stage.index}`;
-    if (layers.wants(intermediate)) {
-      layers.produce(intermediate, layers.module(intermediate, () => layers.tokensToImage(x, stage.dim, ...resolution)), ['batch', stage.dim, ...resolution]);
-    }
+    produceTokenImage(layers, `intermediates.${stage.index}`, x, stage.dim, ...resolution);
   }
 
   // norm (forward_features, NHWC) → forward_head: ClassifierHead(pool 'avg' | '', fc).

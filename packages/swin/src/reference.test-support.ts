@@ -13,29 +13,27 @@ import {
   columns,
   conv2d,
   fromTensor,
-  gelu,
   imageToTokens,
   layerNorm,
   linear,
-  map,
   meanRows,
+  mlp,
   multiHeadAttention,
   stack,
   tokensToImage,
   weightReader,
   type Array64,
+  type WeightReader,
 } from '@vitzoo/conformance/reference';
-import type { ReferenceOutputs } from '@vitzoo/conformance/sweep';
+import { referenceRecorder, type ReferenceOutputs } from '@vitzoo/conformance/sweep';
 import type { SwinConfig } from './config.js';
 
 const EPS = 1e-5;
-type Weights = ReturnType<typeof weightReader>;
 
 export function referenceSwin(config: SwinConfig, weights: StateDict, pixels: Tensor): ReferenceOutputs {
   const w = weightReader(weights);
   const input = fromTensor(pixels);
-  const perImage: Record<string, Array64[]> = {};
-  const record = (name: string, value: Array64) => (perImage[name] ??= []).push(value);
+  const { record, outputs } = referenceRecorder();
 
   for (let b = 0; b < input.shape[0]!; b++) {
     // PatchEmbed: Conv2d(kernel = stride = patch), NHWC, LayerNorm.
@@ -63,8 +61,7 @@ export function referenceSwin(config: SwinConfig, weights: StateDict, pixels: Te
         });
         record(`attention.${p}.attn`, probabilities);
         x = add(x, output);
-        const hidden = map(linear(layerNorm(x, w.read(`${p}.norm2.weight`), w.read(`${p}.norm2.bias`), EPS), w.read(`${p}.mlp.fc1.weight`), w.read(`${p}.mlp.fc1.bias`), stage.mlpHidden), gelu);
-        x = add(x, linear(hidden, w.read(`${p}.mlp.fc2.weight`), w.read(`${p}.mlp.fc2.bias`), stage.dim));
+        x = add(x, mlp(layerNorm(x, w.read(`${p}.norm2.weight`), w.read(`${p}.norm2.bias`), EPS), w, `${p}.mlp`, stage.mlpHidden));
       });
       record(`intermediates.${stage.index}`, tokensToImage(x, height, width));
     }
@@ -77,16 +74,14 @@ export function referenceSwin(config: SwinConfig, weights: StateDict, pixels: Te
     record('pre_logits', pooled);
     record('logits', config.numClasses > 0 ? linear(pooled, w.read('head.fc.weight'), w.read('head.fc.bias'), config.numClasses) : pooled);
   }
-  const out: ReferenceOutputs = {};
-  for (const [name, values] of Object.entries(perImage)) out[name] = stack(values);
-  return out;
+  return outputs();
 }
 
 /**
  * The original Microsoft PatchMerging: pad odd sizes, cat(x[0::2, 0::2], x[1::2, 0::2],
  * x[0::2, 1::2], x[1::2, 1::2]) over channels, LayerNorm(4C), Linear(4C → 2C) without bias.
  */
-function patchMerging(x: Array64, height: number, width: number, prefix: string, outChannels: number, w: Weights): [Array64, number, number] {
+function patchMerging(x: Array64, height: number, width: number, prefix: string, outChannels: number, w: WeightReader): [Array64, number, number] {
   const channels = x.shape[1]!;
   const outHeight = Math.ceil(height / 2);
   const outWidth = Math.ceil(width / 2);
@@ -117,7 +112,7 @@ function windowAttention(
   x: Array64,
   height: number,
   width: number,
-  block: { prefix: string; heads: number; headDim: number; window: readonly [number, number]; shift: readonly [number, number]; w: Weights },
+  block: { prefix: string; heads: number; headDim: number; window: readonly [number, number]; shift: readonly [number, number]; w: WeightReader },
 ): { output: Array64; probabilities: Array64 } {
   const { prefix, heads, headDim, window, shift, w } = block;
   const channels = x.shape[1]!;
