@@ -1,4 +1,4 @@
-import { InvalidConfigError, KwargsReader, TRAINING_ONLY_KWARGS, type OutputCatalog } from '@vitzoo/core';
+import { createCheckpointShapes, InvalidConfigError, KwargsReader, TRAINING_ONLY_KWARGS, type OutputCatalog } from '@vitzoo/core';
 
 /** LayerNorm epsilon of timm's CaiT (`partial(nn.LayerNorm, eps=1e-6)`). */
 export const CAIT_LAYER_NORM_EPS = 1e-6;
@@ -86,47 +86,36 @@ export function parseCaitConfig(kwargs: Readonly<Record<string, unknown>>): Cait
 
 /** timm `Cait` state_dict keys and shapes for a config. */
 export function caitCheckpointShapes(config: CaitConfig): Record<string, readonly number[]> {
-  const shapes: Record<string, number[]> = {};
+  const { shapes, set, linear, layerNorm } = createCheckpointShapes();
   const dim = config.embedDim;
-  const linear = (prefix: string, out: number, input: number, bias = true) => {
-    shapes[`${prefix}.weight`] = [out, input];
-    if (bias) shapes[`${prefix}.bias`] = [out];
-  };
-  const norm = (prefix: string) => {
-    shapes[`${prefix}.weight`] = [dim];
-    shapes[`${prefix}.bias`] = [dim];
-  };
-  shapes.cls_token = [1, 1, dim];
-  shapes.pos_embed = [1, config.numPatches, dim];
-  shapes['patch_embed.proj.weight'] = [dim, config.inChans, config.patchSize[0], config.patchSize[1]];
-  shapes['patch_embed.proj.bias'] = [dim];
-  for (let i = 0; i < config.depth; i++) {
-    const prefix = `blocks.${i}`;
-    shapes[`${prefix}.gamma_1`] = [dim];
-    shapes[`${prefix}.gamma_2`] = [dim];
-    norm(`${prefix}.norm1`);
-    linear(`${prefix}.attn.qkv`, 3 * dim, dim, config.qkvBias);
+  set('cls_token', [1, 1, dim]);
+  set('pos_embed', [1, config.numPatches, dim]);
+  set('patch_embed.proj.weight', [dim, config.inChans, ...config.patchSize]);
+  set('patch_embed.proj.bias', [dim]);
+  // LayerScaleBlock and LayerScaleBlockClassAttn: the same parameters around different attention modules.
+  const block = (prefix: string, mlpHidden: number, attention: (prefix: string) => void) => {
+    set(`${prefix}.gamma_1`, [dim]);
+    set(`${prefix}.gamma_2`, [dim]);
+    layerNorm(`${prefix}.norm1`, dim);
+    attention(`${prefix}.attn`);
     linear(`${prefix}.attn.proj`, dim, dim);
-    linear(`${prefix}.attn.proj_l`, config.numHeads, config.numHeads);
-    linear(`${prefix}.attn.proj_w`, config.numHeads, config.numHeads);
-    norm(`${prefix}.norm2`);
-    linear(`${prefix}.mlp.fc1`, config.mlpHidden, dim);
-    linear(`${prefix}.mlp.fc2`, dim, config.mlpHidden);
+    layerNorm(`${prefix}.norm2`, dim);
+    linear(`${prefix}.mlp.fc1`, mlpHidden, dim);
+    linear(`${prefix}.mlp.fc2`, dim, mlpHidden);
+  };
+  for (let i = 0; i < config.depth; i++) {
+    block(`blocks.${i}`, config.mlpHidden, (attn) => {
+      linear(`${attn}.qkv`, 3 * dim, dim, config.qkvBias);
+      linear(`${attn}.proj_l`, config.numHeads, config.numHeads);
+      linear(`${attn}.proj_w`, config.numHeads, config.numHeads);
+    });
   }
   for (let i = 0; i < config.depthTokenOnly; i++) {
-    const prefix = `blocks_token_only.${i}`;
-    shapes[`${prefix}.gamma_1`] = [dim];
-    shapes[`${prefix}.gamma_2`] = [dim];
-    norm(`${prefix}.norm1`);
-    linear(`${prefix}.attn.q`, dim, dim, config.qkvBias);
-    linear(`${prefix}.attn.k`, dim, dim, config.qkvBias);
-    linear(`${prefix}.attn.v`, dim, dim, config.qkvBias);
-    linear(`${prefix}.attn.proj`, dim, dim);
-    norm(`${prefix}.norm2`);
-    linear(`${prefix}.mlp.fc1`, config.mlpHiddenTokenOnly, dim);
-    linear(`${prefix}.mlp.fc2`, dim, config.mlpHiddenTokenOnly);
+    block(`blocks_token_only.${i}`, config.mlpHiddenTokenOnly, (attn) => {
+      for (const name of ['q', 'k', 'v']) linear(`${attn}.${name}`, dim, dim, config.qkvBias);
+    });
   }
-  norm('norm');
+  layerNorm('norm', dim);
   if (config.numClasses > 0) linear('head', config.numClasses, dim);
   return shapes;
 }

@@ -1,4 +1,4 @@
-import { InvalidConfigError, KwargsReader, TRAINING_ONLY_KWARGS, type OutputCatalog } from '@vitzoo/core';
+import { createCheckpointShapes, InvalidConfigError, KwargsReader, TRAINING_ONLY_KWARGS, type OutputCatalog } from '@vitzoo/core';
 
 /** LayerNorm epsilon everywhere in timm's Swin (`nn.LayerNorm` default). */
 export const SWIN_LAYER_NORM_EPS = 1e-5;
@@ -245,37 +245,29 @@ export function parseSwinConfig(kwargs: Readonly<Record<string, unknown>>): Swin
 
 /** timm 1.0 `SwinTransformer` state_dict keys and shapes for a config. */
 export function swinCheckpointShapes(config: SwinConfig): Record<string, readonly number[]> {
-  const shapes: Record<string, number[]> = {};
-  const linear = (prefix: string, out: number, input: number, bias = true) => {
-    shapes[`${prefix}.weight`] = [out, input];
-    if (bias) shapes[`${prefix}.bias`] = [out];
-  };
-  const norm = (prefix: string, dim: number) => {
-    shapes[`${prefix}.weight`] = [dim];
-    shapes[`${prefix}.bias`] = [dim];
-  };
-  shapes['patch_embed.proj.weight'] = [config.embedDim, config.inChans, config.patchSize[0], config.patchSize[1]];
-  shapes['patch_embed.proj.bias'] = [config.embedDim];
-  norm('patch_embed.norm', config.embedDim);
+  const { shapes, set, linear, layerNorm } = createCheckpointShapes();
+  set('patch_embed.proj.weight', [config.embedDim, config.inChans, ...config.patchSize]);
+  set('patch_embed.proj.bias', [config.embedDim]);
+  layerNorm('patch_embed.norm', config.embedDim);
   for (const stage of config.stages) {
     const prefix = `layers.${stage.index}`;
     if (stage.downsample) {
-      norm(`${prefix}.downsample.norm`, 4 * stage.inputDim);
+      layerNorm(`${prefix}.downsample.norm`, 4 * stage.inputDim);
       linear(`${prefix}.downsample.reduction`, stage.dim, 4 * stage.inputDim, false);
     }
     const attentionDim = stage.numHeads * stage.headDim;
     stage.blocks.forEach((block, index) => {
       const blockPrefix = `${prefix}.blocks.${index}`;
-      norm(`${blockPrefix}.norm1`, stage.dim);
-      shapes[`${blockPrefix}.attn.relative_position_bias_table`] = [relativeTableLength(block.window), stage.numHeads];
+      layerNorm(`${blockPrefix}.norm1`, stage.dim);
+      set(`${blockPrefix}.attn.relative_position_bias_table`, [relativeTableLength(block.window), stage.numHeads]);
       linear(`${blockPrefix}.attn.qkv`, 3 * attentionDim, stage.dim, config.qkvBias);
       linear(`${blockPrefix}.attn.proj`, stage.dim, attentionDim);
-      norm(`${blockPrefix}.norm2`, stage.dim);
+      layerNorm(`${blockPrefix}.norm2`, stage.dim);
       linear(`${blockPrefix}.mlp.fc1`, stage.mlpHidden, stage.dim);
       linear(`${blockPrefix}.mlp.fc2`, stage.dim, stage.mlpHidden);
     });
   }
-  norm('norm', config.numFeatures);
+  layerNorm('norm', config.numFeatures);
   if (config.numClasses > 0) linear('head.fc', config.numClasses, config.numFeatures);
   return shapes;
 }
