@@ -1,75 +1,14 @@
-import {
-  CheckpointMismatchError,
-  convertCheckpoint,
-  createRegistry,
-  createTensor,
-  graphBytes,
-  InvalidConfigError,
-  parseSafetensors,
-  type OutputName,
-  type StateDict,
-} from '@vitzoo/core';
-import { verifyCase } from '@vitzoo/conformance';
-import { nodeBackend } from '@vitzoo/runtime-node';
+import { CheckpointMismatchError, convertCheckpoint, createTensor, InvalidConfigError, parseSafetensors, type StateDict } from '@vitzoo/core';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { cait, filterCaitCheckpoint, parseCaitConfig } from './index.js';
+import { filterCaitCheckpoint } from './checkpoint.js';
+import { parseCaitConfig } from './config.js';
+import { cait } from './index.js';
 
 const fixture = fileURLToPath(new URL('../../../fixtures/models/cait_tiny', import.meta.url));
 const fixtureKwargs = (JSON.parse(readFileSync(`${fixture}/config.json`, 'utf8')) as { kwargs: Record<string, unknown> }).kwargs;
 const loadFixtureWeights = () => parseSafetensors(readFileSync(`${fixture}/model.safetensors`)).tensors;
-const io = parseSafetensors(readFileSync(`${fixture}/io.safetensors`)).tensors;
-
-async function run(kwargs: Record<string, unknown>, stateDict: StateDict, outputs: OutputName[]) {
-  const graph = convertCheckpoint({ architecture: cait, kwargs, stateDict, outputs });
-  const session = await nodeBackend.createSession(graphBytes(graph));
-  try {
-    return await session.run({ pixel_values: io.pixel_values! });
-  } finally {
-    await session.dispose();
-  }
-}
-
-describe('cait on the cait_tiny fixture (timm 1.0.28)', () => {
-  it('matches logits, pre_logits and features at batch 2 and batch 1', async () => {
-    const report = await verifyCase(fixture, { registry: createRegistry([cait]) });
-    expect(report.error).toBeUndefined();
-    expect(report.comparisons).toHaveLength(9);
-    for (const comparison of report.comparisons) expect(comparison.maxAbsDiff).toBeLessThanOrEqual(1e-4);
-    expect(report.status).toBe('pass');
-  });
-
-  it("global_pool 'avg' pools the patch tokens of the features; '' keeps every token; num_classes 0 has no head", async () => {
-    const weights = loadFixtureWeights();
-    const features = io.features!.data as Float32Array; // [2, 17, 48]
-    const avg = await run({ ...fixtureKwargs, global_pool: 'avg' }, weights, ['pre_logits', 'logits']);
-    expect(avg.pre_logits!.shape).toEqual([2, 48]);
-    for (const [b, c] of [[0, 0], [1, 47], [1, 5]] as const) {
-      let mean = 0;
-      for (let t = 1; t < 17; t++) mean += features[(b * 17 + t) * 48 + c]! / 16;
-      expect((avg.pre_logits!.data as Float32Array)[b * 48 + c]).toBeCloseTo(mean, 4);
-    }
-    const head = weights['head.weight']!.data as Float32Array;
-    const headBias = weights['head.bias']!.data as Float32Array;
-    let logit = headBias[3]!;
-    for (let c = 0; c < 48; c++) logit += head[3 * 48 + c]! * (avg.pre_logits!.data as Float32Array)[48 + c]!;
-    expect((avg.logits!.data as Float32Array)[10 + 3]).toBeCloseTo(logit, 4);
-
-    const none = await run({ ...fixtureKwargs, global_pool: '' }, weights, ['pre_logits', 'logits']);
-    expect(none.pre_logits!.shape).toEqual([2, 17, 48]);
-    expect(none.logits!.shape).toEqual([2, 17, 10]);
-    // Token 0's logits are the fixture's logits (the head on the class token).
-    for (let k = 0; k < 10; k++) expect((none.logits!.data as Float32Array)[k]).toBeCloseTo((io.logits!.data as Float32Array)[k]!, 4);
-
-    const headless: StateDict = { ...weights };
-    delete headless['head.weight'];
-    delete headless['head.bias'];
-    const noHead = await run({ ...fixtureKwargs, num_classes: 0 }, headless, ['logits']);
-    expect(noHead.logits!.shape).toEqual([2, 48]);
-    for (let c = 0; c < 48; c++) expect((noHead.logits!.data as Float32Array)[c]).toBeCloseTo(features[c]!, 4);
-  });
-});
 
 describe('cait checkpoints', () => {
   it('refuses a checkpoint with a missing, an extra and a mis-shaped key, listing each', () => {
@@ -119,6 +58,8 @@ describe('parseCaitConfig', () => {
     ['a custom block class', { block_layers: 'LayerScaleBlock' }, 'block_layers'],
     ['an image smaller than a patch', { img_size: 8 }, 'img_size'],
     ['mlp_ratio 0', { mlp_ratio: 0 }, 'mlp_ratio'],
+    ['an mlp_ratio that leaves the MLP no hidden feature', { ...fixtureKwargs, mlp_ratio: 0.01 }, 'mlp_ratio'],
+    ['an mlp_ratio_token_only that leaves the MLP no hidden feature', { ...fixtureKwargs, mlp_ratio_token_only: 0.01 }, 'mlp_ratio_token_only'],
   ];
   for (const [what, kwargs, field] of invalid) {
     it(`refuses ${what} with InvalidConfigError naming '${field}'`, () => {

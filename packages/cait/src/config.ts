@@ -1,4 +1,4 @@
-import { InvalidConfigError, KwargsReader, TRAINING_ONLY_KWARGS } from '@vitzoo/core';
+import { createCheckpointShapes, InvalidConfigError, KwargsReader, TRAINING_ONLY_KWARGS, type OutputCatalog } from '@vitzoo/core';
 
 /** LayerNorm epsilon of timm's CaiT (`partial(nn.LayerNorm, eps=1e-6)`). */
 export const CAIT_LAYER_NORM_EPS = 1e-6;
@@ -57,6 +57,11 @@ export function parseCaitConfig(kwargs: Readonly<Record<string, unknown>>): Cait
   if (patchGrid[0] < 1 || patchGrid[1] < 1) {
     throw new InvalidConfigError('img_size', kwargs.img_size ?? 224, `at least patch_size (${patchSize.join('x')})`, CONTEXT);
   }
+  const mlpHidden = Math.floor(embedDim * mlpRatio);
+  const mlpHiddenTokenOnly = Math.floor(embedDim * mlpRatioTokenOnly);
+  for (const [field, value, hidden] of [['mlp_ratio', mlpRatio, mlpHidden], ['mlp_ratio_token_only', mlpRatioTokenOnly, mlpHiddenTokenOnly]] as const) {
+    if (hidden < 1) throw new InvalidConfigError(field, value, `at least 1 / ${embedDim} (int(embed_dim * ${field}) hidden features must be >= 1)`, CONTEXT);
+  }
   return {
     imgSize,
     patchSize,
@@ -74,7 +79,61 @@ export function parseCaitConfig(kwargs: Readonly<Record<string, unknown>>): Cait
     mlpRatioTokenOnly,
     patchGrid,
     numPatches: patchGrid[0] * patchGrid[1],
-    mlpHidden: Math.floor(embedDim * mlpRatio),
-    mlpHiddenTokenOnly: Math.floor(embedDim * mlpRatioTokenOnly),
+    mlpHidden,
+    mlpHiddenTokenOnly,
+  };
+}
+
+/** timm `Cait` state_dict keys and shapes for a config. */
+export function caitCheckpointShapes(config: CaitConfig): Record<string, readonly number[]> {
+  const { shapes, set, linear, layerNorm } = createCheckpointShapes();
+  const dim = config.embedDim;
+  set('cls_token', [1, 1, dim]);
+  set('pos_embed', [1, config.numPatches, dim]);
+  set('patch_embed.proj.weight', [dim, config.inChans, ...config.patchSize]);
+  set('patch_embed.proj.bias', [dim]);
+  // LayerScaleBlock and LayerScaleBlockClassAttn: the same parameters around different attention modules.
+  const block = (prefix: string, mlpHidden: number, attention: (prefix: string) => void) => {
+    set(`${prefix}.gamma_1`, [dim]);
+    set(`${prefix}.gamma_2`, [dim]);
+    layerNorm(`${prefix}.norm1`, dim);
+    attention(`${prefix}.attn`);
+    linear(`${prefix}.attn.proj`, dim, dim);
+    layerNorm(`${prefix}.norm2`, dim);
+    linear(`${prefix}.mlp.fc1`, mlpHidden, dim);
+    linear(`${prefix}.mlp.fc2`, dim, mlpHidden);
+  };
+  for (let i = 0; i < config.depth; i++) {
+    block(`blocks.${i}`, config.mlpHidden, (attn) => {
+      linear(`${attn}.qkv`, 3 * dim, dim, config.qkvBias);
+      linear(`${attn}.proj_l`, config.numHeads, config.numHeads);
+      linear(`${attn}.proj_w`, config.numHeads, config.numHeads);
+    });
+  }
+  for (let i = 0; i < config.depthTokenOnly; i++) {
+    block(`blocks_token_only.${i}`, config.mlpHiddenTokenOnly, (attn) => {
+      for (const name of ['q', 'k', 'v']) linear(`${attn}.${name}`, dim, dim, config.qkvBias);
+    });
+  }
+  layerNorm('norm', dim);
+  if (config.numClasses > 0) linear('head', config.numClasses, dim);
+  return shapes;
+}
+
+/**
+ * The extra outputs of a config: the talking-heads attention of every block (`blocks.<i>.attn`,
+ * after proj_w) and the class attention of every class-attention block
+ * (`blocks_token_only.<i>.attn`, one query), in forward order; one intermediate per block (timm's
+ * forward_intermediates: the patch tokens as [B, C, h, w]; the class token joins only later). No
+ * rollout: the class token does not take part in the self-attention blocks.
+ */
+export function caitOutputs(config: CaitConfig): OutputCatalog {
+  return {
+    attention: [
+      ...Array.from({ length: config.depth }, (_, i) => `blocks.${i}.attn`),
+      ...Array.from({ length: config.depthTokenOnly }, (_, i) => `blocks_token_only.${i}.attn`),
+    ],
+    intermediates: config.depth,
+    rollout: false,
   };
 }

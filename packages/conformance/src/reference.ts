@@ -249,6 +249,14 @@ export function rows(x: Array64, start: number, end: number): Array64 {
   return { shape: [end - start, width], data: x.data.slice(start * width, end * width) };
 }
 
+/** Columns [start, end) of a 2-D array (e.g. q, k or v of a packed qkv projection). */
+export function columns(x: Array64, start: number, end: number): Array64 {
+  const [count, width] = x.shape as [number, number];
+  const out = array64([count, end - start]);
+  for (let r = 0; r < count; r++) out.data.set(x.data.subarray(r * width + start, r * width + end), r * (end - start));
+  return out;
+}
+
 /** Concatenates 2-D arrays along rows. */
 export function concatRows(parts: readonly Array64[]): Array64 {
   const width = parts[0]!.shape[1]!;

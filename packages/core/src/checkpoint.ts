@@ -49,3 +49,31 @@ export function unwrapStateDict(stateDict: StateDict): StateDict {
   }
   return stateDict;
 }
+
+/** Collects an architecture's expected checkpoint keys and shapes under PyTorch's parameter names. */
+export interface CheckpointShapes {
+  /** The keys and shapes so far, in the order they were added (the result of `checkpointShapes`). */
+  readonly shapes: Record<string, readonly number[]>;
+  set(key: string, shape: readonly number[]): void;
+  /** `nn.Linear`: `{prefix}.weight` [out, in] and, unless `bias` is false, `{prefix}.bias` [out]. */
+  linear(prefix: string, outFeatures: number, inFeatures: number, bias?: boolean): void;
+  /** `nn.LayerNorm` (elementwise affine): `{prefix}.weight` and `{prefix}.bias` [dim]. */
+  layerNorm(prefix: string, dim: number): void;
+}
+
+export function createCheckpointShapes(): CheckpointShapes {
+  const shapes: Record<string, readonly number[]> = {};
+  const set = (key: string, shape: readonly number[]) => void (shapes[key] = [...shape]);
+  return {
+    shapes,
+    set,
+    linear(prefix, outFeatures, inFeatures, bias = true) {
+      set(`${prefix}.weight`, [outFeatures, inFeatures]);
+      if (bias) set(`${prefix}.bias`, [outFeatures]);
+    },
+    layerNorm(prefix, dim) {
+      set(`${prefix}.weight`, [dim]);
+      set(`${prefix}.bias`, [dim]);
+    },
+  };
+}

@@ -1,10 +1,10 @@
-import { convertCheckpoint, createTensor, graphBytes, maxAbsDifference, parseSafetensors, type StateDict, type Tensor } from '@vitzoo/core';
+import { CheckpointMismatchError, convertCheckpoint, createTensor, graphBytes, maxAbsDifference, parseSafetensors, type StateDict, type Tensor } from '@vitzoo/core';
 import { nodeBackend } from '@vitzoo/runtime-node';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { filterSwinCheckpoint, isMicrosoftLayout, resizeRelativePositionBiasTable, swinCheckpointShapes } from './checkpoint.js';
-import { parseSwinConfig } from './config.js';
+import { filterSwinCheckpoint, isMicrosoftLayout, resizeRelativePositionBiasTable } from './checkpoint.js';
+import { parseSwinConfig, swinCheckpointShapes } from './config.js';
 import { swin } from './index.js';
 
 const fixture = fileURLToPath(new URL('../../../fixtures/models/swin_tiny', import.meta.url));
@@ -138,5 +138,36 @@ describe('relative_position_bias_table resizing (timm resize_rel_pos_bias_table)
     const filtered = filterSwinCheckpoint(weights, config);
     expect(filtered['layers.0.blocks.0.attn.relative_position_bias_table']!.shape).toEqual([25, 2]);
     expect(() => convertCheckpoint({ architecture: swin, kwargs, stateDict: weights })).not.toThrow();
+  });
+});
+
+describe('swin checkpoint validation', () => {
+  it('refuses a checkpoint with a missing, an extra and a mis-shaped key, listing each', () => {
+    const weights = { ...parseSafetensors(readFileSync(`${fixture}/model.safetensors`)).tensors };
+    delete weights['layers.1.blocks.0.norm1.bias'];
+    weights['layers.1.blocks.0.extra.weight'] = createTensor('float32', [2], Float32Array.of(1, 2));
+    weights['head.fc.bias'] = createTensor('float32', [11], new Float32Array(11));
+    let error: unknown;
+    try {
+      convertCheckpoint({ architecture: swin, kwargs: fixtureKwargs, stateDict: weights });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(CheckpointMismatchError.isInstance(error)).toBe(true);
+    const mismatch = error as CheckpointMismatchError;
+    expect(mismatch.missing).toEqual(['layers.1.blocks.0.norm1.bias']);
+    expect(mismatch.unexpected).toEqual(['layers.1.blocks.0.extra.weight']);
+    expect(mismatch.misshaped).toEqual([{ key: 'head.fc.bias', expected: [10], actual: [11] }]);
+    expect(mismatch.message).toContain('layers.1.blocks.0.norm1.bias');
+    expect(mismatch.message).toContain('layers.1.blocks.0.extra.weight');
+    expect(mismatch.message).toContain('head.fc.bias is [11], expected [10]');
+  });
+
+  it('refuses a relative_position_bias_table that is not a square (2s-1)^2 table (no resize possible)', () => {
+    const weights = { ...parseSafetensors(readFileSync(`${fixture}/model.safetensors`)).tensors };
+    weights['layers.0.blocks.0.attn.relative_position_bias_table'] = createTensor('float32', [50, 2], new Float32Array(100));
+    expect(() => convertCheckpoint({ architecture: swin, kwargs: fixtureKwargs, stateDict: weights })).toThrow(
+      /layers\.0\.blocks\.0\.attn\.relative_position_bias_table is \[50, 2\], expected \[49, 2\]/,
+    );
   });
 });

@@ -1,44 +1,5 @@
 import { toFloat32, unwrapStateDict, type StateDict, type Tensor } from '@vitzoo/core';
-import type { Pair, SwinConfig } from './config.js';
-
-/** timm 1.0 `SwinTransformer` state_dict keys and shapes for a config. */
-export function swinCheckpointShapes(config: SwinConfig): Record<string, readonly number[]> {
-  const shapes: Record<string, number[]> = {};
-  const linear = (prefix: string, out: number, input: number, bias = true) => {
-    shapes[`${prefix}.weight`] = [out, input];
-    if (bias) shapes[`${prefix}.bias`] = [out];
-  };
-  const norm = (prefix: string, dim: number) => {
-    shapes[`${prefix}.weight`] = [dim];
-    shapes[`${prefix}.bias`] = [dim];
-  };
-  shapes['patch_embed.proj.weight'] = [config.embedDim, config.inChans, config.patchSize[0], config.patchSize[1]];
-  shapes['patch_embed.proj.bias'] = [config.embedDim];
-  norm('patch_embed.norm', config.embedDim);
-  for (const stage of config.stages) {
-    const prefix = `layers.${stage.index}`;
-    if (stage.downsample) {
-      norm(`${prefix}.downsample.norm`, 4 * stage.inputDim);
-      linear(`${prefix}.downsample.reduction`, stage.dim, 4 * stage.inputDim, false);
-    }
-    const attentionDim = stage.numHeads * stage.headDim;
-    stage.blocks.forEach((block, index) => {
-      const blockPrefix = `${prefix}.blocks.${index}`;
-      norm(`${blockPrefix}.norm1`, stage.dim);
-      shapes[`${blockPrefix}.attn.relative_position_bias_table`] = [relativeTableLength(block.window), stage.numHeads];
-      linear(`${blockPrefix}.attn.qkv`, 3 * attentionDim, stage.dim, config.qkvBias);
-      linear(`${blockPrefix}.attn.proj`, stage.dim, attentionDim);
-      norm(`${blockPrefix}.norm2`, stage.dim);
-      linear(`${blockPrefix}.mlp.fc1`, stage.mlpHidden, stage.dim);
-      linear(`${blockPrefix}.mlp.fc2`, stage.dim, stage.mlpHidden);
-    });
-  }
-  norm('norm', config.numFeatures);
-  if (config.numClasses > 0) linear('head.fc', config.numClasses, config.numFeatures);
-  return shapes;
-}
-
-export const relativeTableLength = (window: Pair) => (2 * window[0] - 1) * (2 * window[1] - 1);
+import { relativeTableLength, type Pair, type SwinConfig } from './config.js';
 
 /**
  * True for the original Microsoft Swin layout (and timm before 0.9): `head.weight` instead of

@@ -1,9 +1,12 @@
-import { InvalidConfigError, KwargsReader, TRAINING_ONLY_KWARGS } from '@vitzoo/core';
+import { createCheckpointShapes, InvalidConfigError, KwargsReader, TRAINING_ONLY_KWARGS, type OutputCatalog } from '@vitzoo/core';
 
 /** LayerNorm epsilon everywhere in timm's Swin (`nn.LayerNorm` default). */
 export const SWIN_LAYER_NORM_EPS = 1e-5;
 
 export type Pair = readonly [number, number];
+
+/** Rows of a window's relative_position_bias_table: (2h-1)(2w-1). */
+export const relativeTableLength = (window: Pair) => (2 * window[0] - 1) * (2 * window[1] - 1);
 
 /** One Swin block after timm's window rule. */
 export interface SwinBlockGeometry {
@@ -201,13 +204,17 @@ export function parseSwinConfig(kwargs: Readonly<Record<string, unknown>>): Swin
       }
       blocks.push({ window, shift, padded });
     }
+    const mlpHidden = Math.floor(dim * mlpRatio[index]!);
+    if (mlpHidden < 1) {
+      throw new InvalidConfigError('mlp_ratio', kwargs.mlp_ratio, `at least 1 / ${dim} in stage ${index} (int(dim * mlp_ratio) hidden features must be >= 1)`, CONTEXT);
+    }
     stages.push({
       index,
       inputDim,
       dim,
       numHeads: heads,
       headDim: stageHeadDim,
-      mlpHidden: Math.floor(dim * mlpRatio[index]!),
+      mlpHidden,
       downsample,
       resolution,
       nominalResolution: nominal,
@@ -233,5 +240,47 @@ export function parseSwinConfig(kwargs: Readonly<Record<string, unknown>>): Swin
     patchGrid,
     stages,
     numFeatures: embedDim * 2 ** (numLayers - 1),
+  };
+}
+
+/** timm 1.0 `SwinTransformer` state_dict keys and shapes for a config. */
+export function swinCheckpointShapes(config: SwinConfig): Record<string, readonly number[]> {
+  const { shapes, set, linear, layerNorm } = createCheckpointShapes();
+  set('patch_embed.proj.weight', [config.embedDim, config.inChans, ...config.patchSize]);
+  set('patch_embed.proj.bias', [config.embedDim]);
+  layerNorm('patch_embed.norm', config.embedDim);
+  for (const stage of config.stages) {
+    const prefix = `layers.${stage.index}`;
+    if (stage.downsample) {
+      layerNorm(`${prefix}.downsample.norm`, 4 * stage.inputDim);
+      linear(`${prefix}.downsample.reduction`, stage.dim, 4 * stage.inputDim, false);
+    }
+    const attentionDim = stage.numHeads * stage.headDim;
+    stage.blocks.forEach((block, index) => {
+      const blockPrefix = `${prefix}.blocks.${index}`;
+      layerNorm(`${blockPrefix}.norm1`, stage.dim);
+      set(`${blockPrefix}.attn.relative_position_bias_table`, [relativeTableLength(block.window), stage.numHeads]);
+      linear(`${blockPrefix}.attn.qkv`, 3 * attentionDim, stage.dim, config.qkvBias);
+      linear(`${blockPrefix}.attn.proj`, stage.dim, attentionDim);
+      layerNorm(`${blockPrefix}.norm2`, stage.dim);
+      linear(`${blockPrefix}.mlp.fc1`, stage.mlpHidden, stage.dim);
+      linear(`${blockPrefix}.mlp.fc2`, stage.dim, stage.mlpHidden);
+    });
+  }
+  layerNorm('norm', config.numFeatures);
+  if (config.numClasses > 0) linear('head.fc', config.numClasses, config.numFeatures);
+  return shapes;
+}
+
+/**
+ * The extra outputs of a config: every block's window attention (`layers.<i>.blocks.<j>.attn`, in
+ * forward order) and one intermediate per stage (timm's forward_intermediates: the stage's output
+ * as [B, C, h, w]). No rollout: Swin has no class token.
+ */
+export function swinOutputs(config: SwinConfig): OutputCatalog {
+  return {
+    attention: config.stages.flatMap((stage) => stage.blocks.map((_, block) => `layers.${stage.index}.blocks.${block}.attn`)),
+    intermediates: config.stages.length,
+    rollout: false,
   };
 }

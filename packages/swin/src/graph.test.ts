@@ -1,146 +1,57 @@
-import { convertCheckpoint, createTensor, graphBytes, type OutputName, type StateDict, type Tensor } from '@vitzoo/core';
+import { convertCheckpoint, createTensor, graphBytes, InvalidArgumentError, type OutputRequest } from '@vitzoo/core';
+import { modulesWithOp, normalGenerator, randomStateDict } from '@vitzoo/conformance/sweep';
 import { nodeBackend } from '@vitzoo/runtime-node';
 import { describe, expect, it } from 'vitest';
 import { swin } from './index.js';
 import { listNodes, withExtraOutputs } from './model-proto.test-support.js';
-import { referenceSwinForward } from './reference.test-support.js';
 
-/** Deterministic normal samples (mulberry32 + Box-Muller). */
-function normals(seed: number) {
-  let state = seed >>> 0;
-  const uniform = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+/** Grid 10 and 5 against window 4: padded and shifted windows in both stages. */
+const padded = { img_size: 20, patch_size: 2, embed_dim: 8, depths: [2, 2], num_heads: [2, 2], window_size: 4, num_classes: 5 };
+
+function build(kwargs: Record<string, unknown>, outputs: OutputRequest[], seed = 1) {
+  const config = swin.parseConfig(kwargs);
+  return convertCheckpoint({ architecture: swin, kwargs, stateDict: randomStateDict(swin.checkpointShapes(config), seed), outputs });
 }
 
-/** Random weights scaled like the fixtures: O(1) activations, far-from-uniform attention. */
-export function randomStateDict(shapes: Record<string, readonly number[]>, seed: number): StateDict {
-  const next = normals(seed);
-  const out: StateDict = {};
-  for (const [key, shape] of Object.entries(shapes)) {
-    const size = shape.reduce((a, b) => a * b, 1);
-    const fanIn = shape.slice(1).reduce((a, b) => a * b, 1);
-    const sample = key.endsWith('relative_position_bias_table')
-      ? () => next()
-      : key.endsWith('.bias')
-        ? () => 0.1 * next()
-        : key.includes('norm') && shape.length === 1
-          ? () => 1 + 0.1 * next()
-          : () => next() / Math.sqrt(fanIn);
-    out[key] = createTensor('float32', shape, Float32Array.from({ length: size }, sample));
-  }
-  return out;
-}
-
-async function runGraph(kwargs: Record<string, unknown>, weights: StateDict, pixels: Tensor, outputs: OutputName[]) {
-  const graph = convertCheckpoint({ architecture: swin, kwargs, stateDict: weights, outputs });
-  const session = await nodeBackend.createSession(graphBytes(graph));
-  try {
-    return await session.run({ pixel_values: pixels });
-  } finally {
-    await session.dispose();
-  }
-}
-
-function maxDiff(actual: Tensor, expected: Float64Array): number {
-  expect(actual.data.length).toBe(expected.length);
-  let max = 0;
-  for (let i = 0; i < expected.length; i++) max = Math.max(max, Math.abs((actual.data as Float32Array)[i]! - expected[i]!));
-  return max;
-}
-
-const cases: { name: string; kwargs: Record<string, unknown>; height: number; width: number }[] = [
-  {
-    name: 'padding + shifted windows in both stages (grid 10 and 5, window 4)',
-    kwargs: { img_size: 20, patch_size: 2, embed_dim: 8, depths: [2, 2], num_heads: [2, 2], window_size: 4, num_classes: 5 },
-    height: 20,
-    width: 20,
-  },
-  {
-    name: 'odd patch merging (7 -> 4 padded, timm window 3 from the floor-halved grid)',
-    kwargs: { img_size: 28, patch_size: 2, embed_dim: 4, depths: [1, 2, 2], num_heads: [1, 2, 2], window_size: 7, num_classes: 3 },
-    height: 28,
-    width: 28,
-  },
-  {
-    name: 'non-square image and window, head_dim, mlp_ratio, no qkv bias',
-    kwargs: {
-      img_size: [16, 24],
-      patch_size: 2,
-      embed_dim: 6,
-      depths: [2, 1],
-      num_heads: [2, 3],
-      head_dim: 3,
-      window_size: [4, 8],
-      mlp_ratio: 2,
-      qkv_bias: false,
-      num_classes: 4,
-    },
-    height: 16,
-    width: 24,
-  },
-  {
-    name: 'always_partition (window larger than the grid, padded and shifted)',
-    kwargs: { img_size: 12, patch_size: 2, embed_dim: 4, depths: [2], num_heads: [2], window_size: 4, always_partition: true, num_classes: 3 },
-    height: 12,
-    width: 12,
-  },
-];
-
-describe('swin graph against a loop-based transcription of timm', () => {
-  for (const testCase of cases) {
-    it(testCase.name, async () => {
-      const config = swin.parseConfig(testCase.kwargs);
-      const weights = randomStateDict(swin.checkpointShapes(config), 7);
-      const next = normals(99);
-      const pixels = createTensor('float32', [2, 3, testCase.height, testCase.width], Float32Array.from({ length: 6 * testCase.height * testCase.width }, next));
-      const expected = referenceSwinForward(config, weights, pixels);
-      const actual = await runGraph(testCase.kwargs, weights, pixels, ['logits', 'pre_logits', 'features']);
-      const diffs = {
-        logits: maxDiff(actual.logits!, expected.logits),
-        pre_logits: maxDiff(actual.pre_logits!, expected.preLogits),
-        features: maxDiff(actual.features!, expected.features),
-      };
-      expect(diffs.logits).toBeLessThan(1e-4);
-      expect(diffs.pre_logits).toBeLessThan(1e-4);
-      expect(diffs.features).toBeLessThan(1e-4);
-    });
-  }
-
-  it('exposes only the requested outputs, in the requested order, with timm shapes', async () => {
-    const kwargs = cases[0]!.kwargs;
-    const config = swin.parseConfig(kwargs);
-    const graph = convertCheckpoint({ architecture: swin, kwargs, stateDict: randomStateDict(swin.checkpointShapes(config), 1), outputs: ['features', 'logits'] });
+describe('swin graph outputs', () => {
+  it('exposes only the requested outputs, in the requested order, with timm shapes', () => {
+    const graph = build(padded, ['features', 'logits', 'attention.layers.0.blocks.1.attn', 'intermediates.1', 'attention.layers.1.blocks.0.attn']);
     expect(graph.outputs.map((o) => [o.name, o.shape])).toEqual([
       ['features', ['batch', 5, 5, 16]],
       ['logits', ['batch', 5]],
+      // 12×12 padded map, 4×4 windows: 9 windows per image.
+      ['attention.layers.0.blocks.1.attn', ['batch*9', 2, 16, 16]],
+      ['intermediates.1', ['batch', 16, 5, 5]],
+      ['attention.layers.1.blocks.0.attn', ['batch*4', 2, 16, 16]],
     ]);
     expect(graph.inputs).toEqual([{ name: 'pixel_values', dtype: 'float32', shape: ['batch', 3, 20, 20] }]);
   });
 
-  it("global_pool '' keeps the map: pre_logits = features and logits per position", async () => {
-    const kwargs = { ...cases[0]!.kwargs, global_pool: '' };
-    const config = swin.parseConfig(kwargs);
-    const weights = randomStateDict(swin.checkpointShapes(config), 3);
-    const pixels = createTensor('float32', [1, 3, 20, 20], Float32Array.from({ length: 1200 }, normals(5)));
-    const result = await runGraph(kwargs, weights, pixels, ['pre_logits', 'features', 'logits']);
-    expect(result.pre_logits!.shape).toEqual([1, 5, 5, 16]);
-    expect(Array.from(result.pre_logits!.data as Float32Array)).toEqual(Array.from(result.features!.data as Float32Array));
-    expect(result.logits!.shape).toEqual([1, 5, 5, 5]);
-    // logits at position (2, 3) = head.fc(features at (2, 3)).
-    const feature = (result.features!.data as Float32Array).subarray((2 * 5 + 3) * 16, (2 * 5 + 4) * 16);
-    const weight = weights['head.fc.weight']!.data as Float32Array;
-    const bias = weights['head.fc.bias']!.data as Float32Array;
-    for (let o = 0; o < 5; o++) {
-      let sum = bias[o]!;
-      for (let c = 0; c < 16; c++) sum += weight[o * 16 + c]! * feature[c]!;
-      expect((result.logits!.data as Float32Array)[(2 * 5 + 3) * 5 + o]).toBeCloseTo(sum, 5);
+  it("lists every block's attention and one intermediate per stage, and refuses what it cannot give", () => {
+    const config = swin.parseConfig(padded);
+    expect(swin.outputCatalog!(config)).toEqual({
+      attention: ['layers.0.blocks.0.attn', 'layers.0.blocks.1.attn', 'layers.1.blocks.0.attn', 'layers.1.blocks.1.attn'],
+      intermediates: 2,
+      rollout: false,
+    });
+    expect(build(padded, ['attention', 'intermediates']).outputs.map((o) => o.name)).toEqual([
+      'attention.layers.0.blocks.0.attn',
+      'attention.layers.0.blocks.1.attn',
+      'attention.layers.1.blocks.0.attn',
+      'attention.layers.1.blocks.1.attn',
+      'intermediates.0',
+      'intermediates.1',
+    ]);
+    for (const output of ['rollout', 'intermediates.2', 'attention.layers.0.blocks.2.attn'] as OutputRequest[]) {
+      expect(() => build(padded, [output]), output).toThrow(InvalidArgumentError);
     }
+  });
+
+  it("keeps fused MultiHeadAttention in every block whose map is not asked for", () => {
+    const fused = (outputs: OutputRequest[]) => modulesWithOp(build(padded, outputs), 'MultiHeadAttention');
+    expect(fused(['logits'])).toEqual(['layers.0.blocks.0.attn', 'layers.0.blocks.1.attn', 'layers.1.blocks.0.attn', 'layers.1.blocks.1.attn']);
+    expect(fused(['logits', 'attention.layers.0.blocks.1.attn', 'intermediates.0'])).toEqual(['layers.0.blocks.0.attn', 'layers.1.blocks.0.attn', 'layers.1.blocks.1.attn']);
+    expect(fused(['attention'])).toEqual([]);
   });
 });
 
@@ -150,21 +61,19 @@ describe('attention bias at the full MultiHeadAttention batch', () => {
   // Runtime's CPU kernel also broadcasts a [1, heads, N, N] bias, so CPU parity alone would not
   // notice). Every block's bias must come out as [B*num_windows, heads, N, N] at run time.
   const bodies = [
-    { name: 'padding + shifted windows in both stages', kwargs: cases[0]!.kwargs, size: [20, 20] },
-    { name: 'the swin_tiny fixture geometry (shifted stage, single-window stage)', kwargs: { img_size: 32, patch_size: 4, embed_dim: 8, depths: [2, 2], num_heads: [2, 4], window_size: 4, num_classes: 3 }, size: [32, 32] },
-    { name: 'non-square windows', kwargs: cases[2]!.kwargs, size: [16, 24] },
+    { name: 'padding + shifted windows in both stages', kwargs: padded },
+    { name: 'the swin_tiny fixture geometry (shifted stage, single-window stage)', kwargs: { img_size: 32, patch_size: 4, embed_dim: 8, depths: [2, 2], num_heads: [2, 4], window_size: 4, num_classes: 3 } },
+    { name: 'non-square windows', kwargs: { img_size: [16, 24], patch_size: 2, embed_dim: 6, depths: [2, 1], num_heads: [2, 3], head_dim: 3, window_size: [4, 8], num_classes: 4 } },
   ];
   for (const body of bodies) {
     it(body.name, async () => {
       const config = swin.parseConfig(body.kwargs);
-      const graph = convertCheckpoint({ architecture: swin, kwargs: body.kwargs, stateDict: randomStateDict(swin.checkpointShapes(config), 5), outputs: ['logits'] });
-      const bytes = graphBytes(graph);
+      const bytes = graphBytes(build(body.kwargs, ['logits'], 5));
       const attention = listNodes(bytes).filter((node) => node.opType === 'MultiHeadAttention' && node.domain === 'com.microsoft');
       const expected = config.stages.flatMap((stage) =>
         stage.blocks.map((block) => {
           const windows = (block.padded[0] / block.window[0]) * (block.padded[1] / block.window[1]);
-          const area = block.window[0] * block.window[1];
-          return { windows, heads: stage.numHeads, area };
+          return { windows, heads: stage.numHeads, area: block.window[0] * block.window[1] };
         }),
       );
       expect(attention.length).toBe(expected.length);
@@ -173,11 +82,10 @@ describe('attention bias at the full MultiHeadAttention batch', () => {
       const session = await nodeBackend.createSession(withExtraOutputs(bytes, biasNames));
       try {
         for (const batch of [2, 1]) {
-          const [height, width] = body.size as [number, number];
-          const pixels = createTensor('float32', [batch, 3, height, width], Float32Array.from({ length: batch * 3 * height * width }, normals(batch)));
+          const [height, width] = config.imgSize;
+          const pixels = createTensor('float32', [batch, 3, height, width], Float32Array.from({ length: batch * 3 * height * width }, normalGenerator(batch)));
           const result = await session.run({ pixel_values: pixels });
-          const shapes = biasNames.map((name) => result[name]!.shape);
-          expect(shapes).toEqual(expected.map(({ windows, heads, area }) => [batch * windows, heads, area, area]));
+          expect(biasNames.map((name) => result[name]!.shape)).toEqual(expected.map(({ windows, heads, area }) => [batch * windows, heads, area, area]));
         }
       } finally {
         await session.dispose();
