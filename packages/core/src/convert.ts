@@ -79,7 +79,7 @@ export function resolveOutputs<Config>(architecture: Architecture<Config>, confi
       if (catalog.intermediates === 0) throw unknown(output, ' (it has no intermediates to give)');
       for (let i = 0; i < catalog.intermediates; i++) add(`intermediates.${i}`);
     } else if (output === 'rollout') {
-      if (!catalog.rollout) throw unknown(output, ' (rollout needs a class token)');
+      if (!catalog.rollout) throw unknown(output, ' (rollout is computed for ViT-style class-token models only)');
       add('rollout');
     } else if (output.startsWith('attention.')) {
       if (!catalog.attention.includes(output.slice('attention.'.length))) throw unknown(output);

@@ -30,3 +30,18 @@ describe('fused attention scale', () => {
     expect(query?.inputs[0]).toBe('q');
   });
 });
+
+describe('weights', () => {
+  test('a weight used twice is one initializer under its checkpoint key; another view of it gets its own', () => {
+    const tensor = { dtype: 'float32' as const, shape: [4], data: Float32Array.of(1, 2, 3, 4) };
+    const layers = new GraphLayers({ 'norm.weight': tensor }, { architecture: 'test', outputs: ['logits'] });
+    const first = layers.weight('norm.weight');
+    expect(layers.weight('norm.weight')).toBe(first);
+    const view = layers.weight('norm.weight', { shape: [4, 1] });
+    expect(view).not.toBe(first);
+    expect(layers.weight('norm.weight', { shape: [4, 1] })).toBe(view);
+    layers.g.output(layers.g.add(first, layers.g.reshape(view, [-1])), 'logits', 'float32', [4]);
+    const names = layers.g.build().initializers.map((initializer) => initializer.name);
+    expect(names).toEqual(['norm.weight', 'norm.weight:4x1']);
+  });
+});

@@ -77,6 +77,7 @@ export class GraphLayers {
   readonly outputs: readonly OutputName[];
   private readonly requested: ReadonlySet<string>;
   private readonly produced = new Map<string, { value: Value; shape: Shape }>();
+  private readonly weightValues = new Map<string, Value>();
 
   constructor(
     private readonly weights: StateDict,
@@ -125,7 +126,17 @@ export class GraphLayers {
     if (elementCount(shape) !== elementCount(tensor.shape)) {
       throw new InvalidArgumentError('shape', `Cannot view ${key} [${tensor.shape.join(', ')}] as [${shape.join(', ')}].`);
     }
-    return this.floatInitializer(key, shape, () => toFloat32(tensor).data);
+    const cacheKey = `${key}|${shape.join(',')}`;
+    let value = this.weightValues.get(cacheKey);
+    if (!value) {
+      // One initializer per key and view: a weight used twice is shared, not defined twice. It is
+      // named by its checkpoint key; a second, differently shaped view of it gets the shape appended.
+      const taken = [...this.weightValues.keys()].some((existing) => existing.startsWith(`${key}|`));
+      const name = taken ? `${key}:${shape.join('x')}` : key;
+      value = this.floatInitializer(name, shape, () => toFloat32(tensor).data);
+      this.weightValues.set(cacheKey, value);
+    }
+    return value;
   }
 
   optionalWeight(key: string): Value | null {
