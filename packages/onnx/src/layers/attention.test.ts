@@ -41,7 +41,7 @@ describe('weights', () => {
     expect(view).not.toBe(first);
     expect(layers.weight('norm.weight', { shape: [4, 1] })).toBe(view);
     layers.g.output(layers.g.add(first, layers.g.reshape(view, [-1])), 'logits', 'float32', [4]);
-    const names = layers.g.build().initializers.map((initializer) => initializer.name);
+    const names = layers.g.build().initializers.map((initializer) => initializer.name).filter((name) => name.startsWith('norm.'));
     expect(names).toEqual(['norm.weight', 'norm.weight:4x1']);
   });
 });
