@@ -1,4 +1,4 @@
-import { createCheckpointShapes, InvalidConfigError, KwargsReader, TRAINING_ONLY_KWARGS, type OutputCatalog } from '@vitzoo/core';
+import { createCheckpointShapes, mlpHiddenFeatures, InvalidConfigError, KwargsReader, TRAINING_ONLY_KWARGS, type OutputCatalog } from '@vitzoo/core';
 
 /** LayerNorm epsilon of timm's CaiT (`partial(nn.LayerNorm, eps=1e-6)`). */
 export const CAIT_LAYER_NORM_EPS = 1e-6;
@@ -57,11 +57,8 @@ export function parseCaitConfig(kwargs: Readonly<Record<string, unknown>>): Cait
   if (patchGrid[0] < 1 || patchGrid[1] < 1) {
     throw new InvalidConfigError('img_size', kwargs.img_size ?? 224, `at least patch_size (${patchSize.join('x')})`, CONTEXT);
   }
-  const mlpHidden = Math.floor(embedDim * mlpRatio);
-  const mlpHiddenTokenOnly = Math.floor(embedDim * mlpRatioTokenOnly);
-  for (const [field, value, hidden] of [['mlp_ratio', mlpRatio, mlpHidden], ['mlp_ratio_token_only', mlpRatioTokenOnly, mlpHiddenTokenOnly]] as const) {
-    if (hidden < 1) throw new InvalidConfigError(field, value, `at least 1 / ${embedDim} (int(embed_dim * ${field}) hidden features must be >= 1)`, CONTEXT);
-  }
+  const mlpHidden = mlpHiddenFeatures(embedDim, mlpRatio);
+  const mlpHiddenTokenOnly = mlpHiddenFeatures(embedDim, mlpRatioTokenOnly);
   return {
     imgSize,
     patchSize,

@@ -131,3 +131,11 @@ export const TRAINING_ONLY_KWARGS = [
   'pretrained_cfg',
   'pretrained_cfg_overlay',
 ] as const;
+
+/**
+ * The hidden width of timm's `Mlp` (and the authors' copies of it): `int(dim * mlp_ratio)`, and
+ * `hidden_features or in_features` — a ratio so small that the product truncates to 0 gives `dim`.
+ */
+export function mlpHiddenFeatures(dim: number, mlpRatio: number): number {
+  return Math.floor(dim * mlpRatio) || dim;
+}

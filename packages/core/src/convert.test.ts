@@ -61,3 +61,10 @@ test('maxAbsDifference is NaN when a NaN is compared (never "close")', () => {
   expect(maxAbsDifference(a, b)).toBeNaN();
   expect(maxAbsDifference(b, b)).toBe(0);
 });
+
+test("mlpHiddenFeatures follows timm's Mlp: int(dim * ratio), and a width that truncates to 0 means dim", async () => {
+  const { mlpHiddenFeatures } = await import('./index.js');
+  expect(mlpHiddenFeatures(192, 4)).toBe(768);
+  expect(mlpHiddenFeatures(24, 2.6)).toBe(62);
+  expect(mlpHiddenFeatures(24, 0.01)).toBe(24);
+});

@@ -1,4 +1,4 @@
-import { InvalidConfigError, KwargsReader, TRAINING_ONLY_KWARGS, type OutputCatalog } from '@vitzoo/core';
+import { InvalidConfigError, mlpHiddenFeatures, KwargsReader, TRAINING_ONLY_KWARGS, type OutputCatalog } from '@vitzoo/core';
 
 /** LayerNorm epsilon of every norm in the authors' model (`nn.LayerNorm` default). */
 export const LAYER_NORM_EPSILON = 1e-5;
@@ -139,10 +139,7 @@ export function parseCswinConfig(kwargs: Readonly<Record<string, unknown>>): Csw
       branches.push({ channelStart: 0, channels, heads: branchHeads, headDim, windowHeight: reso, windowWidth: sw, scale });
       branches.push({ channelStart: channels, channels, heads: branchHeads, headDim, windowHeight: sw, windowWidth: reso, scale });
     }
-    stages.push({ dim, depth: stageDepth, numHeads: heads, splitSize: sw, side, mlpHidden: Math.floor(dim * mlpRatio), branches });
-  }
-  if (stages.some((stage) => stage.depth > 0 && stage.mlpHidden < 1)) {
-    throw new InvalidConfigError('mlp_ratio', mlpRatio, 'a ratio giving an MLP hidden width of at least 1', CONTEXT);
+    stages.push({ dim, depth: stageDepth, numHeads: heads, splitSize: sw, side, mlpHidden: mlpHiddenFeatures(dim, mlpRatio), branches });
   }
   return { imgSize, inChans, numClasses, embedDim, depth, splitSize, numHeads, mlpRatio, qkvBias, qkScale, stages, numFeatures: embedDim * 8 };
 }

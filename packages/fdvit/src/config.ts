@@ -1,4 +1,4 @@
-import { InvalidConfigError, KwargsReader, TRAINING_ONLY_KWARGS, type OutputCatalog } from '@vitzoo/core';
+import { InvalidConfigError, mlpHiddenFeatures, KwargsReader, TRAINING_ONLY_KWARGS, type OutputCatalog } from '@vitzoo/core';
 
 /** LayerNorm epsilon of the transformer blocks and the final norm (`partial(nn.LayerNorm, eps=1e-6)`). */
 export const BLOCK_LAYER_NORM_EPSILON = 1e-6;
@@ -98,11 +98,8 @@ export function parseFdvitConfig(kwargs: Readonly<Record<string, unknown>>): Fdv
   }
   const stages = depth.map((stageDepth, s): FdvitStage => {
     const dim = baseDims[s]! * heads[s]!;
-    return { headDim: baseDims[s]!, heads: heads[s]!, dim, depth: stageDepth, side: outSize[s]!, mlpHidden: Math.floor(dim * mlpRatio) };
+    return { headDim: baseDims[s]!, heads: heads[s]!, dim, depth: stageDepth, side: outSize[s]!, mlpHidden: mlpHiddenFeatures(dim, mlpRatio) };
   });
-  if (stages.some((stage) => stage.depth > 0 && stage.mlpHidden < 1)) {
-    throw new InvalidConfigError('mlp_ratio', mlpRatio, 'a ratio giving an MLP hidden width of at least 1', CONTEXT);
-  }
   const numFeatures = stages[stages.length - 1]!.dim;
   return { imageSize, patchSize, stride, inChans, numClasses, baseDims, depth, heads, channels, outSize, mlpRatio, patchGrid, stages, numFeatures };
 }

@@ -1,4 +1,4 @@
-import { createCheckpointShapes, InvalidConfigError, KwargsReader, TRAINING_ONLY_KWARGS, type OutputCatalog } from '@vitzoo/core';
+import { createCheckpointShapes, mlpHiddenFeatures, InvalidConfigError, KwargsReader, TRAINING_ONLY_KWARGS, type OutputCatalog } from '@vitzoo/core';
 
 /** LayerNorm epsilon everywhere in timm's Swin (`nn.LayerNorm` default). */
 export const SWIN_LAYER_NORM_EPS = 1e-5;
@@ -204,10 +204,7 @@ export function parseSwinConfig(kwargs: Readonly<Record<string, unknown>>): Swin
       }
       blocks.push({ window, shift, padded });
     }
-    const mlpHidden = Math.floor(dim * mlpRatio[index]!);
-    if (mlpHidden < 1) {
-      throw new InvalidConfigError('mlp_ratio', kwargs.mlp_ratio, `at least 1 / ${dim} in stage ${index} (int(dim * mlp_ratio) hidden features must be >= 1)`, CONTEXT);
-    }
+    const mlpHidden = mlpHiddenFeatures(dim, mlpRatio[index]!);
     stages.push({
       index,
       inputDim,

@@ -1,4 +1,4 @@
-import { InvalidConfigError, KwargsReader, TRAINING_ONLY_KWARGS, type OutputCatalog, type ParseHints } from '@vitzoo/core';
+import { InvalidConfigError, KwargsReader, mlpHiddenFeatures, TRAINING_ONLY_KWARGS, type OutputCatalog, type ParseHints } from '@vitzoo/core';
 
 export type GlobalPool = 'token' | 'avg' | 'max' | 'avgmax' | '';
 
@@ -121,7 +121,7 @@ export function parseVisionTransformerConfig(
     numPatches: gridSize[0] * gridSize[1],
     numPrefixTokens: (classToken ? 1 : 0) + (distilled ? 1 : 0) + regTokens,
     headDim: embedDim / numHeads,
-    mlpHidden: Math.floor(embedDim * mlpRatio),
+    mlpHidden: mlpHiddenFeatures(embedDim, mlpRatio),
   };
 }
 

@@ -33,6 +33,7 @@ const options: [string, Record<string, unknown>][] = [
   ['token, fc_norm=True', { fc_norm: true }],
   ['num_classes 0', { num_classes: 0 }],
   ['depth 1', { depth: 1 }],
+  ['mlp_ratio truncating to no hidden width (timm then uses dim)', { mlp_ratio: 0.01 }],
   ['depth 0', { depth: 0 }],
   ['non-square image 12x20', { img_size: [12, 20] }],
   ['non-square patch 2x4', { img_size: [8, 16], patch_size: [2, 4] }],
