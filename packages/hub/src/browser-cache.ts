@@ -2,17 +2,14 @@ import { DownloadError, IntegrityError } from '@vitzoo/core';
 import { isTruthyEnvironmentValue, type CachedHubFile, type GetFileOptions, type HubCacheOptions, type HubFileCache } from './cache.js';
 import { OfflineCacheMissError } from './errors.js';
 import { fetchHubFileMetadata, fetchWithTimeout, hubFileUrl, hubSettings, readBody, requestHeaders, statusError, type HubSettings } from './hub.js';
-import { checkRepoFileName, checkRepoId, checkRevision, isCommitHash } from './names.js';
+import { sha256Hex } from './graph-cache.js';
+import { checkRepoFileName, checkRepoId, checkRevision, isCommitHash, isSha256 } from './names.js';
 
 export interface BrowserHubCacheOptions extends HubCacheOptions {
   /** Cache API cache name. Default 'vitzoo'. */
   cacheName?: string;
   /** Default: globalThis.caches. */
   caches?: CacheStorage;
-}
-
-function hex(buffer: ArrayBuffer): string {
-  return [...new Uint8Array(buffer)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
 /**
@@ -44,8 +41,13 @@ export function createBrowserHubCache(options: BrowserHubCacheOptions = {}): Hub
     }
     const response = await cache.match(hubFileUrl(settings.endpoint, repo, commit ?? revision, file));
     if (!response) return undefined;
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    return { repo, revision, commit, file, size: bytes.byteLength, bytes: async () => bytes };
+    const recorded = response.headers.get('x-vitzoo-sha256') ?? undefined;
+    const size = Number(response.headers.get('content-length'));
+    // The body is read only when asked for: a load whose graph is cached never reads the weights.
+    let body: Promise<Uint8Array> | undefined;
+    const bytes = () => (body ??= response.arrayBuffer().then((buffer) => new Uint8Array(buffer)));
+    const known = Number.isSafeInteger(size) && size >= 0 && response.headers.has('content-length') ? size : (await bytes()).byteLength;
+    return { repo, revision, commit, file, size: known, ...(recorded && isSha256(recorded) ? { sha256: recorded } : {}), bytes };
   }
 
   async function get(repo: string, revision: string, file: string, getOptions: GetFileOptions = {}): Promise<CachedHubFile> {
@@ -67,7 +69,7 @@ export function createBrowserHubCache(options: BrowserHubCacheOptions = {}): Hub
     await readBody(response, controller, settings, metadata.downloadUrl, (chunk) => {
       chunks.push(chunk);
       loaded += chunk.byteLength;
-      getOptions.onProgress?.({ file, loaded, total, phase: 'download' });
+      getOptions.progress?.({ stage: 'download', file, loaded, total });
     });
     if (total !== undefined && loaded !== total) throw new DownloadError(metadata.url, `received ${loaded} of ${total} bytes (truncated)`);
     const bytes = new Uint8Array(loaded);
@@ -76,17 +78,17 @@ export function createBrowserHubCache(options: BrowserHubCacheOptions = {}): Hub
       bytes.set(chunk, offset);
       offset += chunk.byteLength;
     }
-    if (metadata.sha256) {
-      const actual = hex(await crypto.subtle.digest('SHA-256', bytes));
-      if (actual !== metadata.sha256) throw new IntegrityError(metadata.url, `sha256 ${metadata.sha256}`, `sha256 ${actual}`);
-    }
+    const sha256 = await sha256Hex(bytes);
+    if (metadata.sha256 && sha256 !== metadata.sha256) throw new IntegrityError(metadata.url, `sha256 ${metadata.sha256}`, `sha256 ${sha256}`);
     const cache = await open();
     await cache.put(
       hubFileUrl(settings.endpoint, repo, commit ?? revision, file),
-      new Response(bytes, { headers: { 'content-length': String(loaded), ...(metadata.etag ? { etag: `"${metadata.etag}"` } : {}) } }),
+      new Response(bytes, {
+        headers: { 'content-length': String(loaded), 'x-vitzoo-sha256': sha256, ...(metadata.etag ? { etag: `"${metadata.etag}"` } : {}) },
+      }),
     );
     if (commit && commit !== revision) await cache.put(refKey(repo, revision), new Response(commit));
-    return { repo, revision, commit, file, size: loaded, bytes: async () => bytes };
+    return { repo, revision, commit, file, size: loaded, sha256, bytes: async () => bytes };
   }
 
   return { offline, location: `Cache API cache '${cacheName}'`, peek, get };

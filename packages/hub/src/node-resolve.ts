@@ -14,7 +14,7 @@ export interface ResolveSourceOptions extends FileCacheOptions, LayoutOptions {
   registry?: Registry;
   /** Revision when the source names none. Default 'main'. */
   revision?: string;
-  onProgress?: ProgressListener;
+  progress?: ProgressListener;
   /** Ask the hub again even when the revision is cached. */
   refresh?: boolean;
   /** Base for relative paths. Default process.cwd(). */
@@ -117,7 +117,7 @@ export async function resolveModelSource(nameOrPath: string, options: ResolveSou
   if (looksLikePath(nameOrPath) || (await stat(localPath).catch(() => null))) return resolveLocal(localPath, options);
   const spec = parseModelSource(nameOrPath, { registry: options.registry, revision: options.revision });
   const cache = options.cache ?? createFileCache(options);
-  const layoutOptions = { quantized: options.quantized, onProgress: options.onProgress, refresh: options.refresh };
+  const layoutOptions = { quantized: options.quantized, progress: options.progress, refresh: options.refresh };
   const hub = spec.kind === 'hub' ? spec : spec.kind === 'registry' ? spec.hub : undefined;
   if (hub) {
     const model = await fetchHubModel(cache, hub.repo, hub.revision, layoutOptions);
@@ -135,7 +135,7 @@ export async function resolveModelSource(nameOrPath: string, options: ResolveSou
   }
   if (spec.kind === 'url') {
     const fileName = urlFileName(spec.url);
-    const { path } = await cache.getUrl(spec.url, fileName, { onProgress: options.onProgress });
+    const { path } = await cache.getUrl(spec.url, fileName, { progress: options.progress });
     return { dir: dirname(path), layout: extname(fileName) === '.onnx' ? 'onnx' : 'timm', files: [fileName], modelFile: fileName, revision: undefined, source: spec.url, cacheDir: cache.root };
   }
   if (spec.kind === 'registry') {
@@ -146,7 +146,7 @@ export async function resolveModelSource(nameOrPath: string, options: ResolveSou
       );
     }
     const fileName = spec.pretrained.file ?? urlFileName(spec.url);
-    const { path } = await cache.getUrl(spec.url, fileName, { onProgress: options.onProgress });
+    const { path } = await cache.getUrl(spec.url, fileName, { progress: options.progress });
     const dir = dirname(path);
     const configPath = join(dir, 'config.json');
     if (!(await stat(configPath).catch(() => null))) {
