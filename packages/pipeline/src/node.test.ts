@@ -87,14 +87,10 @@ describe('locateModel and loadModel', () => {
     }
   });
 
-  it('defaults to the vitzoo registry and the node backend', async () => {
-    const model = await loadModel(digitsVit);
-    try {
-      const [predictions] = await model.classify(await loadImage(`${root}fixtures/digits/test/0021_1.png`), { topK: 1 });
-      expect(predictions).toEqual([{ index: 1, label: '1', score: expect.any(Number) }]);
-    } finally {
-      await model.dispose();
-    }
+  it('needs a registry (the vitzoo package supplies its own): a typed error naming it', async () => {
+    await expect(loadModel(digitsVit)).rejects.toSatisfy(
+      (error: unknown) => InvalidArgumentError.isInstance(error) && error.argument === 'registry' && /'vitzoo'/.test(error.message),
+    );
   });
 
   it('hands names that are not folders to resolveSource (the hub extension point)', async () => {
