@@ -98,3 +98,28 @@ export function createBrowserHubCache(options: BrowserHubCacheOptions = {}): Hub
 export function offlineFromEnvironment(env: Readonly<Record<string, string | undefined>>): boolean {
   return isTruthyEnvironmentValue(env.VITZOO_OFFLINE) || isTruthyEnvironmentValue(env.HF_HUB_OFFLINE);
 }
+
+/**
+ * The Cache API's shape over Maps, in memory: what `cache: false` uses in browsers (nothing
+ * kept after the page), and tests in Node (which has Request and Response but no CacheStorage).
+ * `entries` maps each cache name to its URL → Response store.
+ */
+export function memoryCacheStorage(): CacheStorage & { entries: Map<string, Map<string, Response>> } {
+  const entries = new Map<string, Map<string, Response>>();
+  const key = (request: RequestInfo | URL) => String(request instanceof Request ? request.url : request);
+  const open = async (name: string) => {
+    let store = entries.get(name);
+    if (!store) entries.set(name, (store = new Map()));
+    const cache = {
+      match: async (request: RequestInfo | URL) => store!.get(key(request))?.clone(),
+      put: async (request: RequestInfo | URL, response: Response) => {
+        store!.set(key(request), response.clone());
+      },
+      delete: async (request: RequestInfo | URL) => store!.delete(key(request)),
+    };
+    return cache as unknown as Cache;
+  };
+  return { entries, open, has: async (name: string) => entries.has(name), delete: async (name: string) => entries.delete(name) } as unknown as CacheStorage & {
+    entries: Map<string, Map<string, Response>>;
+  };
+}

@@ -64,7 +64,7 @@ describe('createBrowserGraphStore (Cache API)', () => {
     const entries = caches.entries.get('vitzoo')!;
     const original = entries.get(browserGraphUrl(key))!;
     const damaged = bytes.slice();
-    damaged[3] ^= 1;
+    damaged[3]! ^= 1;
     entries.set(browserGraphUrl(key), new Response(damaged, { headers: original.headers }));
     expect(await store.get(key)).toBeUndefined();
     expect(entries.has(browserGraphUrl(key))).toBe(false);

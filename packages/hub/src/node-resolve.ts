@@ -1,13 +1,13 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InvalidArgumentError, UnsupportedError, type PretrainedConfig, type Registry, type ResolvedModel } from '@vitzoo/core';
+import { InvalidArgumentError, UnsupportedError, type Registry } from '@vitzoo/core';
 import type { ProgressListener } from './cache.js';
 import { fetchHubModel } from './hub-model.js';
 import { folderLayout, type LayoutOptions, type ModelLayout } from './layout.js';
 import { checkRepoFileName } from './names.js';
 import { createFileCache, writeFileAtomic, type FileCacheOptions, type FileHubCache } from './node-cache.js';
-import { looksLikePath, parseModelSource } from './source.js';
+import { looksLikePath, parseModelSource, releaseTimmConfig } from './source.js';
 
 export interface ResolveSourceOptions extends FileCacheOptions, LayoutOptions {
   /** Resolves registry names (`vit_tiny_patch16_224.augreg_in21k_ft_in1k`). */
@@ -82,28 +82,6 @@ function urlFileName(url: string): string {
   }
 }
 
-/** timm's config.json for a registry variant whose weights are an authors' release file. */
-function syntheticTimmConfig(model: ResolvedModel, pretrained: PretrainedConfig, file: string): Record<string, unknown> {
-  return {
-    architecture: model.variant,
-    num_classes: pretrained.numClasses,
-    pretrained_cfg: {
-      tag: model.tag,
-      input_size: pretrained.inputSize,
-      interpolation: pretrained.interpolation,
-      crop_pct: pretrained.cropPct,
-      crop_mode: pretrained.cropMode ?? 'center',
-      mean: pretrained.mean,
-      std: pretrained.std,
-      num_classes: pretrained.numClasses,
-      ...(pretrained.labelSet ? { label_set: pretrained.labelSet } : {}),
-      ...(pretrained.url ? { url: pretrained.url } : {}),
-      file,
-      ...(pretrained.license ? { license: pretrained.license } : {}),
-    },
-  };
-}
-
 /**
  * Resolves what a user typed to a local folder the pipeline can load:
  * an existing folder or file as it is; `org/repo[@revision]` / `hf-hub:…` fetched into the cache
@@ -150,7 +128,7 @@ export async function resolveModelSource(nameOrPath: string, options: ResolveSou
     const dir = dirname(path);
     const configPath = join(dir, 'config.json');
     if (!(await stat(configPath).catch(() => null))) {
-      await writeFileAtomic(configPath, `${JSON.stringify(syntheticTimmConfig(spec.model, spec.pretrained, fileName), null, 2)}\n`);
+      await writeFileAtomic(configPath, `${JSON.stringify(releaseTimmConfig(spec.model, spec.pretrained, fileName), null, 2)}\n`);
     }
     return { dir, layout: 'timm', files: ['config.json', fileName], modelFile: fileName, revision: undefined, source: spec.url, name: spec.name, cacheDir: cache.root };
   }

@@ -13,6 +13,8 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
+export { memoryCacheStorage } from './browser-cache.js';
+
 export type HubTestFault =
   | { kind: 'status'; status: number }
   /** Announce the full Content-Length, send `bytes` bytes, close the connection. */
@@ -222,26 +224,3 @@ export async function startHubTestServer(
   };
 }
 
-/**
- * The Cache API's shape over Maps (Node has Request and Response but no CacheStorage), for tests
- * of the browser caches: `entries` maps each cache name to its URL → Response store.
- */
-export function memoryCacheStorage(): CacheStorage & { entries: Map<string, Map<string, Response>> } {
-  const entries = new Map<string, Map<string, Response>>();
-  const key = (request: RequestInfo | URL) => String(request instanceof Request ? request.url : request);
-  const open = async (name: string) => {
-    let store = entries.get(name);
-    if (!store) entries.set(name, (store = new Map()));
-    const cache = {
-      match: async (request: RequestInfo | URL) => store!.get(key(request))?.clone(),
-      put: async (request: RequestInfo | URL, response: Response) => {
-        store!.set(key(request), response.clone());
-      },
-      delete: async (request: RequestInfo | URL) => store!.delete(key(request)),
-    };
-    return cache as unknown as Cache;
-  };
-  return { entries, open, has: async (name: string) => entries.has(name), delete: async (name: string) => entries.delete(name) } as unknown as CacheStorage & {
-    entries: Map<string, Map<string, Response>>;
-  };
-}
