@@ -20,7 +20,7 @@ import { HubFileNotFoundError, OfflineCacheMissError } from '@vitzoo/hub';
 import { memoryCacheStorage, startHubTestServer, type HubTestServer } from '@vitzoo/hub/testing';
 import { loadImage } from '@vitzoo/preprocess/node';
 import { nodeBackend } from '@vitzoo/runtime-node';
-import { vit } from 'vitzoo';
+import { vit } from '@vitzoo/vit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createBrowserFileSource, loadModel, type LoadModelOptions } from './browser.js';
 

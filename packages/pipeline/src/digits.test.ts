@@ -3,13 +3,16 @@ import { fileURLToPath } from 'node:url';
 import { parseSafetensors, type Tensor } from '@vitzoo/core';
 import { createTransform, loadImage } from '@vitzoo/preprocess/node';
 import { nodeBackend } from '@vitzoo/runtime-node';
-import { createDefaultRegistry } from 'vitzoo';
+import { createRegistry } from '@vitzoo/core';
+import { cswin } from '@vitzoo/cswin';
+import { deit } from '@vitzoo/deit';
+import { vit } from '@vitzoo/vit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type Model } from './node.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const digits = `${root}fixtures/digits/`;
-const registry = createDefaultRegistry();
+const registry = createRegistry([vit, deit, cswin]);
 
 interface Expected {
   logits: Tensor;

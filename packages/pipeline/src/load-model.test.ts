@@ -22,7 +22,8 @@ import { startHubTestServer, type HubTestServer } from '@vitzoo/hub/testing';
 import { GraphBuilder, serializeModel } from '@vitzoo/onnx';
 import { loadImage } from '@vitzoo/preprocess/node';
 import { nodeBackend } from '@vitzoo/runtime-node';
-import { cswin, vit } from 'vitzoo';
+import { cswin } from '@vitzoo/cswin';
+import { vit } from '@vitzoo/vit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadModel, readOnnxModelFolder, softmax } from './node.js';
 

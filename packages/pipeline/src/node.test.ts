@@ -16,12 +16,15 @@ import {
 } from '@vitzoo/core';
 import { createTransform, loadImage } from '@vitzoo/preprocess/node';
 import { nodeBackend } from '@vitzoo/runtime-node';
-import { createDefaultRegistry } from 'vitzoo';
+import { createRegistry } from '@vitzoo/core';
+import { cswin } from '@vitzoo/cswin';
+import { deit } from '@vitzoo/deit';
+import { vit } from '@vitzoo/vit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModel, createModel, loadModel, loadWeights, locateModel, readModelFolder } from './node.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const registry = createDefaultRegistry();
+const registry = createRegistry([vit, deit, cswin]);
 const digitsVit = `${root}models/digits-vit`;
 const vitCase = `${root}fixtures/models/vit_tiny`;
 
