@@ -23,7 +23,7 @@ import {
 } from '@vitzoo/core';
 import { computeGraphCacheKey, folderLayout, sha256Hex, type GraphStore } from '@vitzoo/hub';
 import { PRODUCER_VERSION } from '@vitzoo/onnx';
-import { createHuggingFaceTransform, type HuggingFaceProcessorConfig } from '@vitzoo/preprocess';
+import { createHuggingFaceTransform, type HuggingFaceProcessorConfig, type ImageTransform } from '@vitzoo/preprocess';
 import { parseWeights } from '@vitzoo/pytorch';
 import { registeredBackends, resolveBackendChoice, type Backend, type SessionOptions } from '@vitzoo/runtime';
 import { describeModelConfig } from './model-config.js';
@@ -285,16 +285,30 @@ function checkAborted(signal: AbortSignal | undefined): void {
   signal?.throwIfAborted();
 }
 
-/** Chooses the backend, reports `{ stage: 'session' }` and creates the model there. */
-async function openSession(options: Pick<LoadModelOptions, 'backend' | 'device' | 'signal' | 'progress'>, create: (backend: Backend, details: Pick<ModelDetails, 'backend' | 'fallbackReason'>) => Promise<Model>): Promise<Model> {
-  checkAborted(options.signal);
-  const { backend, fallbackReason } = await chooseBackend(options);
-  checkAborted(options.signal);
-  options.progress?.({ stage: 'session' });
-  return create(backend, { backend: backend.name, ...(fallbackReason ? { fallbackReason } : {}) });
+/**
+ * A model's graph, ready for a runtime session: built from a checkpoint (or taken from the graph
+ * cache), or an ONNX-layout graph run as it is, with what prepares its inputs and names its classes.
+ */
+export interface ModelGraph {
+  /** A built graph, ONNX bytes, or the path of an ONNX file (Node backends open it themselves). */
+  graph: BuiltGraph | Uint8Array | string;
+  /** 'built': converted now; 'cached': from the graph cache; 'onnx': an ONNX-layout graph. */
+  status: ModelDetails['graph'];
+  /** What was loaded, for messages. */
+  source: string;
+  dtype: Dtype;
+  /** The outputs asked for. */
+  outputs: readonly string[];
+  /** timm layout: the pretrained config (preprocessing, labels). */
+  pretrained?: PretrainedConfig;
+  /** ONNX layout: the Hugging Face processor's transform, class count and names, and the graph file (for signature errors). */
+  transform?: ImageTransform;
+  numClasses?: number;
+  labelNames?: readonly string[];
+  graphName?: string;
 }
 
-async function loadOnnxLayout(files: ModelFiles, config: Record<string, unknown>, options: LoadModelOptions): Promise<Model> {
+async function onnxLayoutGraph(files: ModelFiles, config: Record<string, unknown>, options: LoadModelOptions): Promise<ModelGraph> {
   const pick = [options.weights, files.modelFile].find((file) => file !== undefined && /\.onnx$/i.test(file));
   if (options.weights !== undefined && pick !== options.weights) {
     throw new InvalidArgumentError('weights', `${files.name} is an ONNX (transformers.js layout) model: the weights option must name an .onnx file, got ${options.weights}.`);
@@ -308,33 +322,20 @@ async function loadOnnxLayout(files: ModelFiles, config: Record<string, unknown>
   const graphName = files.path?.(graphFile) ?? `${files.name}/${graphFile}`;
   if (!files.files.includes(graphFile) && !(options.weights !== undefined && files.path)) throw new FileNotFoundError(graphName, 'ONNX model (transformers.js layout: onnx/model.onnx)');
   checkAborted(options.signal);
-  const graph = files.path?.(graphFile) ?? (await files.read(graphFile));
-  const model = await openSession(options, (backend, details) =>
-    Model.create({
-      graph,
-      backend,
-      transform,
-      numClasses: classes.numClasses,
-      labelNames: options.labelNames ?? classes.labelNames,
-      sessionOptions: options.sessionOptions,
-      batchSize: options.batchSize,
-      source: graphName,
-      details: { ...details, source: files.name, dtype: 'fp32', graph: 'onnx' },
-    }),
-  );
-  const missing = (options.outputs ?? ['logits']).filter((output) => !model.outputs.includes(output as OutputName));
-  if (missing.length > 0) {
-    await model.dispose();
-    throw new UnsupportedError(
-      `${graphName} gives ${model.outputs.map((name) => `'${name}'`).join(', ')}, not ${missing.map((name) => `'${name}'`).join(', ')}: ONNX-layout models run as they are; ` +
-        'load the timm checkpoint to build other outputs.',
-    );
-  }
-  return model;
+  return {
+    graph: files.path?.(graphFile) ?? (await files.read(graphFile)),
+    status: 'onnx',
+    source: files.name,
+    dtype: 'fp32',
+    outputs: options.outputs ?? ['logits'],
+    transform,
+    ...classes,
+    graphName,
+  };
 }
 
-/** What `modelFromCheckpoint` builds: an architecture's config, its weights, and where to run. */
-export interface CheckpointModelOptions extends Omit<LoadModelOptions, 'registry' | 'fileSource' | 'weights' | 'cache' | 'graphCache' | 'endpoint' | 'revision'> {
+/** What `checkpointGraph` builds: an architecture's config and its weights. */
+export interface CheckpointGraphOptions extends Pick<LoadModelOptions, 'dtype' | 'outputs' | 'progress' | 'signal'> {
   architecture: Architecture;
   kwargs: Readonly<Record<string, unknown>>;
   pretrained?: PretrainedConfig;
@@ -348,11 +349,11 @@ export interface CheckpointModelOptions extends Omit<LoadModelOptions, 'registry
 }
 
 /**
- * The conversion path of every loader (`loadModel`, `buildModel`): the graph from the graph store
- * when it holds it (keyed by the weights' sha256, architecture, kwargs, outputs, dtype and builder
- * version), else built by `convertCheckpoint` (and stored), then a session on the chosen backend.
+ * The conversion step of every loader: the graph from the graph store when it holds it (keyed by
+ * the weights' sha256, architecture, kwargs, outputs, dtype and builder version), else built by
+ * `convertCheckpoint` (reporting `{ stage: 'build' }`) and stored.
  */
-export async function modelFromCheckpoint(options: CheckpointModelOptions): Promise<Model> {
+export async function checkpointGraph(options: CheckpointGraphOptions): Promise<ModelGraph> {
   const { architecture, kwargs } = options;
   const dtype = resolveDtype(options.dtype);
   const outputs = resolveOutputs(architecture, options.outputs ?? ['logits']);
@@ -362,48 +363,63 @@ export async function modelFromCheckpoint(options: CheckpointModelOptions): Prom
     checkAborted(options.signal);
     return convertCheckpoint({ architecture, kwargs, stateDict, outputs, dtype });
   };
-  let graph: BuiltGraph | Uint8Array | string;
-  let status: ModelDetails['graph'] = 'built';
-  if (options.graphStore && options.weightsSha256) {
-    const key = await computeGraphCacheKey({
-      weightsSha256: await options.weightsSha256(),
-      architecture: architecture.id,
-      kwargs,
-      outputs,
-      builderVersion: `${PRODUCER_VERSION}/${architecture.builderVersion ?? 'unversioned'}`,
-      options: { dtype },
-    });
-    const cached = await options.graphStore.get(key);
-    if (cached !== undefined) {
-      graph = cached;
-      status = 'cached';
-    } else {
-      graph = await options.graphStore.put(key, await build(), options.progress ? { progress: options.progress } : {});
-    }
-  } else {
-    graph = await build();
+  const result = { source: options.source, dtype, outputs, ...(options.pretrained ? { pretrained: options.pretrained } : {}) };
+  if (!options.graphStore || !options.weightsSha256) return { ...result, graph: await build(), status: 'built' };
+  const key = await computeGraphCacheKey({
+    weightsSha256: await options.weightsSha256(),
+    architecture: architecture.id,
+    kwargs,
+    outputs,
+    builderVersion: `${PRODUCER_VERSION}/${architecture.builderVersion ?? 'unversioned'}`,
+    options: { dtype },
+  });
+  const cached = await options.graphStore.get(key);
+  if (cached !== undefined) return { ...result, graph: cached, status: 'cached' };
+  const graph = await options.graphStore.put(key, await build(), options.progress ? { progress: options.progress } : {});
+  return { ...result, graph, status: 'built' };
+}
+
+/** Where and how a graph runs. */
+export type SessionChoice = Pick<LoadModelOptions, 'backend' | 'device' | 'signal' | 'progress' | 'sessionOptions' | 'batchSize' | 'labelNames'>;
+
+/**
+ * Opens a graph in a runtime session: the backend from `backend` / `device` (with the reason a
+ * preferred one was skipped), `{ stage: 'session' }` reported, the Model created. An ONNX-layout
+ * graph that lacks an asked-for output is refused.
+ */
+export async function modelFromGraph(loaded: ModelGraph, options: SessionChoice): Promise<Model> {
+  checkAborted(options.signal);
+  const { backend, fallbackReason } = await chooseBackend(options);
+  checkAborted(options.signal);
+  options.progress?.({ stage: 'session' });
+  const model = await Model.create({
+    graph: loaded.graph,
+    backend,
+    ...(loaded.pretrained ? { pretrained: loaded.pretrained } : {}),
+    ...(loaded.transform ? { transform: loaded.transform } : {}),
+    ...(loaded.numClasses !== undefined ? { numClasses: loaded.numClasses } : {}),
+    labelNames: options.labelNames ?? loaded.labelNames,
+    sessionOptions: options.sessionOptions,
+    batchSize: options.batchSize,
+    ...(loaded.graphName !== undefined ? { source: loaded.graphName } : {}),
+    details: { source: loaded.source, backend: backend.name, ...(fallbackReason ? { fallbackReason } : {}), dtype: loaded.dtype, graph: loaded.status },
+  });
+  const missing = loaded.outputs.filter((output) => !model.outputs.includes(output as OutputName));
+  if (missing.length > 0) {
+    await model.dispose();
+    throw new UnsupportedError(
+      `${loaded.graphName ?? loaded.source} gives ${model.outputs.map((name) => `'${name}'`).join(', ')}, not ${missing.map((name) => `'${name}'`).join(', ')}: ONNX-layout models run as they are; ` +
+        'load the timm checkpoint to build other outputs.',
+    );
   }
-  return openSession(options, (backend, details) =>
-    Model.create({
-      graph,
-      backend,
-      pretrained: options.pretrained,
-      labelNames: options.labelNames,
-      sessionOptions: options.sessionOptions,
-      batchSize: options.batchSize,
-      details: { ...details, source: options.source, dtype, graph: status },
-    }),
-  );
+  return model;
 }
 
 /**
- * Loads a model from `source`: a registry name (`deit_tiny_patch16_224.fb_in1k`), a hub repo
- * (`org/repo[@revision]`), a URL or a folder (through `options.fileSource`), or files a user
- * picked (`File`s / a `FileList`: config.json + model.safetensors or a .pth). timm-layout models
- * are converted (the graph built with `outputs` and `dtype`, kept in the graph cache when it is
- * on); transformers.js ONNX-layout models run as they are. Progress goes to `options.progress`.
+ * The graph `loadModel` would open, without a session: what `vitzoo convert` writes and the
+ * conformance runner runs. Same sources and options as `loadModel`.
  */
-export async function loadModel(source: ModelSourceInput, options: LoadModelOptions): Promise<Model> {
+export async function loadGraph(source: ModelSourceInput, options: LoadModelOptions): Promise<ModelGraph> {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options', 'loadModel needs options with a registry (the vitzoo package passes its own).');
   const { registry } = options;
   if (!registry || typeof registry.resolve !== 'function') {
@@ -419,13 +435,13 @@ export async function loadModel(source: ModelSourceInput, options: LoadModelOpti
   const layout = files.layout ?? (isTransformersConfig(config) ? 'onnx' : 'timm');
   if (layout === 'onnx') {
     if (dtype !== 'fp32') throw new UnsupportedError(`${files.name} is an ONNX-layout model: it runs as it is, so dtype '${dtype}' cannot be built; load the timm checkpoint instead.`);
-    return loadOnnxLayout(files, config, options);
+    return onnxLayoutGraph(files, config, options);
   }
   const description = describeModelConfig(config, registry, configContext);
   const weights = weightsFile(files, options.weights);
   const cacheGraph = options.cache !== false && (options.graphCache ?? files.cached === true);
   const store = cacheGraph ? options.fileSource?.graphStore?.(files, { cache: options.cache }) : undefined;
-  return modelFromCheckpoint({
+  return checkpointGraph({
     ...options,
     ...description,
     dtype,
@@ -433,6 +449,17 @@ export async function loadModel(source: ModelSourceInput, options: LoadModelOpti
     stateDict: async () => parseWeights(await files.read(weights), files.path?.(weights) ?? weights),
     ...(store ? { graphStore: store, weightsSha256: () => files.sha256(weights) } : {}),
   });
+}
+
+/**
+ * Loads a model from `source`: a registry name (`deit_tiny_patch16_224.fb_in1k`), a hub repo
+ * (`org/repo[@revision]`), a URL or a folder (through `options.fileSource`), or files a user
+ * picked (`File`s / a `FileList`: config.json + model.safetensors or a .pth). timm-layout models
+ * are converted (the graph built with `outputs` and `dtype`, kept in the graph cache when it is
+ * on); transformers.js ONNX-layout models run as they are. Progress goes to `options.progress`.
+ */
+export async function loadModel(source: ModelSourceInput, options: LoadModelOptions): Promise<Model> {
+  return modelFromGraph(await loadGraph(source, options), options);
 }
 
 export interface BuildModelOptions {
@@ -465,7 +492,7 @@ export interface BuildModelOptions {
 /**
  * Builds a model from weights: resolves the variant (or architecture), runs `convertCheckpoint`
  * (config parse, checkpoint filter, shape validation, ONNX graph) and opens a session, through the
- * same path as `loadModel` (`modelFromCheckpoint`).
+ * same steps as `loadModel` (`checkpointGraph`, `modelFromGraph`).
  */
 export async function buildModel(options: BuildModelOptions): Promise<Model> {
   const { registry } = options;
@@ -491,7 +518,17 @@ export async function buildModel(options: BuildModelOptions): Promise<Model> {
   }
   const facts = kwargsFacts(kwargs, `model ${options.variant ?? architecture.id}`);
   const pretrained = mergePretrainedConfig(base, options.pretrained, facts);
-  const { stateDict, variant, registry: _registry, ...rest } = options;
-  void _registry;
-  return modelFromCheckpoint({ ...rest, architecture, kwargs, pretrained, stateDict: () => stateDict, source: variant ?? architecture.id });
+  const { stateDict, dtype, outputs, progress, signal } = options;
+  const graph = await checkpointGraph({
+    architecture,
+    kwargs,
+    ...(pretrained ? { pretrained } : {}),
+    stateDict: () => stateDict,
+    source: options.variant ?? architecture.id,
+    ...(dtype !== undefined ? { dtype } : {}),
+    ...(outputs !== undefined ? { outputs } : {}),
+    ...(progress ? { progress } : {}),
+    ...(signal ? { signal } : {}),
+  });
+  return modelFromGraph(graph, options);
 }
