@@ -14,6 +14,7 @@ import type { Registry } from '@vitzoo/core';
 import { createBrowserFileSource, loadModel as loadModelFrom, type LoadModelOptions as PipelineLoadModelOptions, type Model, type ModelSourceInput } from '@vitzoo/pipeline/browser';
 import '@vitzoo/runtime-web'; // registers the 'webgpu' and 'wasm' backends
 import { defaultRegistry } from './registry.js';
+import { loadModelInWorker, type WorkerModel, type WorkerModelOptions } from './worker-client.js';
 
 export * from '@vitzoo/core';
 export * from './registry.js';
@@ -27,18 +28,24 @@ export interface LoadModelOptions extends Omit<PipelineLoadModelOptions, 'regist
   registry?: Registry;
 }
 
+export { WorkerModel, type WorkerModelOptions } from './worker-client.js';
+
 /**
  * Loads a model in a page or worker: a registry name, a hub repo (`org/repo[@revision]` at
  * `endpoint`, default https://huggingface.co), a model folder URL (or a path relative to the page),
  * or picked files (`File`s / a `FileList`: config.json + model.safetensors or a .pth). Downloads
  * and built graphs are kept in the Cache API (`cache`, default 'vitzoo'; `false` keeps nothing),
  * so a second load reads neither weights nor converts, offline too. `device`: 'auto' (WebGPU, else
- * wasm), 'webgpu', 'wasm'.
+ * wasm), 'webgpu', 'wasm'. With `{ worker: true }` (or a Worker started from `vitzoo/worker`)
+ * conversion and inference run in a Web Worker and a `WorkerModel` (same API) is returned.
  */
-export function loadModel(source: ModelSourceInput, options: LoadModelOptions = {}): Promise<Model> {
+export function loadModel(source: ModelSourceInput, options: WorkerModelOptions): Promise<WorkerModel>;
+export function loadModel(source: ModelSourceInput, options?: LoadModelOptions): Promise<Model>;
+export function loadModel(source: ModelSourceInput, options: LoadModelOptions | WorkerModelOptions = {}): Promise<Model | WorkerModel> {
+  if ('worker' in options && options.worker) return loadModelInWorker(source, options as WorkerModelOptions);
   return loadModelFrom(source, {
-    ...options,
-    registry: options.registry ?? defaultRegistry(),
-    fileSource: options.fileSource ?? createBrowserFileSource(),
+    ...(options as LoadModelOptions),
+    registry: (options as LoadModelOptions).registry ?? defaultRegistry(),
+    fileSource: (options as LoadModelOptions).fileSource ?? createBrowserFileSource(),
   });
 }
