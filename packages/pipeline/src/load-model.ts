@@ -299,6 +299,8 @@ export interface ModelGraph {
   dtype: Dtype;
   /** The outputs asked for. */
   outputs: readonly string[];
+  /** timm layout: the architecture id the graph was built by. */
+  architecture?: string;
   /** timm layout: the pretrained config (preprocessing, labels). */
   pretrained?: PretrainedConfig;
   /** ONNX layout: the Hugging Face processor's transform, class count and names, and the graph file (for signature errors). */
@@ -363,7 +365,7 @@ export async function checkpointGraph(options: CheckpointGraphOptions): Promise<
     checkAborted(options.signal);
     return convertCheckpoint({ architecture, kwargs, stateDict, outputs, dtype });
   };
-  const result = { source: options.source, dtype, outputs, ...(options.pretrained ? { pretrained: options.pretrained } : {}) };
+  const result = { source: options.source, dtype, outputs, architecture: architecture.id, ...(options.pretrained ? { pretrained: options.pretrained } : {}) };
   if (!options.graphStore || !options.weightsSha256) return { ...result, graph: await build(), status: 'built' };
   const key = await computeGraphCacheKey({
     weightsSha256: await options.weightsSha256(),

@@ -22,9 +22,9 @@ import { loadImage } from '@vitzoo/preprocess/node';
 import { nodeBackend } from '@vitzoo/runtime-node';
 import { vit } from '@vitzoo/vit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createBrowserFileSource, loadModel, type LoadModelOptions } from './browser.js';
+import { createBrowserFileSource, loadModel, type LoadModelOptions } from '@vitzoo/pipeline/browser';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
+const root = fileURLToPath(new URL('../../../../', import.meta.url));
 let server: HubTestServer;
 let config: string;
 let weights: Uint8Array;

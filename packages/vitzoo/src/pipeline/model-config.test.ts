@@ -4,8 +4,8 @@ import { cswin } from '@vitzoo/cswin';
 import { deit } from '@vitzoo/deit';
 import { vit } from '@vitzoo/vit';
 import { describe, expect, it } from 'vitest';
-import { describeModelConfig, pretrainedFieldsFromTimm } from './model-config.js';
-import { mergePretrainedConfig } from './model.js';
+import { describeModelConfig, pretrainedFieldsFromTimm } from '@vitzoo/pipeline';
+import { mergePretrainedConfig } from '@vitzoo/pipeline';
 
 const registry = createRegistry([vit, deit, cswin]);
 

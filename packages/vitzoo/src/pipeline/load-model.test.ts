@@ -25,9 +25,9 @@ import { nodeBackend } from '@vitzoo/runtime-node';
 import { cswin } from '@vitzoo/cswin';
 import { vit } from '@vitzoo/vit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { loadModel, readOnnxModelFolder, softmax } from './node.js';
+import { loadModel, readOnnxModelFolder, softmax } from '@vitzoo/pipeline/node';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
+const root = fileURLToPath(new URL('../../../../', import.meta.url));
 const vitCase = join(root, 'fixtures', 'models', 'vit_tiny');
 const cswinCase = join(root, 'fixtures', 'models', 'cswin_tiny');
 const LABELS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];

@@ -21,9 +21,9 @@ import { cswin } from '@vitzoo/cswin';
 import { deit } from '@vitzoo/deit';
 import { vit } from '@vitzoo/vit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildModel, createModel, loadModel, loadWeights, locateModel, readModelFolder } from './node.js';
+import { buildModel, createModel, loadModel, loadWeights, locateModel, readModelFolder } from '@vitzoo/pipeline/node';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
+const root = fileURLToPath(new URL('../../../../', import.meta.url));
 const registry = createRegistry([vit, deit, cswin]);
 const digitsVit = `${root}models/digits-vit`;
 const vitCase = `${root}fixtures/models/vit_tiny`;
