@@ -11,7 +11,6 @@ import {
   UnsupportedError,
   convertCheckpoint,
   resolveDtype,
-  resolveOutputs,
   type Architecture,
   type BuiltGraph,
   type Dtype,
@@ -114,6 +113,8 @@ export interface LoadModelOptions {
   labelNames?: readonly string[];
   /** Images per run in `classify` / `embed` (default 32). */
   batchSize?: number;
+  /** Build even when the weights hold NaN or ±Inf (refused by default, naming the tensor). */
+  allowNonFinite?: boolean;
 }
 
 /** Weights file names of the timm hub layout, in order of preference. */
@@ -337,7 +338,7 @@ async function onnxLayoutGraph(files: ModelFiles, config: Record<string, unknown
 }
 
 /** What `checkpointGraph` builds: an architecture's config and its weights. */
-export interface CheckpointGraphOptions extends Pick<LoadModelOptions, 'dtype' | 'outputs' | 'progress' | 'signal'> {
+export interface CheckpointGraphOptions extends Pick<LoadModelOptions, 'dtype' | 'outputs' | 'progress' | 'signal' | 'allowNonFinite'> {
   architecture: Architecture;
   kwargs: Readonly<Record<string, unknown>>;
   pretrained?: PretrainedConfig;
@@ -358,12 +359,14 @@ export interface CheckpointGraphOptions extends Pick<LoadModelOptions, 'dtype' |
 export async function checkpointGraph(options: CheckpointGraphOptions): Promise<ModelGraph> {
   const { architecture, kwargs } = options;
   const dtype = resolveDtype(options.dtype);
-  const outputs = resolveOutputs(architecture, options.outputs ?? ['logits']);
+  // Output names are opaque here: the architecture checks (and expands) them while building; the
+  // cache key holds them as asked.
+  const outputs = [...(options.outputs ?? ['logits'])];
   const build = async (): Promise<BuiltGraph> => {
     options.progress?.({ stage: 'build' });
     const stateDict = await options.stateDict();
     checkAborted(options.signal);
-    return convertCheckpoint({ architecture, kwargs, stateDict, outputs, dtype });
+    return convertCheckpoint({ architecture, kwargs, stateDict, outputs, dtype, ...(options.allowNonFinite ? { allowNonFinite: true } : {}) });
   };
   const result = { source: options.source, dtype, outputs, architecture: architecture.id, ...(options.pretrained ? { pretrained: options.pretrained } : {}) };
   if (!options.graphStore || !options.weightsSha256) return { ...result, graph: await build(), status: 'built' };
@@ -406,7 +409,7 @@ export async function modelFromGraph(loaded: ModelGraph, options: SessionChoice)
     ...(loaded.graphName !== undefined ? { source: loaded.graphName } : {}),
     details: { source: loaded.source, backend: backend.name, ...(fallbackReason ? { fallbackReason } : {}), dtype: loaded.dtype, graph: loaded.status },
   });
-  const missing = loaded.outputs.filter((output) => !model.outputs.includes(output as OutputName));
+  const missing = loaded.status === 'onnx' ? loaded.outputs.filter((output) => !model.outputs.includes(output as OutputName)) : [];
   if (missing.length > 0) {
     await model.dispose();
     throw new UnsupportedError(
