@@ -3,22 +3,12 @@
  * (`vitzoo/worker`). Everything in them is structured-cloneable; typed arrays of results are
  * transferred, not copied.
  */
-import type { Dtype, PretrainedConfig, ProgressEvent } from '@vitzoo/core';
-import type { Device, ModelDetails, SessionOptions } from '@vitzoo/pipeline';
+import type { PretrainedConfig, ProgressEvent } from '@vitzoo/core';
+import type { LoadModelOptions, ModelDetails } from '@vitzoo/pipeline';
 
 /** The loader options that can cross into a worker (no functions, no objects with methods). */
-export interface WorkerLoadOptions {
-  device?: Device;
-  dtype?: Dtype;
-  outputs?: readonly string[];
-  endpoint?: string;
-  revision?: string;
-  cache?: string | false;
-  graphCache?: boolean;
-  sessionOptions?: SessionOptions;
-  weights?: string;
-  labelNames?: readonly string[];
-  batchSize?: number;
+export interface WorkerLoadOptions
+  extends Pick<LoadModelOptions, 'device' | 'dtype' | 'outputs' | 'endpoint' | 'revision' | 'cache' | 'graphCache' | 'sessionOptions' | 'weights' | 'labelNames' | 'batchSize'> {
   /** Absolute URL of onnxruntime-web's wasm files (a worker's own location is not the page's). */
   wasmPaths?: string;
   /** Base URL of relative model folders (the page's). */
