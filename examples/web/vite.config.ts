@@ -21,7 +21,11 @@ export default defineConfig({
     ),
   ],
   // Only the app's page is scanned for dependencies (browser-tests/page is the test harness).
-  optimizeDeps: { entries: ['index.html'] },
+  // vitzoo is not pre-bundled: its `new Worker(new URL('./worker.js', import.meta.url))` must stay
+  // next to its worker script.
+  optimizeDeps: { entries: ['index.html'], exclude: ['vitzoo'] },
+  // vitzoo's worker imports onnxruntime-web, which loads its wasm glue with a dynamic import.
+  worker: { format: 'es' },
   server: { headers: isolation },
   preview: { headers: isolation },
   build: { target: 'es2022', reportCompressedSize: false },

@@ -1,3 +1,4 @@
 import { packageBuild } from '../../tsup.base';
 
-export default packageBuild();
+// No code splitting: esbuild drops `export * from '<external>'` from split entries.
+export default packageBuild(['src/index.ts', 'src/browser.ts', 'src/registry.ts', 'src/worker.ts'], { splitting: false });

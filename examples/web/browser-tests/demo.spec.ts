@@ -1,11 +1,19 @@
 /**
- * examples/web's production build: no Node-only modules in it, and served statically it loads the
- * bundled digits model, classifies sample digits (the DOM shows the label) and shows the backend
- * and timings.
+ * examples/web's production build, served statically (COOP/COEP) on 127.0.0.1, in headless
+ * Chromium: no Node-only modules in it; the bundled digits model offline; a timm-layout repo from a
+ * hub-shaped server on another origin (CORS) by `?model=&endpoint=`, with the same predictions as
+ * Node and a reload that asks the hub for nothing; the Web Worker path; a .pth picked through the
+ * file input; bad input shown in the status with data-state="error" while the page keeps working.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { createRegistry, type Prediction } from '@vitzoo/core';
+import { startHubTestServer, type HubTestServer } from '@vitzoo/hub/testing';
+import { loadModel } from '@vitzoo/pipeline/node';
+import { loadImage } from '@vitzoo/preprocess/node';
+import { nodeBackend } from '@vitzoo/runtime-node';
+import { vit } from '@vitzoo/vit';
 import type { Browser, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,21 +22,33 @@ import { launchChromium } from './support/chromium.mjs';
 // @ts-expect-error plain JavaScript helpers shared with tools/bench
 import { serveStatic } from './support/static-server.mjs';
 // @ts-expect-error plain JavaScript helpers shared with tools/bench
-import { webExampleDirectory } from './support/workspace.mjs';
+import { fixturesDirectory, repositoryRoot, webExampleDirectory } from './support/workspace.mjs';
 
 let outDir: string;
 let server: { url: string; close(): Promise<void> };
+let hub: HubTestServer;
 let browser: Browser;
+const digitsVit = join(repositoryRoot, 'models', 'digits-vit');
+const vitCase = join(fixturesDirectory, 'models', 'vit_tiny');
+const digitFiles = ['0021_1.png', '0024_4.png'].map((name) => join(fixturesDirectory, 'digits', 'test', name));
 
 beforeAll(async () => {
   outDir = mkdtempSync(join(tmpdir(), 'vitzoo-web-dist-'));
   await build({ root: webExampleDirectory, configFile: join(webExampleDirectory, 'vite.config.ts'), logLevel: 'warn', build: { outDir, emptyOutDir: true } });
   server = await serveStatic({ mounts: { '/': outDir }, isolated: true });
+  const config = readFileSync(join(digitsVit, 'config.json'), 'utf8');
+  const weights = new Uint8Array(readFileSync(join(digitsVit, 'model.safetensors')));
+  hub = await startHubTestServer({
+    'test/digits-vit': { 'config.json': config, 'model.safetensors': weights },
+    'test/no-weights': { 'config.json': config },
+    'test/corrupt': { 'config.json': config, 'model.safetensors': weights.slice(0, 3000) },
+  });
   browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
   await server?.close();
+  await hub?.close();
   if (outDir) rmSync(outDir, { recursive: true, force: true });
 });
 
@@ -39,19 +59,62 @@ function files(directory: string): string[] {
   });
 }
 
+/** Node's top 5 for an image file: the reference the page must equal. */
+async function nodeTop5(folder: string, image: string, weights?: string): Promise<Prediction[]> {
+  const model = await loadModel(folder, { registry: createRegistry([vit]), backend: nodeBackend, ...(weights ? { weights } : {}) });
+  try {
+    return (await model.classify(await loadImage(image), { topK: 5 }))[0]!;
+  } finally {
+    await model.dispose();
+  }
+}
+
+async function open(query: string): Promise<Page> {
+  const page = await browser.newPage();
+  await page.goto(`${server.url}/index.html${query}`);
+  await settled(page);
+  return page;
+}
+
+/** Waits until the status is not 'loading'; returns its state. */
+async function settled(page: Page): Promise<string> {
+  await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.getAttribute('data-state') !== 'loading', null, { timeout: 90_000 });
+  return (await page.getAttribute('[data-testid=status]', 'data-state'))!;
+}
+
+async function expectReady(page: Page): Promise<void> {
+  expect(await settled(page), (await page.textContent('[data-testid=status]')) ?? '').toBe('ready');
+}
+
+async function predictions(page: Page): Promise<{ label: string; score: number }[]> {
+  return page.$$eval('[data-testid=predictions] li', (items) => items.map((item) => ({ label: item.dataset.label!, score: Number(item.dataset.score) })));
+}
+
+/** Picks an image through the file input and waits for its predictions. */
+async function classifyFile(page: Page, path: string): Promise<{ label: string; score: number }[]> {
+  await page.setInputFiles('input[type=file][data-testid=image-input]', path);
+  const name = path.split('/').pop()!;
+  await page.waitForFunction(
+    (file) => document.querySelector('[data-testid=predictions]')?.getAttribute('data-image') === file || document.querySelector('[data-testid=status]')?.getAttribute('data-state') === 'error',
+    name,
+    { timeout: 60_000 },
+  );
+  await expectReady(page);
+  return predictions(page);
+}
+
+function expectSamePredictions(page: { label: string; score: number }[], node: Prediction[]): void {
+  expect(page.map((row) => row.label)).toEqual(node.map((row) => row.label));
+  for (let i = 0; i < node.length; i++) expect(Math.abs(page[i]!.score - node[i]!.score)).toBeLessThanOrEqual(1e-5);
+}
+
 describe('examples/web production build', () => {
-  it('serves onnxruntime-web and the demo models from its own folder (no CDN)', () => {
+  it('serves onnxruntime-web, the worker and the demo models from its own folder (no CDN)', () => {
     const built = files(outDir).map((path) => relative(outDir, path));
     expect(built).toEqual(
-      expect.arrayContaining([
-        'index.html',
-        'ort/ort-wasm-simd-threaded.jsep.wasm',
-        'ort/ort-wasm-simd-threaded.jsep.mjs',
-        'models/digits-vit/config.json',
-        'models/digits-vit/model.safetensors',
-        'models/digits-deit/model.safetensors',
-      ]),
+      expect.arrayContaining(['index.html', 'ort/ort-wasm-simd-threaded.jsep.wasm', 'ort/ort-wasm-simd-threaded.jsep.mjs', 'models/digits-vit/config.json', 'models/digits-vit/model.safetensors', 'models/digits-deit/model.safetensors']),
     );
+    expect(built.some((path) => /^assets\/worker-.*\.js$/.test(path))).toBe(true);
     // The wasm binary is emitted once (onnxruntime-web's extern-wasm build), not also as a hashed asset.
     expect(built.filter((path) => path.endsWith('.wasm'))).toEqual(['ort/ort-wasm-simd-threaded.jsep.wasm']);
     const javascript = built.filter((path) => /\.(m?js|html)$/.test(path)).map((path) => readFileSync(join(outDir, path), 'utf8')).join('\n');
@@ -73,44 +136,137 @@ describe('examples/web production build', () => {
   });
 });
 
-describe('the demo page', () => {
+describe('the demo page, bundled digits model (offline default)', () => {
   let page: Page;
-  let classified = 0;
-  const classifySample = async (digit: number) => {
-    await page.click(`button[data-sample="${digit}"]`);
-    classified++;
-    await page.waitForFunction((n) => document.body.dataset.classified === String(n) || document.body.dataset.state === 'error', classified, { timeout: 60_000 });
-    expect(await page.getAttribute('body', 'data-state'), (await page.textContent('#status')) ?? '').toBe('done');
-  };
-
   beforeAll(async () => {
-    page = await browser.newPage();
-    await page.goto(`${server.url}/index.html?backend=wasm`);
-    await page.waitForFunction(() => ['ready', 'error'].includes(document.body.dataset.state ?? ''), null, { timeout: 90_000 });
+    page = await open('?backend=wasm');
+  });
+  afterAll(() => page?.close());
+
+  it('loads the digits ViT on wasm with threads and shows backend, precision and graph', async () => {
+    await expectReady(page);
+    expect(await page.textContent('[data-testid=backend-in-use]')).toBe('wasm');
+    expect(await page.textContent('[data-testid=dtype-in-use]')).toBe('fp32');
+    expect(await page.textContent('[data-testid=graph-source]')).toBe('converted in the page');
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
   });
 
-  it('loads the digits ViT on wasm with threads (the static server sends COOP/COEP)', async () => {
-    expect(await page.textContent('#status')).toBe('digits-vit ready on wasm. Pick an image.');
-    expect(await page.textContent('#backend-in-use')).toBe('wasm, 2 threads'.replace('2', String(await page.evaluate(() => navigator.hardwareConcurrency))));
+  it('classifies sample digits (accessible buttons) like Node: top 5 in rank order with labels and scores', async () => {
+    const labels = await page.$$eval('button[data-sample]', (buttons) => buttons.map((button) => button.getAttribute('aria-label')));
+    expect(labels).toEqual(Array.from({ length: 10 }, (_, digit) => `Classify the sample digit ${digit}`));
+    for (const digit of [3, 7]) {
+      await page.click(`button[data-sample="${digit}"]`);
+      await page.waitForFunction((name) => document.querySelector('[data-testid=predictions]')?.getAttribute('data-image') === name, `digit-${digit}.png`);
+      await expectReady(page);
+      const rows = await predictions(page);
+      expect(rows).toHaveLength(5);
+      expect(rows[0]!.label).toBe(String(digit));
+      expectSamePredictions(rows, await nodeTop5(digitsVit, join(webExampleDirectory, 'public', 'samples', `digit-${digit}.png`)));
+      expect(await page.textContent('[data-testid=preprocess-ms]')).toMatch(/^\d+\.\d ms/);
+      expect(await page.textContent('[data-testid=inference-ms]')).toMatch(/^\d+\.\d ms/);
+    }
   });
 
-  it.each([3, 7, 0])('classifies the sample digit %i correctly and shows the top 5 with timings', async (digit) => {
-    await classifySample(digit);
-    expect(await page.textContent('#top-label')).toBe(String(digit));
-    const rows = await page.$$eval('#predictions li', (items) => items.map((item) => ({ label: item.dataset.label, score: Number(item.dataset.score) })));
-    expect(rows).toHaveLength(5);
-    expect(rows[0]!.label).toBe(String(digit));
-    expect(rows[0]!.score).toBeGreaterThan(0.5);
-    for (let i = 1; i < rows.length; i++) expect(rows[i]!.score).toBeLessThanOrEqual(rows[i - 1]!.score);
-    expect(await page.textContent('#preprocess-ms')).toMatch(/^\d+\.\d ms/);
-    expect(await page.textContent('#inference-ms')).toMatch(/^\d+\.\d ms$/);
+  it('hints that a photo goes to a digits model; a new model clears the old predictions and facts', async () => {
+    await classifyFile(page, join(fixturesDirectory, 'images', 'chelsea.png'));
+    expect(await page.isVisible('[data-testid=hint]')).toBe(true);
+    expect(await page.textContent('[data-testid=hint]')).toMatch(/only knows the digits 0–9/);
+    await classifyFile(page, digitFiles[0]!);
+    expect(await page.isVisible('[data-testid=hint]')).toBe(false);
+    await page.fill('[data-testid=model-input]', 'digits-deit');
+    await page.click('[data-testid=load-button]');
+    await page.waitForFunction(() => document.querySelector('[data-testid=predictions]')?.children.length === 0);
+    expect(await page.getAttribute('[data-testid=predictions]', 'data-image')).toBeNull();
+    await expectReady(page);
+    expect(await page.textContent('[data-testid=model-in-use]')).toBe('digits-deit');
+    expect((await classifyFile(page, digitFiles[1]!))[0]!.label).toBe('4');
   });
 
-  it('switches to the distilled DeiT and classifies with it', async () => {
-    await page.selectOption('#model', 'digits-deit');
-    await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('digits-deit ready'), null, { timeout: 60_000 });
-    await classifySample(5);
-    expect(await page.textContent('#top-label')).toBe('5');
-    expect(await page.textContent('#status')).toBe('Classified sample digit 5 with digits-deit on wasm.');
+  it('does not overflow horizontally at a 390 px wide viewport', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  });
+});
+
+describe('the demo page against a hub on another origin', () => {
+  it('loads ?model=org/repo&endpoint=…, classifies like Node, and after a reload asks the hub for nothing', async () => {
+    hub.requests.length = 0;
+    const page = await open(`?model=test/digits-vit&endpoint=${encodeURIComponent(hub.url)}&backend=wasm`);
+    try {
+      await expectReady(page);
+      expect(new URL(hub.url).origin).not.toBe(new URL(server.url).origin);
+      expect(hub.requests.some((request) => request.path.startsWith('/cdn/'))).toBe(true);
+      expect(await page.textContent('[data-testid=graph-source]')).toBe('converted in the page');
+      for (const file of digitFiles) expectSamePredictions(await classifyFile(page, file), await nodeTop5(digitsVit, file));
+
+      hub.requests.length = 0;
+      await page.reload();
+      await expectReady(page);
+      expect(await page.textContent('[data-testid=graph-source]')).toBe('from the browser cache (not rebuilt)');
+      expect(hub.requests).toEqual([]);
+      expectSamePredictions(await classifyFile(page, digitFiles[0]!), await nodeTop5(digitsVit, digitFiles[0]!));
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('runs the model in a Web Worker with the same predictions', async () => {
+    const page = await open(`?model=test/digits-vit&endpoint=${encodeURIComponent(hub.url)}&backend=wasm&worker=1`);
+    try {
+      await expectReady(page);
+      expect(await page.textContent('[data-testid=backend-in-use]')).toBe('wasm, in a Web Worker');
+      expect(await page.evaluate(() => performance.getEntriesByType('resource').some((entry) => /worker-.*\.js$/.test(entry.name)))).toBe(true);
+      for (const file of digitFiles) expectSamePredictions(await classifyFile(page, file), await nodeTop5(digitsVit, file));
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('shows bad input in the status (data-state="error") and keeps working', async () => {
+    const page = await open('?backend=wasm');
+    try {
+      await expectReady(page);
+      const expectError = async (pattern: RegExp) => {
+        expect(await settled(page)).toBe('error');
+        expect(await page.textContent('[data-testid=status]')).toMatch(pattern);
+      };
+      const loadName = async (model: string, endpoint = hub.url) => {
+        await page.fill('[data-testid=model-input]', model);
+        await page.fill('[data-testid=endpoint-input]', endpoint);
+        await page.click('[data-testid=load-button]');
+      };
+      // A file that is not an image.
+      await page.setInputFiles('input[type=file][data-testid=image-input]', join(digitsVit, 'config.json'));
+      await expectError(/Could not classify config\.json: Invalid image/);
+      await loadName('test/no-weights');
+      await expectError(/Could not load test\/no-weights: .*model\.safetensors.*not found/);
+      expect(await page.textContent('[data-testid=backend-in-use]')).toBe('–');
+      await loadName('test/corrupt');
+      await expectError(/Invalid safetensors file/);
+      await loadName('test/digits-vit', 'http://127.0.0.1:9');
+      await expectError(/Download of http:\/\/127\.0\.0\.1:9\/.*failed: network error/);
+      // And the page still works.
+      await loadName('digits-vit', '');
+      await expectReady(page);
+      expect((await classifyFile(page, digitFiles[1]!))[0]!.label).toBe('4');
+    } finally {
+      await page.close();
+    }
+  });
+});
+
+describe('the demo page with model files picked through the file input', () => {
+  it('converts config.json + a .pth checkpoint in the page and classifies like Node', async () => {
+    const page = await open('?backend=wasm');
+    try {
+      await expectReady(page);
+      await page.setInputFiles('input[type=file][data-testid=model-files]', [join(vitCase, 'config.json'), join(vitCase, 'model_legacy.pth')]);
+      await page.waitForFunction(() => document.querySelector('[data-testid=model-in-use]')?.textContent === 'config.json + model_legacy.pth', null, { timeout: 60_000 });
+      await expectReady(page);
+      const image = join(fixturesDirectory, 'images', 'coffee.png');
+      expectSamePredictions(await classifyFile(page, image), await nodeTop5(vitCase, image, join(vitCase, 'model_legacy.pth')));
+    } finally {
+      await page.close();
+    }
   });
 });

@@ -1,65 +1,81 @@
 /**
- * The demo's model logic, without DOM wiring: fetch a model folder (timm hub layout: config.json +
- * model.safetensors), build its ONNX graph in the page, open it on a web backend, classify images.
+ * The demo's model logic, without DOM wiring: what the model field means, loading through
+ * vitzoo/browser's `loadModel` (in the page or in a Web Worker), and classifying one image.
  */
-import { convertCheckpoint, parseSafetensors } from '@vitzoo/core';
-import { createModel, describeModelConfig, type Model, type Prediction } from '@vitzoo/pipeline';
-import { createTransform, loadImage, type BrowserImageSource, type ImageTransform, type RawImage } from '@vitzoo/preprocess/browser';
-import { resolveWebBackend, webRuntimeEnvironment } from '@vitzoo/runtime-web';
-import { createDefaultRegistry } from 'vitzoo';
-
-const registry = createDefaultRegistry();
+import { loadImage, loadModel, type BrowserImageSource, type Model, type Prediction, type ProgressEvent, type RawImage, type WorkerModel } from 'vitzoo/browser';
 
 export type BackendChoice = 'auto' | 'wasm' | 'webgpu';
 
+/** Models bundled with the page (served from ./models/<name>/), usable offline. */
+export const BUNDLED_MODELS = ['digits-vit', 'digits-deit'] as const;
+
+export interface LoadRequest {
+  /** A bundled name, a registry name, a hub repo (org/repo[@revision]), a folder URL, or picked files. */
+  model: string | File[];
+  /** Hub endpoint (empty: huggingface.co). */
+  endpoint?: string;
+  backend: BackendChoice;
+  worker: boolean;
+  progress?: (event: ProgressEvent) => void;
+  signal?: AbortSignal;
+}
+
 export interface LoadedModel {
+  /** What the user asked for, for messages. */
   name: string;
-  model: Model;
-  transform: ImageTransform;
+  model: Model | WorkerModel;
+  /** e.g. 'wasm, 2 threads' or 'webgpu (fallback: …)'. */
   backend: string;
-  /** Why the preferred backend was not used (e.g. no WebGPU adapter), when it was not. */
-  fallbackReason?: string;
-  /** e.g. 'wasm, 4 threads' */
-  backendDetails: string;
+  dtype: string;
+  /** 'built in the page', 'from the browser cache', … */
+  graph: string;
+  /** The class names (digits models have '0'…'9'). */
+  labels: readonly string[];
   loadMs: number;
 }
 
 export interface Classification {
   image: RawImage;
   predictions: Prediction[];
+  /** Decode, resize, normalize (in a worker: decode only; the rest is in `inferenceMs`). */
   preprocessMs: number;
   inferenceMs: number;
+  /** True when preprocessing ran in the worker, inside `inferenceMs`. */
+  inWorker: boolean;
 }
 
-async function fetchOk(url: URL): Promise<Response> {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`Could not fetch ${url.pathname}: HTTP ${response.status}`);
-  return response;
+/** What the model field's text is loaded as: bundled names become the page's model folders. */
+export function modelSource(text: string): string {
+  const trimmed = text.trim();
+  return (BUNDLED_MODELS as readonly string[]).includes(trimmed) ? `./models/${trimmed}/` : trimmed;
 }
 
-/** Loads a model folder served at `<page>/models/<name>/` and opens it on the chosen backend. */
-export async function loadModel(name: string, choice: BackendChoice, signal?: AbortSignal): Promise<LoadedModel> {
+/** A model trained on digits, shown a photo, deserves a hint: its ten classes are '0'…'9'. */
+export function isDigitsModel(labels: readonly string[]): boolean {
+  return labels.length === 10 && labels.every((label, index) => label === String(index));
+}
+
+const GRAPH_SOURCES: Record<string, string> = { built: 'converted in the page', cached: 'from the browser cache (not rebuilt)', onnx: 'ONNX as published' };
+
+export async function openModel(request: LoadRequest): Promise<LoadedModel> {
   const started = performance.now();
-  const folder = new URL(`models/${name}/`, document.baseURI);
-  const [configResponse, weightsResponse] = await Promise.all([fetchOk(new URL('config.json', folder)), fetchOk(new URL('model.safetensors', folder))]);
-  const description = describeModelConfig(await configResponse.json(), registry, `${folder.pathname}config.json`);
-  const stateDict = parseSafetensors(new Uint8Array(await weightsResponse.arrayBuffer()), { source: `${folder.pathname}model.safetensors` }).tensors;
-  signal?.throwIfAborted();
-  const graph = convertCheckpoint({ architecture: description.architecture, kwargs: description.kwargs, stateDict, outputs: ['logits'] });
-  const resolved = await resolveWebBackend(choice === 'auto' ? ['webgpu', 'wasm'] : [choice]);
-  const model = await createModel({ graph, backend: resolved.backend, pretrained: description.pretrained });
-  const environment = webRuntimeEnvironment();
-  const backendDetails =
-    resolved.backend.name === 'wasm' && environment
-      ? `wasm, ${environment.numThreads} thread${environment.numThreads === 1 ? '' : 's'}${environment.crossOriginIsolated ? '' : ' (page not cross-origin isolated)'}`
-      : resolved.backend.name;
+  const source = typeof request.model === 'string' ? modelSource(request.model) : request.model;
+  const options = {
+    device: request.backend,
+    ...(request.endpoint ? { endpoint: request.endpoint } : {}),
+    ...(request.progress ? { progress: request.progress } : {}),
+    ...(request.signal ? { signal: request.signal } : {}),
+  };
+  const model = request.worker ? await loadModel(source, { ...options, worker: true }) : await loadModel(source, options);
+  const details = model.details;
+  const backend = details ? `${details.backend}${details.fallbackReason ? ` (fallback: ${details.fallbackReason})` : ''}` : 'unknown';
   return {
-    name,
+    name: typeof request.model === 'string' ? request.model.trim() : request.model.map((file) => file.name).join(' + '),
     model,
-    transform: createTransform(description.pretrained),
-    backend: resolved.backend.name,
-    ...(resolved.fallbackReason ? { fallbackReason: resolved.fallbackReason } : {}),
-    backendDetails,
+    backend: `${backend}${request.worker ? ', in a Web Worker' : ''}`,
+    dtype: details?.dtype ?? 'fp32',
+    graph: GRAPH_SOURCES[details?.graph ?? 'built'] ?? '–',
+    labels: model.labels ?? [],
     loadMs: performance.now() - started,
   };
 }
@@ -68,8 +84,14 @@ export async function loadModel(name: string, choice: BackendChoice, signal?: Ab
 export async function classify(loaded: LoadedModel, source: BrowserImageSource): Promise<Classification> {
   const started = performance.now();
   const image = await loadImage(source);
-  const pixels = loaded.transform.applyBatch([image]);
-  const preprocessed = performance.now();
-  const [predictions] = await loaded.model.classify(pixels, { topK: 5 });
-  return { image, predictions: predictions ?? [], preprocessMs: preprocessed - started, inferenceMs: performance.now() - preprocessed };
+  const model = loaded.model;
+  if ('transform' in model) {
+    const pixels = model.transform.applyBatch([image]);
+    const preprocessed = performance.now();
+    const [predictions] = await model.classify(pixels, { topK: 5 });
+    return { image, predictions: predictions ?? [], preprocessMs: preprocessed - started, inferenceMs: performance.now() - preprocessed, inWorker: false };
+  }
+  const decoded = performance.now();
+  const [predictions] = await model.classify(image, { topK: 5 });
+  return { image, predictions: predictions ?? [], preprocessMs: decoded - started, inferenceMs: performance.now() - decoded, inWorker: true };
 }

@@ -1,6 +1,5 @@
-import { VitzooError } from '@vitzoo/core';
-import type { BrowserImageSource, RawImage } from '@vitzoo/preprocess/browser';
-import { classify, loadModel, type BackendChoice, type LoadedModel } from './demo.js';
+import { VitzooError, type BrowserImageSource, type ProgressEvent, type RawImage } from 'vitzoo/browser';
+import { classify, isDigitsModel, openModel, type BackendChoice, type LoadedModel } from './demo.js';
 
 function element<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -8,11 +7,17 @@ function element<T extends HTMLElement>(id: string): T {
   return found as T;
 }
 
-const modelSelect = element<HTMLSelectElement>('model');
+const form = element<HTMLFormElement>('model-form');
+const modelInput = element<HTMLInputElement>('model');
+const endpointInput = element<HTMLInputElement>('endpoint');
 const backendSelect = element<HTMLSelectElement>('backend');
+const workerToggle = element<HTMLInputElement>('worker');
+const modelFiles = element<HTMLInputElement>('model-files');
 const status = element<HTMLParagraphElement>('status');
+const progressBar = element<HTMLProgressElement>('progress');
+const hint = element<HTMLParagraphElement>('hint');
 const drop = element<HTMLElement>('drop');
-const fileInput = element<HTMLInputElement>('file');
+const imageInput = element<HTMLInputElement>('image-input');
 const cameraButton = element<HTMLButtonElement>('camera');
 const snapButton = element<HTMLButtonElement>('snap');
 const video = element<HTMLVideoElement>('video');
@@ -21,40 +26,109 @@ const preview = element<HTMLCanvasElement>('preview');
 const topLabel = element<HTMLElement>('top-label');
 const predictionList = element<HTMLOListElement>('predictions');
 
-// URL parameters preselect the controls (?model=digits-deit&backend=wasm).
+// URL parameters fill the form and load on open: ?model=<name | org/repo | URL>&endpoint=<url>&backend=wasm&worker=1
 const parameters = new URLSearchParams(location.search);
-for (const [select, key] of [[modelSelect, 'model'], [backendSelect, 'backend']] as const) {
-  const value = parameters.get(key);
-  if (value && Array.from(select.options).some((option) => option.value === value)) select.value = value;
-}
+modelInput.value = parameters.get('model') ?? 'digits-vit';
+endpointInput.value = parameters.get('endpoint') ?? '';
+const backendParameter = parameters.get('backend');
+if (backendParameter && Array.from(backendSelect.options).some((option) => option.value === backendParameter)) backendSelect.value = backendParameter;
+workerToggle.checked = parameters.get('worker') === '1';
 
-let current: Promise<LoadedModel> | null = null;
+let current: LoadedModel | null = null;
+let loading: AbortController | null = null;
+let classified = 0;
 
-function setStatus(text: string, state: 'loading' | 'ready' | 'done' | 'error'): void {
+type State = 'loading' | 'ready' | 'error';
+
+function setStatus(text: string, state: State): void {
   status.textContent = text;
-  status.classList.toggle('error', state === 'error');
+  status.dataset.state = state;
   document.body.dataset.state = state;
 }
 
 function describeError(error: unknown): string {
-  if (VitzooError.isInstance(error)) return `${error.name}: ${error.message}`;
+  if (VitzooError.isInstance(error)) return error.message;
+  if (error instanceof DOMException && error.name === 'AbortError') return 'cancelled';
   return error instanceof Error ? error.message : String(error);
 }
 
-async function reloadModel(): Promise<void> {
+function setFact(id: string, text: string): void {
+  element(id).textContent = text;
+}
+
+/** Everything shown about the previous model or image goes: no stale predictions, backend or timings. */
+function clearResults(): void {
+  predictionList.replaceChildren();
+  delete predictionList.dataset.image;
+  topLabel.textContent = '–';
+  hint.hidden = true;
+  for (const id of ['model-in-use', 'backend-in-use', 'dtype-in-use', 'graph-source', 'load-ms', 'preprocess-ms', 'inference-ms']) setFact(id, '–');
+  preview.getContext('2d')?.clearRect(0, 0, preview.width, preview.height);
+}
+
+/** Download bytes over every file seen so far; the build and session stages have no size. */
+function progressReporter(): (event: ProgressEvent) => void {
+  const files = new Map<string, { loaded: number; total: number | undefined }>();
+  return (event) => {
+    progressBar.hidden = false;
+    if (event.stage === 'download') {
+      files.set(event.file ?? '', { loaded: event.loaded ?? 0, total: event.total });
+      const loaded = [...files.values()].reduce((sum, file) => sum + file.loaded, 0);
+      const total = [...files.values()].every((file) => file.total !== undefined) ? [...files.values()].reduce((sum, file) => sum + (file.total ?? 0), 0) : undefined;
+      if (total) progressBar.value = loaded / total;
+      else progressBar.removeAttribute('value');
+      status.textContent = `Downloading ${event.file ?? ''}: ${(loaded / 1e6).toFixed(1)}${total ? ` of ${(total / 1e6).toFixed(1)}` : ''} MB`;
+    } else if (event.stage === 'build') {
+      if (event.loaded !== undefined && event.total) progressBar.value = event.loaded / event.total;
+      else progressBar.removeAttribute('value');
+      status.textContent = 'Converting the checkpoint to an ONNX graph…';
+    } else if (event.stage === 'session') {
+      progressBar.removeAttribute('value');
+      status.textContent = 'Starting the runtime session…';
+    }
+  };
+}
+
+async function load(model: string | File[]): Promise<void> {
+  loading?.abort();
+  const controller = new AbortController();
+  loading = controller;
   const previous = current;
-  setStatus(`Loading ${modelSelect.value}…`, 'loading');
-  current = loadModel(modelSelect.value, backendSelect.value as BackendChoice);
+  current = null;
+  clearResults();
+  const name = typeof model === 'string' ? model.trim() : model.map((file) => file.name).join(' + ');
+  setStatus(`Loading ${name}…`, 'loading');
+  progressBar.hidden = false;
+  progressBar.removeAttribute('value');
   try {
-    const loaded = await current;
-    element('backend-in-use').textContent = loaded.fallbackReason
-      ? `${loaded.backendDetails} (fallback: ${loaded.fallbackReason})`
-      : loaded.backendDetails;
-    element('load-ms').textContent = `${loaded.loadMs.toFixed(0)} ms (fetch, build graph, create session)`;
-    setStatus(`${loaded.name} ready on ${loaded.backend}. Pick an image.`, 'ready');
-    await (await previous?.catch(() => null))?.model.dispose();
+    await previous?.model.dispose();
+    const loaded = await openModel({
+      model,
+      endpoint: endpointInput.value.trim(),
+      backend: backendSelect.value as BackendChoice,
+      worker: workerToggle.checked,
+      progress: progressReporter(),
+      signal: controller.signal,
+    });
+    if (loading !== controller) {
+      await loaded.model.dispose();
+      return;
+    }
+    current = loaded;
+    setFact('model-in-use', loaded.name);
+    setFact('backend-in-use', loaded.backend);
+    setFact('dtype-in-use', loaded.dtype);
+    setFact('graph-source', loaded.graph);
+    setFact('load-ms', `${loaded.loadMs.toFixed(0)} ms (fetch, build graph, create session)`);
+    setStatus(`${loaded.name} ready on ${loaded.backend}. Pick, drop or paste an image.`, 'ready');
   } catch (error) {
-    setStatus(`Could not load the model: ${describeError(error)}`, 'error');
+    if (loading !== controller) return;
+    setStatus(`Could not load ${name}: ${describeError(error)}`, 'error');
+  } finally {
+    if (loading === controller) {
+      progressBar.hidden = true;
+      loading = null;
+    }
   }
 }
 
@@ -75,32 +149,49 @@ function drawPreview(image: RawImage): void {
   context.drawImage(source, (preview.width - width) / 2, (preview.height - height) / 2, width, height);
 }
 
-let classified = 0;
+function showPredictions(name: string, result: Awaited<ReturnType<typeof classify>>, loaded: LoadedModel): void {
+  predictionList.replaceChildren(
+    ...result.predictions.map((prediction) => {
+      const item = document.createElement('li');
+      item.dataset.label = prediction.label;
+      item.dataset.score = String(prediction.score);
+      const label = document.createElement('span');
+      label.className = 'label';
+      label.textContent = `${prediction.label}: ${(prediction.score * 100).toFixed(2)}%`;
+      const bar = document.createElement('span');
+      bar.className = 'bar';
+      bar.style.width = `${Math.max(0.5, prediction.score * 100)}%`;
+      const track = document.createElement('span');
+      track.className = 'track';
+      track.append(bar);
+      item.append(label, track);
+      return item;
+    }),
+  );
+  predictionList.dataset.image = name;
+  topLabel.textContent = result.predictions[0]?.label ?? '–';
+  setFact('preprocess-ms', `${result.preprocessMs.toFixed(1)} ms (${result.inWorker ? 'decode; resize and normalize run in the worker' : 'decode, resize, normalize'})`);
+  setFact('inference-ms', `${result.inferenceMs.toFixed(1)} ms${result.inWorker ? ' (in the worker, with preprocessing)' : ''}`);
+  // A digits model shown a photo: say what it can recognise.
+  const photo = result.image.width > 64 || result.image.height > 64;
+  hint.hidden = !(photo && isDigitsModel(loaded.labels));
+  hint.textContent = hint.hidden ? '' : `${loaded.name} only knows the digits 0–9 (8×8 scikit-learn digits, upscaled): a photo gets a digit whatever it shows. Load an ImageNet model (e.g. timm/deit_tiny_patch16_224.fb_in1k) for photos.`;
+}
 
 async function run(source: BrowserImageSource | (() => Promise<BrowserImageSource>), name: string): Promise<void> {
-  if (!current) return;
+  const loaded = current;
+  if (!loaded) {
+    setStatus(loading ? 'The model is still loading; try again when it is ready.' : 'Load a model first.', loading ? 'loading' : 'error');
+    return;
+  }
   setStatus(`Classifying ${name}…`, 'loading');
   try {
-    const loaded = await current;
     const result = await classify(loaded, typeof source === 'function' ? await source() : source);
+    if (current !== loaded) return;
     drawPreview(result.image);
-    predictionList.replaceChildren(
-      ...result.predictions.map((prediction) => {
-        const item = document.createElement('li');
-        item.dataset.label = prediction.label;
-        item.dataset.score = String(prediction.score);
-        const bar = document.createElement('span');
-        bar.className = 'bar';
-        bar.style.width = `${Math.max(1, prediction.score * 160)}px`;
-        item.append(`${prediction.label}: ${(prediction.score * 100).toFixed(2)}%`, bar);
-        return item;
-      }),
-    );
-    topLabel.textContent = result.predictions[0]?.label ?? '–';
-    element('preprocess-ms').textContent = `${result.preprocessMs.toFixed(1)} ms (decode, resize, normalize)`;
-    element('inference-ms').textContent = `${result.inferenceMs.toFixed(1)} ms`;
+    showPredictions(name, result, loaded);
     document.body.dataset.classified = String(++classified);
-    setStatus(`Classified ${name} with ${loaded.name} on ${loaded.backend}.`, 'done');
+    setStatus(`Classified ${name} with ${loaded.name} on ${loaded.backend}.`, 'ready');
   } catch (error) {
     setStatus(`Could not classify ${name}: ${describeError(error)}`, 'error');
   }
@@ -110,17 +201,36 @@ for (let digit = 0; digit <= 9; digit++) {
   const button = document.createElement('button');
   button.type = 'button';
   button.dataset.sample = String(digit);
+  button.setAttribute('aria-label', `Classify the sample digit ${digit}`);
   button.title = `sample digit ${digit}`;
   const image = document.createElement('img');
   image.src = `samples/digit-${digit}.png`;
-  image.alt = `digit ${digit}`;
+  image.alt = '';
   button.append(image);
-  button.addEventListener('click', () => void run(async () => (await fetch(image.src)).blob(), `sample digit ${digit}`));
+  button.addEventListener('click', () => void run(async () => (await fetch(image.src)).blob(), `digit-${digit}.png`));
   samples.append(button);
 }
 
-fileInput.addEventListener('change', () => {
-  const file = fileInput.files?.[0];
+form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const url = new URL(location.href);
+  url.searchParams.set('model', modelInput.value.trim());
+  if (endpointInput.value.trim()) url.searchParams.set('endpoint', endpointInput.value.trim());
+  else url.searchParams.delete('endpoint');
+  history.replaceState(null, '', url);
+  void load(modelInput.value);
+});
+backendSelect.addEventListener('change', () => void load(modelInput.value));
+workerToggle.addEventListener('change', () => void load(modelInput.value));
+modelFiles.addEventListener('change', () => {
+  const files = Array.from(modelFiles.files ?? []);
+  modelFiles.value = '';
+  if (files.length > 0) void load(files);
+});
+
+imageInput.addEventListener('change', () => {
+  const file = imageInput.files?.[0];
+  imageInput.value = '';
   if (file) void run(file, file.name);
 });
 drop.addEventListener('dragover', (event) => {
@@ -133,6 +243,10 @@ drop.addEventListener('drop', (event) => {
   drop.classList.remove('over');
   const file = event.dataTransfer?.files[0];
   if (file) void run(file, file.name);
+});
+document.addEventListener('paste', (event) => {
+  const file = Array.from(event.clipboardData?.files ?? []).find((item) => item.type.startsWith('image/'));
+  if (file) void run(file, file.name || 'pasted image');
 });
 
 cameraButton.addEventListener('click', async () => {
@@ -153,6 +267,4 @@ snapButton.addEventListener('click', () => {
   void run(frame, 'camera frame');
 });
 
-modelSelect.addEventListener('change', () => void reloadModel());
-backendSelect.addEventListener('change', () => void reloadModel());
-void reloadModel();
+void load(modelInput.value);

@@ -1,7 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import {
-  convertCheckpoint,
   graphBytes,
   InferenceError,
   InvalidArgumentError,
@@ -15,6 +14,7 @@ import {
   type StateDict,
   type Tensor,
 } from '@vitzoo/core';
+import { checkpointGraph } from '@vitzoo/pipeline';
 import { nodeBackend } from '@vitzoo/runtime-node';
 import type { Backend } from '@vitzoo/runtime';
 import { loadWeights, readRequiredFile } from './weights.js';
@@ -170,8 +170,9 @@ export async function verifyCase(dir: string, options: VerifyOptions): Promise<C
     const backend = options.backend ?? nodeBackend;
     const batch = input.shape[0] ?? 0;
     for (const run of runs) {
-      const graph = convertCheckpoint({ architecture, kwargs: modelCase.kwargs, stateDict, outputs: run.outputs });
-      const session = await backend.createSession(graphBytes(graph));
+      // The loader's conversion step (@vitzoo/pipeline), as every other path builds graphs.
+      const { graph } = await checkpointGraph({ architecture, kwargs: modelCase.kwargs, stateDict: () => stateDict, outputs: run.outputs, source: dir });
+      const session = await backend.createSession(typeof graph === 'string' || graph instanceof Uint8Array ? graph : graphBytes(graph));
       try {
         const compare = (result: Record<string, Tensor>, start: number, count: number, single: boolean) => {
           for (const output of run.outputs) {

@@ -6,3 +6,4 @@ export * from './checkpoint.js';
 export * from './config.js';
 export * from './registry.js';
 export * from './convert.js';
+export * from './progress.js';

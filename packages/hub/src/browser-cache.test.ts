@@ -4,24 +4,7 @@ import { IntegrityError } from '@vitzoo/core';
 import { createBrowserHubCache } from './browser-cache.js';
 import { HubFileNotFoundError, OfflineCacheMissError } from './errors.js';
 import { fetchHubModel } from './hub-model.js';
-import { startHubTestServer, type HubTestServer } from './testing.js';
-
-/** The Cache API's shape over a Map (Node has Request/Response but no CacheStorage). */
-function memoryCacheStorage(): CacheStorage & { entries: Map<string, Map<string, Response>> } {
-  const entries = new Map<string, Map<string, Response>>();
-  const open = async (name: string) => {
-    let store = entries.get(name);
-    if (!store) entries.set(name, (store = new Map()));
-    const cache = {
-      match: async (request: RequestInfo | URL) => store!.get(String(request instanceof Request ? request.url : request))?.clone(),
-      put: async (request: RequestInfo | URL, response: Response) => {
-        store!.set(String(request instanceof Request ? request.url : request), response.clone());
-      },
-    };
-    return cache as unknown as Cache;
-  };
-  return { entries, open } as unknown as CacheStorage & { entries: Map<string, Map<string, Response>> };
-}
+import { memoryCacheStorage, startHubTestServer, type HubTestServer } from './testing.js';
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const graph = new Uint8Array(Array.from({ length: 3000 }, (_, i) => (i * 5) % 256));
@@ -55,6 +38,11 @@ describe('createBrowserHubCache (Cache API)', () => {
     const again = await fetchHubModel(make(caches, true), 'org/onnx', 'main');
     expect(again.files.map((file) => file.file)).toEqual(['config.json', 'preprocessor_config.json', 'onnx/model.onnx']);
     expect(requests).toBe(used);
+    // Every file's sha256 was recorded when it was stored: known again without reading the body.
+    const cached = again.files.at(-1)!;
+    expect(cached.sha256).toBe(sha256(graph));
+    expect(cached.size).toBe(graph.byteLength);
+    expect(sha256(await cached.bytes())).toBe(sha256(graph));
   });
 
   it('a wrong hash is refused and not stored; 404 and offline are typed', async () => {

@@ -2,17 +2,14 @@ import { DownloadError, IntegrityError } from '@vitzoo/core';
 import { isTruthyEnvironmentValue, type CachedHubFile, type GetFileOptions, type HubCacheOptions, type HubFileCache } from './cache.js';
 import { OfflineCacheMissError } from './errors.js';
 import { fetchHubFileMetadata, fetchWithTimeout, hubFileUrl, hubSettings, readBody, requestHeaders, statusError, type HubSettings } from './hub.js';
-import { checkRepoFileName, checkRepoId, checkRevision, isCommitHash } from './names.js';
+import { sha256Hex } from './graph-cache.js';
+import { checkRepoFileName, checkRepoId, checkRevision, isCommitHash, isSha256 } from './names.js';
 
 export interface BrowserHubCacheOptions extends HubCacheOptions {
   /** Cache API cache name. Default 'vitzoo'. */
   cacheName?: string;
   /** Default: globalThis.caches. */
   caches?: CacheStorage;
-}
-
-function hex(buffer: ArrayBuffer): string {
-  return [...new Uint8Array(buffer)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
 /**
@@ -44,8 +41,13 @@ export function createBrowserHubCache(options: BrowserHubCacheOptions = {}): Hub
     }
     const response = await cache.match(hubFileUrl(settings.endpoint, repo, commit ?? revision, file));
     if (!response) return undefined;
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    return { repo, revision, commit, file, size: bytes.byteLength, bytes: async () => bytes };
+    const recorded = response.headers.get('x-vitzoo-sha256') ?? undefined;
+    const size = Number(response.headers.get('content-length'));
+    // The body is read only when asked for: a load whose graph is cached never reads the weights.
+    let body: Promise<Uint8Array> | undefined;
+    const bytes = () => (body ??= response.arrayBuffer().then((buffer) => new Uint8Array(buffer)));
+    const known = Number.isSafeInteger(size) && size >= 0 && response.headers.has('content-length') ? size : (await bytes()).byteLength;
+    return { repo, revision, commit, file, size: known, ...(recorded && isSha256(recorded) ? { sha256: recorded } : {}), bytes };
   }
 
   async function get(repo: string, revision: string, file: string, getOptions: GetFileOptions = {}): Promise<CachedHubFile> {
@@ -67,7 +69,7 @@ export function createBrowserHubCache(options: BrowserHubCacheOptions = {}): Hub
     await readBody(response, controller, settings, metadata.downloadUrl, (chunk) => {
       chunks.push(chunk);
       loaded += chunk.byteLength;
-      getOptions.onProgress?.({ file, loaded, total, phase: 'download' });
+      getOptions.progress?.({ stage: 'download', file, loaded, total });
     });
     if (total !== undefined && loaded !== total) throw new DownloadError(metadata.url, `received ${loaded} of ${total} bytes (truncated)`);
     const bytes = new Uint8Array(loaded);
@@ -76,17 +78,17 @@ export function createBrowserHubCache(options: BrowserHubCacheOptions = {}): Hub
       bytes.set(chunk, offset);
       offset += chunk.byteLength;
     }
-    if (metadata.sha256) {
-      const actual = hex(await crypto.subtle.digest('SHA-256', bytes));
-      if (actual !== metadata.sha256) throw new IntegrityError(metadata.url, `sha256 ${metadata.sha256}`, `sha256 ${actual}`);
-    }
+    const sha256 = await sha256Hex(bytes);
+    if (metadata.sha256 && sha256 !== metadata.sha256) throw new IntegrityError(metadata.url, `sha256 ${metadata.sha256}`, `sha256 ${sha256}`);
     const cache = await open();
     await cache.put(
       hubFileUrl(settings.endpoint, repo, commit ?? revision, file),
-      new Response(bytes, { headers: { 'content-length': String(loaded), ...(metadata.etag ? { etag: `"${metadata.etag}"` } : {}) } }),
+      new Response(bytes, {
+        headers: { 'content-length': String(loaded), 'x-vitzoo-sha256': sha256, ...(metadata.etag ? { etag: `"${metadata.etag}"` } : {}) },
+      }),
     );
     if (commit && commit !== revision) await cache.put(refKey(repo, revision), new Response(commit));
-    return { repo, revision, commit, file, size: loaded, bytes: async () => bytes };
+    return { repo, revision, commit, file, size: loaded, sha256, bytes: async () => bytes };
   }
 
   return { offline, location: `Cache API cache '${cacheName}'`, peek, get };
@@ -95,4 +97,29 @@ export function createBrowserHubCache(options: BrowserHubCacheOptions = {}): Hub
 /** Offline from a `VITZOO_OFFLINE` / `HF_HUB_OFFLINE`-style value (for hosts that pass environment-like settings). */
 export function offlineFromEnvironment(env: Readonly<Record<string, string | undefined>>): boolean {
   return isTruthyEnvironmentValue(env.VITZOO_OFFLINE) || isTruthyEnvironmentValue(env.HF_HUB_OFFLINE);
+}
+
+/**
+ * The Cache API's shape over Maps, in memory: what `cache: false` uses in browsers (nothing
+ * kept after the page), and tests in Node (which has Request and Response but no CacheStorage).
+ * `entries` maps each cache name to its URL → Response store.
+ */
+export function memoryCacheStorage(): CacheStorage & { entries: Map<string, Map<string, Response>> } {
+  const entries = new Map<string, Map<string, Response>>();
+  const key = (request: RequestInfo | URL) => String(request instanceof Request ? request.url : request);
+  const open = async (name: string) => {
+    let store = entries.get(name);
+    if (!store) entries.set(name, (store = new Map()));
+    const cache = {
+      match: async (request: RequestInfo | URL) => store!.get(key(request))?.clone(),
+      put: async (request: RequestInfo | URL, response: Response) => {
+        store!.set(key(request), response.clone());
+      },
+      delete: async (request: RequestInfo | URL) => store!.delete(key(request)),
+    };
+    return cache as unknown as Cache;
+  };
+  return { entries, open, has: async (name: string) => entries.has(name), delete: async (name: string) => entries.delete(name) } as unknown as CacheStorage & {
+    entries: Map<string, Map<string, Response>>;
+  };
 }

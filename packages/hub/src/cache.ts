@@ -1,18 +1,12 @@
 import type { HubOptions } from './hub.js';
 
-/** A progress report: bytes of a file downloaded, or bytes of a graph written while converting. */
-export interface ProgressEvent {
-  file: string;
-  loaded: number;
-  /** Undefined when the server does not say. */
-  total: number | undefined;
-  phase: 'download' | 'convert';
-}
-
-export type ProgressListener = (event: ProgressEvent) => void;
+/** Progress reports are @vitzoo/core's one shape: `{ stage: 'download', file, loaded, total }`, `{ stage: 'build', … }`. */
+export type { ProgressEvent, ProgressListener } from '@vitzoo/core';
+import type { ProgressListener } from '@vitzoo/core';
 
 export interface GetFileOptions {
-  onProgress?: ProgressListener;
+  /** Download progress: `{ stage: 'download', file, loaded, total }`. */
+  progress?: ProgressListener;
   /** Ask the hub again even when the revision is cached (a branch may have moved). */
   refresh?: boolean;
 }
@@ -28,6 +22,8 @@ export interface CachedHubFile {
   size: number;
   /** Its path on disk (file caches only). */
   path?: string;
+  /** Its sha256, when the cache recorded it (the browser cache records every file's). */
+  sha256?: string;
   bytes(): Promise<Uint8Array>;
 }
 

@@ -4,7 +4,7 @@ import { HubFileNotFoundError, OfflineCacheMissError } from './errors.js';
 import { configLayout, layoutFiles, type LayoutOptions, type ModelLayout } from './layout.js';
 
 export interface HubModelOptions extends LayoutOptions {
-  onProgress?: ProgressListener;
+  progress?: ProgressListener;
   /** Ask the hub again even when the revision is cached. */
   refresh?: boolean;
 }
@@ -72,7 +72,7 @@ export async function fetchHubModel(cache: HubFileCache, repo: string, revision:
     if ('layout' in cached) return cached;
     if (cache.offline) throw new OfflineCacheMissError(`${repo}@${revision}`, cached.missing, cache.location);
   }
-  const getOptions = { onProgress: options.onProgress, refresh: options.refresh };
+  const getOptions = { progress: options.progress, refresh: options.refresh };
   const config = await cache.get(repo, revision, 'config.json', getOptions);
   const layout = configLayout(parseConfig(await config.bytes(), `config.json of ${repo}@${revision}`), `config.json of ${repo}@${revision}`);
   const pinned = config.commit ?? revision;

@@ -30,8 +30,10 @@ export function hubSettings(options: HubOptions = {}, env: Readonly<Record<strin
   if (!/^https?:\/\//.test(endpoint)) throw new InvalidArgumentError('endpoint', `Hub endpoint ${JSON.stringify(endpoint)} must be an http(s) URL (HF_ENDPOINT).`);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (!(timeoutMs > 0)) throw new InvalidArgumentError('timeoutMs', `Timeout must be a positive number of milliseconds, got ${timeoutMs}.`);
-  const fetchFunction = options.fetch ?? globalThis.fetch;
-  if (typeof fetchFunction !== 'function') throw new InvalidArgumentError('fetch', 'No fetch available: pass one in the options.');
+  if (typeof (options.fetch ?? globalThis.fetch) !== 'function') throw new InvalidArgumentError('fetch', 'No fetch available: pass one in the options.');
+  // Browsers refuse a fetch called as a method of another object ('Illegal invocation'): always call it unbound.
+  const given = options.fetch;
+  const fetchFunction: typeof fetch = given ? (input, init) => given(input, init) : (input, init) => globalThis.fetch(input, init);
   const token = options.token ?? (env.HF_TOKEN || undefined);
   return { endpoint, token, fetch: fetchFunction, timeoutMs };
 }

@@ -12,3 +12,4 @@ export * from './cache.js';
 export * from './hub-model.js';
 export * from './catalogue.js';
 export * from './browser-cache.js';
+export * from './graph-cache.js';

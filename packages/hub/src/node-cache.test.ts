@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DownloadError, IntegrityError, InvalidArgumentError } from '@vitzoo/core';
+import { DownloadError, IntegrityError, InvalidArgumentError, type ProgressEvent } from '@vitzoo/core';
 import { HubFileNotFoundError, OfflineCacheMissError } from './errors.js';
 import { createFileCache, defaultCacheDir, isOfflineEnvironment } from './node-cache.js';
 import { resolveModelSource } from './node-resolve.js';
@@ -56,8 +56,8 @@ const options = (extra: Record<string, unknown> = {}) => ({ cacheDir, env: { HF_
 
 describe('resolveModelSource against a hub-shaped server', () => {
   it('fetches a timm-layout repo, pinned to the commit, then serves it from the cache with zero requests', async () => {
-    const events: { file: string; loaded: number; total: number | undefined }[] = [];
-    const first = await resolveModelSource('test-org/vit-tiny-timm', options({ onProgress: (e: { file: string; loaded: number; total: number | undefined }) => events.push(e) }));
+    const events: ProgressEvent[] = [];
+    const first = await resolveModelSource('test-org/vit-tiny-timm', options({ progress: (e: ProgressEvent) => events.push(e) }));
     expect(first.layout).toBe('timm');
     expect(first.modelFile).toBe('model.safetensors');
     expect(first.files).toEqual(['config.json', 'model.safetensors']);
@@ -74,7 +74,7 @@ describe('resolveModelSource against a hub-shaped server', () => {
     // The weights came through the hub's 302 to the CDN route, with progress up to the full size.
     expect(server.requests.map((r) => `${r.method} ${r.path}`)).toContain(`GET /cdn/${sha256(weights)}`);
     const last = events.filter((e) => e.file === 'model.safetensors').at(-1);
-    expect(last).toEqual({ file: 'model.safetensors', loaded: weights.byteLength, total: weights.byteLength, phase: 'download' });
+    expect(last).toEqual({ stage: 'download', file: 'model.safetensors', loaded: weights.byteLength, total: weights.byteLength });
 
     server.requests.length = 0;
     const second = await resolveModelSource('test-org/vit-tiny-timm', options());

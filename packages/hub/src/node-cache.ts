@@ -136,7 +136,7 @@ export class FileHubCache implements HubFileCache {
         expectedSize: metadata.size,
         hubFile: { repo, revision, file },
         progressName: file,
-        onProgress: options.onProgress,
+        progress: options.progress,
         staleAfterMs: this.staleAfterMs,
       });
       blobPath = downloaded.path;
@@ -157,7 +157,7 @@ export class FileHubCache implements HubFileCache {
    * A file from a URL (e.g. an authors' release), cached under `urls/` by URL; size-checked
    * against Content-Length, resumable, atomic. Offline: `OfflineCacheMissError` when not cached.
    */
-  async getUrl(url: string, fileName: string, options: { onProgress?: ProgressListener; expectedSha256?: string } = {}): Promise<{ path: string; size: number }> {
+  async getUrl(url: string, fileName: string, options: { progress?: ProgressListener; expectedSha256?: string } = {}): Promise<{ path: string; size: number }> {
     checkRepoFileName(fileName);
     if (fileName.includes('/')) throw new InvalidArgumentError('file', `Refusing file name ${JSON.stringify(fileName)} for ${url}: it must be a plain file name.`);
     const directory = this.urlDir(url);
@@ -172,7 +172,7 @@ export class FileHubCache implements HubFileCache {
       name: fileName,
       expectedSha256: options.expectedSha256,
       progressName: fileName,
-      onProgress: options.onProgress,
+      progress: options.progress,
       staleAfterMs: this.staleAfterMs,
     });
     return { path: downloaded.path, size: downloaded.size };

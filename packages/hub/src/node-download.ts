@@ -24,7 +24,7 @@ export interface DownloadRequest {
   /** For 404s: the repo file asked for. */
   hubFile?: { repo: string; revision: string; file: string };
   progressName: string;
-  onProgress?: ProgressListener;
+  progress?: ProgressListener;
   /** An orphaned `.incomplete` file (a killed process) untouched this long may be resumed. Default 10 min. */
   staleAfterMs?: number;
 }
@@ -131,13 +131,13 @@ export async function downloadFile(request: DownloadRequest): Promise<{ path: st
     const handle = await open(temporary, offset > 0 ? 'a' : 'w');
     let loaded = offset;
     try {
-      request.onProgress?.({ file: request.progressName, loaded, total, phase: 'download' });
+      request.progress?.({ stage: 'download', file: request.progressName, loaded, total });
       await readBody(response, controller, settings, reportUrl, async (chunk) => {
         let written = 0;
         while (written < chunk.byteLength) written += (await handle.write(chunk, written, chunk.byteLength - written)).bytesWritten;
         hash.update(chunk);
         loaded += chunk.byteLength;
-        request.onProgress?.({ file: request.progressName, loaded, total, phase: 'download' });
+        request.progress?.({ stage: 'download', file: request.progressName, loaded, total });
       });
       await handle.sync();
     } finally {

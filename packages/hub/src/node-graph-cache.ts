@@ -2,44 +2,18 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, realpath, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { InvalidArgumentError, graphBytes, type BuiltGraph } from '@vitzoo/core';
-import type { ProgressListener } from './cache.js';
-import { canonicalJson } from './catalogue.js';
+import { graphBytes, type BuiltGraph, type ProgressListener } from '@vitzoo/core';
+import { checkGraphKey, graphKeyText, type GraphKeyInput, type GraphStore } from './graph-cache.js';
 import { isSha256 } from './names.js';
 import { defaultCacheDir, type Environment } from './node-cache.js';
 import { writeFileAtomic } from './node-write-file.js';
 
-/** What a built graph depends on. */
-export interface GraphKeyInput {
-  /** sha256 of the weights file (`fileSha256`). */
-  weightsSha256: string;
-  /** Architecture id. */
-  architecture: string;
-  /** Constructor kwargs the graph was built from. */
-  kwargs: Readonly<Record<string, unknown>>;
-  /** Requested outputs, in order. */
-  outputs: readonly string[];
-  /** The graph builder's version: pass `@vitzoo/onnx`'s PRODUCER_VERSION. */
-  builderVersion: string;
-  /** Anything else that changes the graph (precision, graph options). */
-  options?: Readonly<Record<string, unknown>>;
-}
-
 /**
- * The cache key of a built graph: sha256 of the canonical JSON (sorted keys) of the weights hash,
- * architecture, kwargs, outputs, options and 'vitzoo.builder_version' (builder version + architecture id).
+ * The cache key of a built graph: the sha256 of `graphKeyText(input)` (the same key as
+ * `computeGraphCacheKey`, computed synchronously).
  */
 export function graphCacheKey(input: GraphKeyInput): string {
-  if (!isSha256(input.weightsSha256)) throw new InvalidArgumentError('weightsSha256', `Expected a 64-hex sha256, got ${JSON.stringify(input.weightsSha256)}.`);
-  const text = canonicalJson({
-    weights: input.weightsSha256,
-    architecture: input.architecture,
-    kwargs: input.kwargs,
-    outputs: input.outputs,
-    options: input.options ?? {},
-    'vitzoo.builder_version': `${input.builderVersion}+${input.architecture}`,
-  });
-  return createHash('sha256').update(text).digest('hex');
+  return createHash('sha256').update(graphKeyText(input)).digest('hex');
 }
 
 /**
@@ -58,13 +32,12 @@ export async function fileSha256(path: string): Promise<string> {
 export interface GraphCacheOptions {
   cacheDir?: string;
   env?: Environment;
-  onProgress?: ProgressListener;
+  progress?: ProgressListener;
 }
 
 /** Where the graph of a key is (or would be) stored: `<cache>/graphs/<key>.onnx`. */
 export function graphPath(key: string, options: Pick<GraphCacheOptions, 'cacheDir' | 'env'> = {}): string {
-  if (!/^[0-9a-f]{16,128}$/.test(key)) throw new InvalidArgumentError('key', `Graph cache key ${JSON.stringify(key)} must be lower-case hex (use graphCacheKey).`);
-  return join(resolve(options.cacheDir ?? defaultCacheDir(options.env)), 'graphs', `${key}.onnx`);
+  return join(resolve(options.cacheDir ?? defaultCacheDir(options.env)), 'graphs', `${checkGraphKey(key)}.onnx`);
 }
 
 /** The cache entry beside a stored graph (`<key>.json`): what the graph file must be. */
@@ -125,19 +98,19 @@ async function checkStored(path: string, key: string, read: boolean): Promise<{ 
  * Writes `chunks` to `path` atomically (temporary file + rename), then the entry with their size
  * and sha256 (also atomically). Nothing is left behind when writing fails.
  */
-async function storeGraph(path: string, key: string, chunks: Iterable<Uint8Array>, byteLength: number, onProgress: ProgressListener | undefined): Promise<void> {
+async function storeGraph(path: string, key: string, chunks: Iterable<Uint8Array>, byteLength: number, progress: ProgressListener | undefined): Promise<void> {
   // A stale entry must never vouch for the new file: remove it first.
   await rm(entryPath(path), { force: true });
   const file = basename(path);
   const hash = createHash('sha256');
   let loaded = 0;
-  onProgress?.({ file, loaded, total: byteLength, phase: 'convert' });
+  progress?.({ stage: 'build', file, loaded, total: byteLength });
   await writeFileAtomic(path, chunks, {
     expectedBytes: byteLength,
     onChunk: (chunk) => {
       hash.update(chunk);
       loaded += chunk.byteLength;
-      onProgress?.({ file, loaded, total: byteLength, phase: 'convert' });
+      progress?.({ stage: 'build', file, loaded, total: byteLength });
     },
   });
   const entry: GraphCacheEntry = { version: 1, key, size: byteLength, sha256: hash.digest('hex') };
@@ -160,7 +133,7 @@ export async function cachedGraph(key: string, build: () => BuiltGraph | Promise
   const { problem } = await checkStored(path, key, false);
   if (problem === undefined) return path;
   const graph = await build();
-  await storeGraph(path, key, graph.chunks(), graph.byteLength, options.onProgress);
+  await storeGraph(path, key, graph.chunks(), graph.byteLength, options.progress);
   return path;
 }
 
@@ -186,7 +159,26 @@ export async function loadCachedGraph(key: string, build: () => BuiltGraph | Pro
   if (stored.problem === undefined && stored.bytes) return { bytes: stored.bytes, path, status: 'cached' };
   const graph = await build();
   const bytes = graphBytes(graph);
-  await storeGraph(path, key, slices(bytes), bytes.byteLength, options.onProgress);
+  await storeGraph(path, key, slices(bytes), bytes.byteLength, options.progress);
   const rebuilt = stored.problem !== 'not cached';
   return { bytes, path, status: rebuilt ? 'rebuilt' : 'built', ...(rebuilt ? { problem: stored.problem } : {}) };
+}
+
+/**
+ * The built-graph cache as a `GraphStore` (what the pipeline's loader uses): `<cacheDir>/graphs/`,
+ * `get` gives the path of a stored graph that matches its entry, `put` writes one atomically.
+ */
+export function createGraphStore(options: Pick<GraphCacheOptions, 'cacheDir' | 'env'> = {}): GraphStore {
+  return {
+    location: dirname(graphPath('0'.repeat(64), options)),
+    async get(key) {
+      const path = graphPath(key, options);
+      return (await checkStored(path, key, false)).problem === undefined ? path : undefined;
+    },
+    async put(key, graph, putOptions = {}) {
+      const path = graphPath(key, options);
+      await storeGraph(path, key, graph.chunks(), graph.byteLength, putOptions.progress);
+      return path;
+    },
+  };
 }

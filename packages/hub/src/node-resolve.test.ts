@@ -3,7 +3,7 @@ import { mkdtemp, readFile, readdir, rm, truncate, unlink, writeFile } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createRegistry, DownloadError, UnsupportedError, type Architecture, type BuiltGraph } from '@vitzoo/core';
+import { createRegistry, DownloadError, UnsupportedError, type Architecture, type BuiltGraph, type ProgressEvent } from '@vitzoo/core';
 import { OfflineCacheMissError } from './errors.js';
 import { cachedGraph, fileSha256, graphCacheKey, graphPath, loadCachedGraph } from './node-graph-cache.js';
 import { createSourceResolver, resolveModelSource } from './node-resolve.js';
@@ -125,16 +125,16 @@ describe('graph cache', () => {
     const bytes = new Uint8Array(Array.from({ length: 100 }, (_, i) => i));
     const key = graphCacheKey(base);
     let builds = 0;
-    const events: { loaded: number; total: number | undefined; phase: string }[] = [];
+    const events: ProgressEvent[] = [];
     const build = () => {
       builds++;
       return graphOf(bytes);
     };
-    const path = await cachedGraph(key, build, { cacheDir, onProgress: (e) => events.push(e) });
+    const path = await cachedGraph(key, build, { cacheDir, progress: (e) => events.push(e) });
     expect(path).toBe(join(cacheDir, 'graphs', `${key}.onnx`));
     expect(path).toBe(graphPath(key, { cacheDir }));
     expect(new Uint8Array(await readFile(path))).toEqual(bytes);
-    expect(events.at(-1)).toMatchObject({ loaded: 100, total: 100, phase: 'convert' });
+    expect(events.at(-1)).toMatchObject({ loaded: 100, total: 100, stage: 'build' });
     expect(await cachedGraph(key, build, { cacheDir })).toBe(path);
     expect(builds).toBe(1);
     // A build that lies about its size leaves nothing behind.

@@ -1,20 +1,20 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InvalidArgumentError, UnsupportedError, type PretrainedConfig, type Registry, type ResolvedModel } from '@vitzoo/core';
+import { InvalidArgumentError, UnsupportedError, type Registry } from '@vitzoo/core';
 import type { ProgressListener } from './cache.js';
 import { fetchHubModel } from './hub-model.js';
 import { folderLayout, type LayoutOptions, type ModelLayout } from './layout.js';
 import { checkRepoFileName } from './names.js';
 import { createFileCache, writeFileAtomic, type FileCacheOptions, type FileHubCache } from './node-cache.js';
-import { looksLikePath, parseModelSource } from './source.js';
+import { looksLikePath, parseModelSource, releaseTimmConfig } from './source.js';
 
 export interface ResolveSourceOptions extends FileCacheOptions, LayoutOptions {
   /** Resolves registry names (`vit_tiny_patch16_224.augreg_in21k_ft_in1k`). */
   registry?: Registry;
   /** Revision when the source names none. Default 'main'. */
   revision?: string;
-  onProgress?: ProgressListener;
+  progress?: ProgressListener;
   /** Ask the hub again even when the revision is cached. */
   refresh?: boolean;
   /** Base for relative paths. Default process.cwd(). */
@@ -82,28 +82,6 @@ function urlFileName(url: string): string {
   }
 }
 
-/** timm's config.json for a registry variant whose weights are an authors' release file. */
-function syntheticTimmConfig(model: ResolvedModel, pretrained: PretrainedConfig, file: string): Record<string, unknown> {
-  return {
-    architecture: model.variant,
-    num_classes: pretrained.numClasses,
-    pretrained_cfg: {
-      tag: model.tag,
-      input_size: pretrained.inputSize,
-      interpolation: pretrained.interpolation,
-      crop_pct: pretrained.cropPct,
-      crop_mode: pretrained.cropMode ?? 'center',
-      mean: pretrained.mean,
-      std: pretrained.std,
-      num_classes: pretrained.numClasses,
-      ...(pretrained.labelSet ? { label_set: pretrained.labelSet } : {}),
-      ...(pretrained.url ? { url: pretrained.url } : {}),
-      file,
-      ...(pretrained.license ? { license: pretrained.license } : {}),
-    },
-  };
-}
-
 /**
  * Resolves what a user typed to a local folder the pipeline can load:
  * an existing folder or file as it is; `org/repo[@revision]` / `hf-hub:…` fetched into the cache
@@ -117,7 +95,7 @@ export async function resolveModelSource(nameOrPath: string, options: ResolveSou
   if (looksLikePath(nameOrPath) || (await stat(localPath).catch(() => null))) return resolveLocal(localPath, options);
   const spec = parseModelSource(nameOrPath, { registry: options.registry, revision: options.revision });
   const cache = options.cache ?? createFileCache(options);
-  const layoutOptions = { quantized: options.quantized, onProgress: options.onProgress, refresh: options.refresh };
+  const layoutOptions = { quantized: options.quantized, progress: options.progress, refresh: options.refresh };
   const hub = spec.kind === 'hub' ? spec : spec.kind === 'registry' ? spec.hub : undefined;
   if (hub) {
     const model = await fetchHubModel(cache, hub.repo, hub.revision, layoutOptions);
@@ -135,7 +113,7 @@ export async function resolveModelSource(nameOrPath: string, options: ResolveSou
   }
   if (spec.kind === 'url') {
     const fileName = urlFileName(spec.url);
-    const { path } = await cache.getUrl(spec.url, fileName, { onProgress: options.onProgress });
+    const { path } = await cache.getUrl(spec.url, fileName, { progress: options.progress });
     return { dir: dirname(path), layout: extname(fileName) === '.onnx' ? 'onnx' : 'timm', files: [fileName], modelFile: fileName, revision: undefined, source: spec.url, cacheDir: cache.root };
   }
   if (spec.kind === 'registry') {
@@ -146,11 +124,11 @@ export async function resolveModelSource(nameOrPath: string, options: ResolveSou
       );
     }
     const fileName = spec.pretrained.file ?? urlFileName(spec.url);
-    const { path } = await cache.getUrl(spec.url, fileName, { onProgress: options.onProgress });
+    const { path } = await cache.getUrl(spec.url, fileName, { progress: options.progress });
     const dir = dirname(path);
     const configPath = join(dir, 'config.json');
     if (!(await stat(configPath).catch(() => null))) {
-      await writeFileAtomic(configPath, `${JSON.stringify(syntheticTimmConfig(spec.model, spec.pretrained, fileName), null, 2)}\n`);
+      await writeFileAtomic(configPath, `${JSON.stringify(releaseTimmConfig(spec.model, spec.pretrained, fileName), null, 2)}\n`);
     }
     return { dir, layout: 'timm', files: ['config.json', fileName], modelFile: fileName, revision: undefined, source: spec.url, name: spec.name, cacheDir: cache.root };
   }

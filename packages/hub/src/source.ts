@@ -79,3 +79,25 @@ export function describeSource(source: ModelSourceSpec): string {
       return source.name;
   }
 }
+
+/** timm's config.json for a registry variant whose weights are an authors' release file (written beside the downloaded file). */
+export function releaseTimmConfig(model: ResolvedModel, pretrained: PretrainedConfig, file: string): Record<string, unknown> {
+  return {
+    architecture: model.variant,
+    num_classes: pretrained.numClasses,
+    pretrained_cfg: {
+      tag: model.tag,
+      input_size: pretrained.inputSize,
+      interpolation: pretrained.interpolation,
+      crop_pct: pretrained.cropPct,
+      crop_mode: pretrained.cropMode ?? 'center',
+      mean: pretrained.mean,
+      std: pretrained.std,
+      num_classes: pretrained.numClasses,
+      ...(pretrained.labelSet ? { label_set: pretrained.labelSet } : {}),
+      ...(pretrained.url ? { url: pretrained.url } : {}),
+      file,
+      ...(pretrained.license ? { license: pretrained.license } : {}),
+    },
+  };
+}

@@ -5,12 +5,15 @@
  * Routes: HEAD/GET `/{org}/{name}/resolve/{revision}/{file}` (revision 'main' or the repo's commit)
  * with ETag / X-Repo-Commit / Content-Length, and for LFS files a 302 to `/cdn/{sha256}` carrying
  * X-Linked-Etag / X-Linked-Size, as huggingface.co does; `/cdn/{sha256}` and `/files/{name}` serve
- * bytes with Range support. Faults (status codes, truncated or stalled bodies, wrong hashes,
+ * bytes with Range support. Every answer carries CORS headers (any origin; the hub's headers
+ * exposed), so browser pages on another origin can use it. Faults (status codes, truncated or stalled bodies, wrong hashes,
  * no Range support) can be set per file.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+
+export { memoryCacheStorage } from './browser-cache.js';
 
 export type HubTestFault =
   | { kind: 'status'; status: number }
@@ -140,6 +143,13 @@ export async function startHubTestServer(
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
     const path = decodeURIComponent(url.pathname);
     requests.push({ method: request.method ?? 'GET', path, headers: request.headers });
+    // CORS, as huggingface.co sends it: pages on other origins read the files and the hub's headers.
+    response.setHeader('access-control-allow-origin', '*');
+    response.setHeader('access-control-expose-headers', 'etag, x-repo-commit, x-linked-etag, x-linked-size, content-length, content-range, accept-ranges, location');
+    if (request.method === 'OPTIONS') {
+      response.writeHead(204, { 'access-control-allow-methods': 'GET, HEAD, OPTIONS', 'access-control-allow-headers': '*', 'access-control-max-age': '600' }).end();
+      return;
+    }
     const cdn = /^\/cdn\/([0-9a-f]{64})$/.exec(path);
     if (cdn) {
       const bytes = blobs.get(cdn[1]!);
@@ -213,3 +223,4 @@ export async function startHubTestServer(
       }),
   };
 }
+

@@ -1,22 +1,47 @@
 /**
  * @vitzoo/pipeline: the Model API (forward, classify, embed) over any backend, bundled label sets,
- * and model-folder config parsing. Platform-free: no Node or DOM APIs (model folders are read by
- * `@vitzoo/pipeline/node`).
+ * model-folder config parsing and the one model loader (`loadModel`, on an injected file source).
+ * Platform-free: no Node or DOM APIs (`@vitzoo/pipeline/node` and `/browser` supply file access).
  */
 export {
   DEFAULT_BATCH_SIZE,
   Model,
-  buildModel,
   createModel,
   kwargsFacts,
   mergePretrainedConfig,
-  type BuildModelOptions,
   type CreateModelOptions,
   type EmbedOptions,
   type ForwardOptions,
   type KwargsFacts,
+  type ModelDetails,
   type ModelInput,
 } from './model.js';
+export {
+  DEVICES,
+  WEIGHTS_FILE_NAMES,
+  buildModel,
+  checkpointGraph,
+  chooseBackend,
+  isTransformersConfig,
+  labelsFromId2Label,
+  loadGraph,
+  loadModel,
+  modelFilesFromBlobs,
+  modelFromGraph,
+  parseJsonObject,
+  transformersClasses,
+  type BuildModelOptions,
+  type CheckpointGraphOptions,
+  type Device,
+  type LoadModelOptions,
+  type ModelFileSource,
+  type ModelFiles,
+  type ModelGraph,
+  type SessionChoice,
+  type ModelSourceInput,
+  type OpenModelOptions,
+  type PickedFiles,
+} from './load-model.js';
 export {
   predictionsFromLogits,
   resolvePredictionFilter,
@@ -28,7 +53,7 @@ export {
 } from './predictions.js';
 export { IMAGENET_1K_LABELS, indexLabels, labelSet, labelSetNames, registerLabelSet, resolveLabelNames } from './labels.js';
 export { describeModelConfig, pretrainedFieldsFromTimm, type ModelDescription } from './model-config.js';
-export { registerBackend, registeredBackends, resolveBackend, type Backend, type BackendSession, type SessionOptions } from '@vitzoo/runtime';
+export { registerBackend, registeredBackends, resolveBackend, resolveBackendChoice, type Backend, type BackendSession, type SessionOptions } from '@vitzoo/runtime';
 export {
   EXPLAIN_METHODS,
   explainOutput,

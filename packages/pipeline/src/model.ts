@@ -4,17 +4,14 @@ import {
   UnsupportedError,
   OUTPUT_NAMES,
   isOutputName,
-  convertCheckpoint,
   createTensor,
   formatShape,
   graphBytes,
   pretrainedConfig,
-  type Architecture,
   type BuiltGraph,
+  type Dtype,
   type OutputName,
   type PretrainedConfig,
-  type Registry,
-  type StateDict,
   type Tensor,
 } from '@vitzoo/core';
 import { createTransform, type ImageTransform, type RawImage } from '@vitzoo/preprocess';
@@ -72,6 +69,22 @@ export interface CreateModelOptions {
    * input or output names are not vitzoo's is an `UnsupportedError` naming it.
    */
   source?: string;
+  /** How the model was loaded (`model.details`). */
+  details?: ModelDetails;
+}
+
+/** How a model was loaded (set by `loadModel`): what the demo and the CLI show. */
+export interface ModelDetails {
+  /** What was loaded: a folder, `org/repo@revision`, a URL, 'picked files'. */
+  source: string;
+  /** The backend running it ('node', 'wasm', 'webgpu', …). */
+  backend: string;
+  /** Why a preferred backend was not used (e.g. no WebGPU adapter), when it was not. */
+  fallbackReason?: string;
+  /** Precision of the weights in the graph. */
+  dtype: Dtype;
+  /** 'built': converted now; 'cached': the built graph came from the graph cache; 'onnx': an ONNX-layout graph run as it is. */
+  graph: 'built' | 'cached' | 'onnx';
 }
 
 function isTensor(value: unknown): value is Tensor {
@@ -107,6 +120,8 @@ export class Model {
   readonly outputs: readonly OutputName[];
   readonly pretrained: PretrainedConfig | undefined;
   readonly batchSize: number;
+  /** How the model was loaded, when `loadModel` loaded it. */
+  readonly details: ModelDetails | undefined;
   private readonly explicitLabels: readonly string[] | undefined;
   private labelCache: readonly string[] | undefined;
   private transformCache: ImageTransform | undefined;
@@ -114,7 +129,15 @@ export class Model {
 
   private constructor(
     private readonly session: BackendSession,
-    options: { pretrained?: PretrainedConfig; labelNames?: readonly string[]; batchSize: number; numClasses?: number; transform?: ImageTransform; source?: string },
+    options: {
+      pretrained?: PretrainedConfig;
+      labelNames?: readonly string[];
+      batchSize: number;
+      numClasses?: number;
+      transform?: ImageTransform;
+      source?: string;
+      details?: ModelDetails;
+    },
   ) {
     const unknown = session.outputNames.filter((name) => !isOutputName(name));
     const inputs = session.inputNames;
@@ -134,6 +157,7 @@ export class Model {
     this.outputs = session.outputNames as OutputName[];
     this.pretrained = options.pretrained;
     this.batchSize = options.batchSize;
+    this.details = options.details;
     this.explicitLabels = options.labelNames;
     this.transformCache = options.transform;
     const numClasses = options.numClasses ?? options.pretrained?.numClasses;
@@ -172,6 +196,7 @@ export class Model {
         numClasses,
         transform: options.transform,
         source: options.source,
+        details: options.details,
       });
     } catch (error) {
       await session.dispose();
@@ -341,27 +366,6 @@ export function createModel(options: CreateModelOptions): Promise<Model> {
   return Model.create(options);
 }
 
-export interface BuildModelOptions {
-  /** Where architectures and variants are registered (e.g. `createDefaultRegistry()` from 'vitzoo'). */
-  registry: Registry;
-  /** A registered variant name, optionally with a pretrained tag: 'vit_tiny_patch16_224' or 'deit_tiny_patch16_224.fb_in1k'. */
-  variant?: string;
-  /** An architecture (or its id) when no variant is named; `kwargs` then say everything. */
-  architecture?: Architecture | string;
-  /** Constructor kwargs (timm names), over the variant's own. */
-  kwargs?: Readonly<Record<string, unknown>>;
-  /** The weights (timm state_dict names, or a layout the architecture's checkpoint filter adapts). */
-  stateDict: StateDict;
-  /** Pretrained-config fields over the variant's (the tag's) config. */
-  pretrained?: Partial<PretrainedConfig>;
-  labelNames?: readonly string[];
-  backend: Backend;
-  /** Outputs to build into the graph (default ['logits']; add 'pre_logits' to `embed`). */
-  outputs?: readonly OutputName[];
-  sessionOptions?: SessionOptions;
-  batchSize?: number;
-}
-
 /** What the constructor kwargs say about a model's data config. */
 export interface KwargsFacts {
   numClasses?: number;
@@ -408,43 +412,4 @@ export function mergePretrainedConfig(
     if (overrides?.labelNames === undefined) delete merged.labelNames;
   }
   return merged;
-}
-
-/**
- * Builds a model from weights: resolves the variant (or architecture), runs `convertCheckpoint`
- * (config parse, checkpoint filter, shape validation, ONNX graph) and opens a session.
- */
-export async function buildModel(options: BuildModelOptions): Promise<Model> {
-  const { registry } = options;
-  if (!registry || typeof registry.resolve !== 'function') {
-    throw new InvalidArgumentError('registry', "buildModel needs a registry (e.g. createDefaultRegistry() from 'vitzoo').");
-  }
-  let architecture: Architecture;
-  let kwargs: Record<string, unknown>;
-  let base: PretrainedConfig | undefined;
-  if (options.variant !== undefined) {
-    if (options.architecture !== undefined) {
-      throw new InvalidArgumentError('architecture', 'Give either a variant name or an architecture, not both.');
-    }
-    const resolved = registry.resolve(options.variant);
-    architecture = resolved.architecture;
-    kwargs = { ...resolved.kwargs, ...(options.kwargs ?? {}) };
-    base = resolved.pretrained;
-  } else if (options.architecture !== undefined) {
-    architecture = typeof options.architecture === 'string' ? registry.architecture(options.architecture) : options.architecture;
-    kwargs = { ...(options.kwargs ?? {}) };
-  } else {
-    throw new InvalidArgumentError('variant', "buildModel needs a variant name (e.g. 'vit_tiny_patch16_224') or an architecture with kwargs.");
-  }
-  const facts = kwargsFacts(kwargs, `model ${options.variant ?? architecture.id}`);
-  const pretrained = mergePretrainedConfig(base, options.pretrained, facts);
-  const graph = convertCheckpoint({ architecture, kwargs, stateDict: options.stateDict, outputs: options.outputs ?? ['logits'] });
-  return Model.create({
-    graph,
-    backend: options.backend,
-    pretrained,
-    labelNames: options.labelNames,
-    sessionOptions: options.sessionOptions,
-    batchSize: options.batchSize,
-  });
 }

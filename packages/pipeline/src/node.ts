@@ -4,26 +4,24 @@
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, resolve } from 'node:path';
-import {
-  BackendUnavailableError,
-  FileNotFoundError,
-  InvalidArgumentError,
-  InvalidImageError,
-  InvalidConfigError,
-  UnsupportedError,
-  convertCheckpoint,
-  type BuiltGraph,
-  type OutputName,
-  type Registry,
-} from '@vitzoo/core';
-import { cachedGraph, defaultCacheDir, fileSha256, folderLayout, graphCacheKey, type ProgressListener } from '@vitzoo/hub/node';
-import { PRODUCER_VERSION } from '@vitzoo/onnx';
-import { createHuggingFaceTransform, type HuggingFaceProcessorConfig } from '@vitzoo/preprocess';
+import { FileNotFoundError, InvalidArgumentError, InvalidImageError, InvalidConfigError, type ProgressListener, type Registry } from '@vitzoo/core';
+import { createGraphStore, defaultCacheDir, fileSha256, folderLayout, resolveModelSource, type GraphStore } from '@vitzoo/hub/node';
+import { type HuggingFaceProcessorConfig } from '@vitzoo/preprocess';
 import { decodeImage, type RawImage } from '@vitzoo/preprocess/node';
 import { loadWeights, readRequiredFile } from '@vitzoo/pytorch/node';
-import { resolveBackend, type Backend, type SessionOptions } from '@vitzoo/runtime';
+import {
+  WEIGHTS_FILE_NAMES,
+  loadModel as loadModelFrom,
+  parseJsonObject,
+  transformersClasses,
+  type LoadModelOptions as PlatformLoadModelOptions,
+  type ModelFileSource,
+  type ModelFiles,
+  type ModelSourceInput,
+  type OpenModelOptions,
+} from './load-model.js';
 import { describeModelConfig, type ModelDescription } from './model-config.js';
-import { Model } from './model.js';
+import type { Model } from './model.js';
 
 export * from './index.js';
 
@@ -58,9 +56,6 @@ export interface ModelSource extends ModelDescription {
   /** The parsed config.json. */
   config: Record<string, unknown>;
 }
-
-/** Weights file names looked for in a model folder, in order. */
-export const WEIGHTS_FILE_NAMES = ['model.safetensors', 'pytorch_model.bin'] as const;
 
 async function isFile(path: string): Promise<boolean> {
   return (await stat(path).catch(() => null))?.isFile() ?? false;
@@ -112,35 +107,7 @@ export interface OnnxModelSource {
 }
 
 async function readJsonFile(path: string, what: string): Promise<Record<string, unknown>> {
-  const text = new TextDecoder().decode(await readRequiredFile(path, what));
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new InvalidConfigError(basename(path), text.slice(0, 40), `valid JSON (${(error as Error).message})`, path);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidConfigError(basename(path), value, 'a JSON object', path);
-  return value as Record<string, unknown>;
-}
-
-/** `id2label` (`{ "0": "cat", "1": "dog" }`) as a list by index; every index 0..n-1 exactly once. */
-function labelsFromId2Label(value: unknown, context: string): string[] {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidConfigError('id2label', value, 'an object of class index to name', context);
-  const entries = Object.entries(value as Record<string, unknown>);
-  const labels: string[] = new Array<string>(entries.length);
-  for (const [key, name] of entries) {
-    const index = Number(key);
-    if (!/^\d+$/.test(key) || index >= entries.length || typeof name !== 'string') {
-      throw new InvalidConfigError(`id2label.${key}`, name, `class names under the indices 0..${entries.length - 1}`, context);
-    }
-    labels[index] = name;
-  }
-  return labels;
-}
-
-/** True when a parsed config.json is a transformers model config (the transformers.js ONNX layout), not timm's. */
-export function isTransformersConfig(config: Record<string, unknown>): boolean {
-  return typeof config.architecture !== 'string' && (typeof config.model_type === 'string' || Array.isArray(config.architectures));
+  return parseJsonObject(await readRequiredFile(path, what), path, basename(path));
 }
 
 async function listModelFiles(dir: string): Promise<string[]> {
@@ -172,15 +139,7 @@ export async function readOnnxModelFolder(dir: string, modelFile?: string): Prom
     graph = join(dir, found?.layout === 'onnx' ? found.modelFile : 'onnx/model.onnx');
   }
   if (!(await isFile(graph))) throw new FileNotFoundError(graph, 'ONNX model (transformers.js layout: onnx/model.onnx)');
-  const source: OnnxModelSource = { dir, graph, config, preprocessor };
-  if (config.id2label !== undefined && config.id2label !== null) {
-    source.labelNames = labelsFromId2Label(config.id2label, configPath);
-    source.numClasses = source.labelNames.length;
-  } else if (config.num_labels !== undefined) {
-    if (!Number.isSafeInteger(config.num_labels) || (config.num_labels as number) < 1) throw new InvalidConfigError('num_labels', config.num_labels, 'a positive integer', configPath);
-    source.numClasses = config.num_labels as number;
-  }
-  return source;
+  return { dir, graph, config, preprocessor, ...transformersClasses(config, configPath) };
 }
 
 /** Where a model is, as a `resolveSource` may say it (e.g. `ResolvedSource` of @vitzoo/hub/node). */
@@ -195,76 +154,22 @@ export interface ModelLocation {
   cacheDir?: string;
 }
 
-export interface LoadModelOptions {
-  /** Backend to run on; default: the best registered one (importing @vitzoo/runtime-node registers 'node'). */
-  backend?: Backend;
-  /** Registry of architectures; default `createDefaultRegistry()` from the 'vitzoo' package. */
-  registry?: Registry;
-  /** Outputs to build (default ['logits']; add 'pre_logits' to `embed`). ONNX-layout graphs have what they have. */
-  outputs?: readonly OutputName[];
-  /** Weights file instead of the folder's model.safetensors (e.g. a .pth checkpoint). */
-  weights?: string;
-  labelNames?: readonly string[];
-  sessionOptions?: SessionOptions;
-  batchSize?: number;
-  /**
-   * Extension point for sources that are not local folders (a hub id, a URL): called with the
-   * name when `nameOrDir` is not an existing folder, it returns the local folder that holds the
-   * model (e.g. after downloading it into a cache), or a `ModelLocation` that also names the model
-   * file and layout. `resolveModelSource` of @vitzoo/hub/node fits as it is; vitzoo itself never
-   * downloads.
-   */
-  resolveSource?: (name: string, options: { signal?: AbortSignal }) => Promise<string | ModelLocation>;
-  /**
-   * The built-graph cache (timm-layout folders): a converted graph is stored under
-   * `<cacheDir>/graphs/`, keyed by the weights' sha256, architecture, kwargs, outputs and builder
-   * version, so a second load skips conversion (and reading the weights). `true`: in the default
-   * cache folder (VITZOO_CACHE, else $XDG_CACHE_HOME/vitzoo, else ~/.cache/vitzoo); `{ cacheDir }`:
-   * there; `false`: never. Default: on for models a `resolveSource` fetched into a cache (in that
-   * cache), off for local folders.
-   */
-  graphCache?: boolean | { cacheDir?: string };
-  /** Conversion progress (bytes of the graph written to the cache). */
-  onProgress?: ProgressListener;
-  signal?: AbortSignal;
-}
-
-async function defaultRegistry(): Promise<Registry> {
-  const specifier = 'vitzoo';
-  try {
-    const module = (await import(specifier)) as { createDefaultRegistry(): Registry };
-    return module.createDefaultRegistry();
-  } catch (error) {
-    throw new InvalidArgumentError(
-      'registry',
-      `No registry given and the 'vitzoo' package (which registers every built-in architecture) could not be loaded: ${(error as Error).message}. ` +
-        'Install vitzoo or pass { registry }.',
-    );
-  }
-}
-
-async function defaultBackend(): Promise<Backend> {
-  const specifier = '@vitzoo/runtime-node';
-  try {
-    await import(specifier); // registers the 'node' backend
-  } catch (error) {
-    throw new BackendUnavailableError([{ backend: 'node', reason: `@vitzoo/runtime-node could not be loaded (${(error as Error).message})` }]);
-  }
-  return resolveBackend();
-}
+/** A resolver for names that are not local folders (hub ids, registry names, URLs): a folder, or where the model is in it. */
+export type ResolveSource = (name: string, options: { signal?: AbortSignal } & Partial<OpenModelOptions>) => Promise<string | ModelLocation>;
 
 /** Where a model name or folder is: an existing folder, or what `resolveSource` returns (its folder and, when it says, model file and layout). */
 export async function locateModelSource(
   nameOrDir: string,
   registry: Registry,
-  options: Pick<LoadModelOptions, 'resolveSource' | 'signal'> = {},
+  options: { resolveSource?: ResolveSource; signal?: AbortSignal } & Partial<OpenModelOptions> = {},
 ): Promise<ModelLocation> {
   if (typeof nameOrDir !== 'string' || nameOrDir === '') throw new InvalidArgumentError('model', 'Name a model folder (or a model name with a source resolver).');
   const info = await stat(nameOrDir).catch(() => null);
   if (info?.isDirectory()) return { dir: nameOrDir };
   if (info) throw new InvalidArgumentError('model', `${nameOrDir} is a file; give the folder that holds config.json and the weights.`);
   if (options.resolveSource) {
-    const resolved = await options.resolveSource(nameOrDir, { signal: options.signal });
+    const { resolveSource, ...rest } = options;
+    const resolved = await resolveSource(nameOrDir, rest);
     if (typeof resolved === 'string') return { dir: resolved };
     if (typeof resolved !== 'object' || resolved === null || typeof resolved.dir !== 'string') {
       throw new InvalidArgumentError('resolveSource', `resolveSource must return a folder path or { dir, modelFile?, layout? }, got ${JSON.stringify(resolved)}.`);
@@ -286,114 +191,136 @@ export async function locateModelSource(
 export async function locateModel(
   nameOrDir: string,
   registry: Registry,
-  options: Pick<LoadModelOptions, 'resolveSource' | 'signal'> = {},
+  options: { resolveSource?: ResolveSource; signal?: AbortSignal } & Partial<OpenModelOptions> = {},
 ): Promise<string> {
   return (await locateModelSource(nameOrDir, registry, options)).dir;
 }
 
-/** The layout of a folder, from its config.json: a transformers config means the ONNX layout. */
-async function folderModelLayout(dir: string): Promise<'timm' | 'onnx'> {
-  const text = await readFile(join(dir, 'config.json'), 'utf8').catch(() => undefined);
-  if (text === undefined) return 'timm'; // readModelFolder names the missing file
-  try {
-    const config = JSON.parse(text) as unknown;
-    return typeof config === 'object' && config !== null && !Array.isArray(config) && isTransformersConfig(config as Record<string, unknown>) ? 'onnx' : 'timm';
-  } catch {
-    return 'timm'; // readModelFolder reports the bad JSON
-  }
+/** Model files in a folder on disk (what the Node file source opens). */
+export interface NodeModelFiles extends ModelFiles {
+  readonly dir: string;
+  /** The cache folder the files are in (downloads): built graphs are kept there too. */
+  readonly cacheDir?: string;
 }
 
-/** The folder of the built-graph cache, or undefined when it is off. */
-function graphCacheFolder(setting: LoadModelOptions['graphCache'], location: ModelLocation): string | undefined {
-  if (setting === false) return undefined;
-  if (setting === undefined) return location.cacheDir;
-  if (setting === true) return location.cacheDir ?? defaultCacheDir();
-  if (typeof setting !== 'object' || setting === null) {
-    throw new InvalidArgumentError('graphCache', `graphCache must be true, false or { cacheDir }, got ${JSON.stringify(setting)}.`);
-  }
-  return setting.cacheDir ?? location.cacheDir ?? defaultCacheDir();
+function describeFile(file: string): string {
+  if (basename(file) === 'config.json') return 'Model config';
+  return /\.(safetensors|pth|pt|bin)$/i.test(file) ? 'Weights file' : 'Model file';
 }
 
-/** The cache key of the graph `loadModel` builds for a timm-layout folder (see @vitzoo/hub's `graphCacheKey`). */
-export async function modelGraphKey(source: Pick<ModelSource, 'architecture' | 'kwargs' | 'weights'>, outputs: readonly OutputName[]): Promise<string> {
-  const info = await stat(source.weights).catch(() => null);
-  if (!info?.isFile()) throw new FileNotFoundError(source.weights, 'Weights file');
-  return graphCacheKey({
-    weightsSha256: await fileSha256(source.weights),
-    architecture: source.architecture.id,
-    kwargs: source.kwargs,
-    outputs,
-    builderVersion: `${PRODUCER_VERSION}/${source.architecture.builderVersion ?? 'unversioned'}`,
-  });
+/** The files of a model folder: read from disk; a file outside it may be named by its path (e.g. `weights`). */
+export async function nodeModelFiles(location: ModelLocation, name = location.dir): Promise<NodeModelFiles> {
+  const { dir } = location;
+  const path = (file: string) => (isAbsolute(file) ? file : join(dir, file));
+  return {
+    name,
+    dir,
+    files: await listModelFiles(dir),
+    ...(location.layout !== undefined ? { layout: location.layout } : {}),
+    ...(location.modelFile !== undefined ? { modelFile: location.modelFile } : {}),
+    cached: location.cacheDir !== undefined,
+    ...(location.cacheDir !== undefined ? { cacheDir: location.cacheDir } : {}),
+    read: (file) => readRequiredFile(path(file), describeFile(file)),
+    async sha256(file) {
+      const info = await stat(path(file)).catch(() => null);
+      if (!info?.isFile()) throw new FileNotFoundError(path(file), describeFile(file));
+      return fileSha256(path(file));
+    },
+    path,
+  };
 }
 
-async function loadOnnxModel(location: ModelLocation, options: LoadModelOptions): Promise<Model> {
-  const modelFile = location.modelFile !== undefined && /\.onnx$/i.test(location.modelFile) ? location.modelFile : options.weights !== undefined && /\.onnx$/i.test(options.weights) ? options.weights : undefined;
-  if (options.weights !== undefined && modelFile !== options.weights) {
-    throw new InvalidArgumentError('weights', `${location.dir} is an ONNX (transformers.js layout) folder: the weights option must name an .onnx file, got ${options.weights}.`);
-  }
-  const source = await readOnnxModelFolder(location.dir, modelFile);
-  const transform = createHuggingFaceTransform(source.preprocessor);
-  options.signal?.throwIfAborted();
-  const backend = options.backend ?? (await defaultBackend());
-  const model = await Model.create({
-    graph: source.graph, // the backend opens the file itself
-    backend,
-    transform,
-    numClasses: source.numClasses,
-    labelNames: options.labelNames ?? source.labelNames,
-    sessionOptions: options.sessionOptions,
-    batchSize: options.batchSize,
-    source: source.graph,
-  });
-  const missing = (options.outputs ?? ['logits']).filter((output) => !model.outputs.includes(output));
-  if (missing.length > 0) {
-    await model.dispose();
-    throw new UnsupportedError(
-      `${source.graph} gives ${model.outputs.map((name) => `'${name}'`).join(', ')}, not ${missing.map((name) => `'${name}'`).join(', ')}: ONNX-layout models run as they are; ` +
-        'load the timm checkpoint to build other outputs.',
-    );
-  }
-  return model;
+export interface NodeFileSourceOptions {
+  /** Base for relative folder names. Default process.cwd(). */
+  cwd?: string;
+  /**
+   * Download hub repos (`org/repo[@revision]`), registry names and URLs into the cache with
+   * @vitzoo/hub/node's `resolveModelSource` (what `vitzoo`'s loadModel does). Default false: only
+   * local folders, and names `resolveSource` resolves.
+   */
+  download?: boolean;
+  /** Resolves names that are not local folders (e.g. after downloading them); wins over `download`. */
+  resolveSource?: ResolveSource;
 }
 
 /**
- * Loads a model: a local folder (timm hub layout, a fixture case, or the transformers.js ONNX
- * layout) or a name `options.resolveSource` turns into one. timm-layout folders are converted
- * (config, weights, ONNX graph with the requested outputs; the built graph is cached when
- * `graphCache` says so); ONNX-layout folders run their graph as it is, preprocessed as their
- * `preprocessor_config.json` says and labelled by `id2label`.
+ * The Node file source of the loader: local folders (timm hub layout, fixture cases,
+ * transformers.js ONNX layout), and with `download` (or a `resolveSource`) hub repos, registry
+ * names and URLs fetched into the cache. Built graphs go to `<cache>/graphs/` (@vitzoo/hub/node):
+ * the cache the files came from, else the `cache` option's folder, else the default cache folder.
  */
-export async function loadModel(nameOrDir: string, options: LoadModelOptions = {}): Promise<Model> {
-  const registry = options.registry ?? (await defaultRegistry());
-  const location = await locateModelSource(nameOrDir, registry, options);
-  const layout = location.layout ?? (await folderModelLayout(location.dir));
-  if (layout === 'onnx') return loadOnnxModel(location, options);
-  const weights = options.weights ?? (location.modelFile !== undefined ? join(location.dir, location.modelFile) : undefined);
-  const source = await readModelFolder(location.dir, registry, weights);
-  const outputs = options.outputs ?? ['logits'];
-  const convert = async () => {
-    const stateDict = await loadWeights(source.weights);
-    options.signal?.throwIfAborted();
-    return convertCheckpoint({ architecture: source.architecture, kwargs: source.kwargs, stateDict, outputs });
+export function createNodeFileSource(settings: NodeFileSourceOptions = {}): ModelFileSource {
+  const cwd = settings.cwd ?? process.cwd();
+  return {
+    async open(source, options) {
+      if (settings.resolveSource || !settings.download) {
+        const local = settings.cwd !== undefined && (await stat(resolve(cwd, source)).catch(() => null))?.isDirectory() ? resolve(cwd, source) : source;
+        const location = await locateModelSource(local, options.registry, { ...options, ...(settings.resolveSource ? { resolveSource: settings.resolveSource } : {}) });
+        return nodeModelFiles(location, location.cacheDir === undefined ? location.dir : source);
+      }
+      const local = await stat(resolve(cwd, source)).catch(() => null);
+      if (!local && options.cache === false) {
+        throw new InvalidArgumentError('cache', `'${source}' must be downloaded, which needs the cache folder; drop cache: false (built graphs then go to the cache too unless graphCache: false).`);
+      }
+      options.signal?.throwIfAborted();
+      const resolved = await resolveModelSource(source, {
+        cwd,
+        registry: options.registry,
+        ...(options.revision !== undefined ? { revision: options.revision } : {}),
+        ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
+        ...(typeof options.cache === 'string' ? { cacheDir: resolve(cwd, options.cache) } : {}),
+        ...(options.progress ? { progress: options.progress } : {}),
+      });
+      options.signal?.throwIfAborted();
+      return nodeModelFiles(resolved, resolved.cacheDir === undefined ? resolved.dir : (resolved.name ?? resolved.source));
+    },
+    graphStore(files, options): GraphStore | undefined {
+      if (options.cache === false) return undefined;
+      const cacheDir = typeof options.cache === 'string' ? resolve(cwd, options.cache) : ((files as Partial<NodeModelFiles>).cacheDir ?? defaultCacheDir());
+      return createGraphStore({ cacheDir });
+    },
   };
-  const cacheDir = graphCacheFolder(options.graphCache, location);
-  let graph: BuiltGraph | string;
-  if (cacheDir === undefined) {
-    graph = await convert();
-  } else {
-    // The graph file, verified against its cache entry (size + sha256) or built and written to it;
-    // the backend then opens the file itself, which is faster than reading it into memory.
-    graph = await cachedGraph(await modelGraphKey(source, outputs), convert, { cacheDir, onProgress: options.onProgress });
+}
+
+export interface LoadModelOptions extends Omit<PlatformLoadModelOptions, 'registry' | 'graphCache'> {
+  /** Architectures and variants, e.g. `createDefaultRegistry()` of 'vitzoo' (whose own loadModel passes it). */
+  registry?: Registry;
+  /**
+   * Extension point for sources that are not local folders (a hub id, a URL): called with the
+   * name when it is not an existing folder, it returns the local folder that holds the model (e.g.
+   * after downloading it into a cache), or a `ModelLocation` that also names the model file,
+   * layout and cache folder. `resolveModelSource` of @vitzoo/hub/node fits as it is.
+   */
+  resolveSource?: ResolveSource;
+  /**
+   * The built-graph cache: `true` (in the resolver's cache, else the default cache folder),
+   * `{ cacheDir }` (there), `false` (never). Default: on for models a `resolveSource` fetched into
+   * a cache, off for local folders.
+   */
+  graphCache?: boolean | { cacheDir?: string };
+  /** @deprecated Use `progress` (the same events). */
+  onProgress?: ProgressListener;
+}
+
+/**
+ * Loads a model on Node: a local folder (timm hub layout, a fixture case, or the transformers.js
+ * ONNX layout), a name `options.resolveSource` turns into one, or picked files, through the one
+ * loader of `@vitzoo/pipeline` with the Node file source. It never downloads by itself: `vitzoo`'s
+ * `loadModel` does (hub ids, registry names, URLs) and fills in the registry and backend.
+ */
+export async function loadModel(source: ModelSourceInput, options: LoadModelOptions = {}): Promise<Model> {
+  const { resolveSource, graphCache, onProgress, ...rest } = options;
+  if (graphCache !== undefined && typeof graphCache !== 'boolean' && (typeof graphCache !== 'object' || graphCache === null)) {
+    throw new InvalidArgumentError('graphCache', `graphCache must be true, false or { cacheDir }, got ${JSON.stringify(graphCache)}.`);
   }
-  options.signal?.throwIfAborted();
-  const backend = options.backend ?? (await defaultBackend());
-  return Model.create({
-    graph,
-    backend,
-    pretrained: source.pretrained,
-    labelNames: options.labelNames,
-    sessionOptions: options.sessionOptions,
-    batchSize: options.batchSize,
+  const cacheDir = typeof graphCache === 'object' ? graphCache.cacheDir : undefined;
+  const progress = rest.progress ?? onProgress;
+  return loadModelFrom(source, {
+    ...rest,
+    registry: rest.registry as Registry,
+    fileSource: rest.fileSource ?? createNodeFileSource({ ...(resolveSource ? { resolveSource } : {}) }),
+    ...(graphCache !== undefined ? { graphCache: graphCache !== false } : {}),
+    ...(cacheDir !== undefined ? { cache: cacheDir } : {}),
+    ...(progress ? { progress } : {}),
   });
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { DownloadError, FileNotFoundError, InvalidImageError, parseSafetensors, type Tensor } from '@vitzoo/core';
+import { DownloadError, FileNotFoundError, InvalidImageError, UnsupportedError, parseSafetensors, type Tensor } from '@vitzoo/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTransform, decodeImage, loadImage, preprocessImages, toRgb } from './node.js';
 
@@ -216,5 +216,15 @@ describe('bad input is InvalidImageError naming the input and the reason', () =>
     const error = await rejection(loadImage(images));
     expect(InvalidImageError.isInstance(error)).toBe(true);
     expect(error.message).toMatch(/directory/);
+  });
+});
+
+describe('sharp is an optional peer dependency', () => {
+  it('a missing sharp is a typed error naming the install command', async () => {
+    const { sharpMissingError } = await import('./node.js');
+    const error = sharpMissingError(new Error("Cannot find package 'sharp' imported from …"));
+    expect(UnsupportedError.isInstance(error)).toBe(true);
+    expect(error.message).toMatch(/`npm install sharp`/);
+    expect(error.message).toMatch(/Cannot find package 'sharp'/);
   });
 });

@@ -6,8 +6,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { DownloadError, FileNotFoundError, InvalidArgumentError, InvalidImageError, VitzooError, type Tensor } from '@vitzoo/core';
-import sharp, { type SharpOptions } from 'sharp';
+import { DownloadError, FileNotFoundError, InvalidArgumentError, InvalidImageError, UnsupportedError, VitzooError, type Tensor } from '@vitzoo/core';
+import type { SharpOptions } from 'sharp';
 import { DEFAULT_MAX_PIXELS, validateRawImage, type RawImage } from './raw-image.js';
 import type { ImageTransform, OutputDataType } from './transform.js';
 
@@ -24,6 +24,30 @@ export interface LoadImageOptions {
   /** Used for http(s) URLs; default `globalThis.fetch`. */
   fetch?: typeof globalThis.fetch;
   signal?: AbortSignal;
+}
+
+type Sharp = typeof import('sharp').default;
+let sharpModule: Promise<Sharp> | undefined;
+
+/** The error when sharp (an optional peer dependency: browsers never need it) is not installed. */
+export function sharpMissingError(cause: unknown): UnsupportedError {
+  const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+  return new UnsupportedError(
+    `Decoding images in Node needs sharp, an optional peer dependency of @vitzoo/preprocess: install it with \`npm install sharp\` ` +
+      `(or use the 'vitzoo' package, which depends on it). It could not be loaded: ${reason}`,
+  );
+}
+
+/** sharp, imported on first use. */
+function loadSharp(): Promise<Sharp> {
+  sharpModule ??= import('sharp').then(
+    (module) => module.default,
+    (error: unknown) => {
+      sharpModule = undefined;
+      throw sharpMissingError(error);
+    },
+  );
+  return sharpModule;
 }
 
 /** Formats decoded here (sharp names them; AVIF is `heif` with AV1 compression). */
@@ -85,6 +109,7 @@ export async function decodeImage(bytes: Uint8Array, name = '<buffer>', options:
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (!(maxPixels > 0)) throw new InvalidArgumentError('maxPixels', `maxPixels must be a positive number, got ${String(maxPixels)}.`);
   if (bytes.byteLength === 0) throw new InvalidImageError(name, 'it is empty (0 bytes)');
+  const sharp = await loadSharp();
   const sharpOptions: SharpOptions = {
     ignoreIcc: true,
     limitInputPixels: Number.isFinite(maxPixels) ? Math.floor(maxPixels) : false,
@@ -151,6 +176,7 @@ export async function preprocessImages<D extends OutputDataType>(
 export async function encodePng(image: RawImage): Promise<Uint8Array> {
   validateRawImage(image, 'image to encode');
   if (image.data instanceof Uint16Array) throw new InvalidImageError('image to encode', 'encodePng takes 8-bit pixels; convert 16-bit images first (toRgb)');
+  const sharp = await loadSharp();
   const buffer = await sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), {
     raw: { width: image.width, height: image.height, channels: image.channels },
   })

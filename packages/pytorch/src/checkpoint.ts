@@ -1,4 +1,4 @@
-import { InvalidCheckpointError, bytesPerElement, unwrapStateDict, type StateDict, type Tensor } from '@vitzoo/core';
+import { InvalidCheckpointError, bytesPerElement, parseSafetensors, unwrapStateDict, type StateDict, type Tensor } from '@vitzoo/core';
 import { PickleDict, describePickleValue, type PickleValue } from './pickle-values.js';
 import { StorageReference, TensorReference, materializeTensor, type CopyBudget } from './tensor-reference.js';
 import { TorchUnpicklePolicy, type StorageRequest } from './torch-globals.js';
@@ -290,4 +290,16 @@ function swapBytes(raw: Uint8Array, width: number): Uint8Array {
     for (let index = 0; index < width; index++) out[offset + index] = raw[offset + width - 1 - index]!;
   }
   return out;
+}
+
+/**
+ * A weights file's bytes as a state dict, told by name and content (one rule for every platform):
+ * `.safetensors` as safetensors; a zip archive or a pickle with torch's magic number, and any
+ * `.pth` / `.pt` / `.bin` file, through the safe PyTorch reader; anything else as safetensors.
+ * `source` is the file's name or path (it picks the format and names the file in errors).
+ */
+export function parseWeights(bytes: Uint8Array, source: string): StateDict {
+  const pytorch = !/\.safetensors$/i.test(source) && (detectPytorchFormat(bytes) !== undefined || /\.(pth|pt|bin)$/i.test(source));
+  if (pytorch) return readPytorchCheckpoint(bytes, { source }).stateDict;
+  return parseSafetensors(bytes, { source }).tensors;
 }

@@ -1,6 +1,7 @@
 export {
   STATE_DICT_KEYS,
   detectPytorchFormat,
+  parseWeights,
   readPytorchCheckpoint,
   type PytorchCheckpoint,
   type PytorchFormat,

@@ -5,8 +5,8 @@
  * nothing); anything else as safetensors.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { FileNotFoundError, InvalidArgumentError, parseSafetensors, type StateDict } from '@vitzoo/core';
-import { detectPytorchFormat, readPytorchCheckpoint } from './index.js';
+import { FileNotFoundError, InvalidArgumentError, type StateDict } from '@vitzoo/core';
+import { parseWeights } from './index.js';
 
 export * from './index.js';
 
@@ -22,10 +22,7 @@ export async function readRequiredFile(path: string, what: string): Promise<Uint
   }
 }
 
-/** Loads a checkpoint file (safetensors or a PyTorch archive) into a state dict. */
+/** Loads a checkpoint file (safetensors or a PyTorch archive, see `parseWeights`) into a state dict. */
 export async function loadWeights(path: string): Promise<StateDict> {
-  const bytes = await readRequiredFile(path, 'Weights file');
-  const pytorch = !path.endsWith('.safetensors') && (detectPytorchFormat(bytes) !== undefined || /\.(pth|pt|bin)$/i.test(path));
-  if (pytorch) return readPytorchCheckpoint(bytes, { source: path }).stateDict;
-  return parseSafetensors(bytes, { source: path }).tensors;
+  return parseWeights(await readRequiredFile(path, 'Weights file'), path);
 }

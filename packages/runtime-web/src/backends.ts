@@ -1,13 +1,13 @@
 import * as ort from 'onnxruntime-web';
-import { BackendUnavailableError, type BackendAttempt } from '@vitzoo/core';
 import {
   cleanOrtMessage,
   OrtBackendSession,
   registerBackend,
-  resolveBackend,
+  resolveBackendChoice,
   type Backend,
   type BackendSession,
   type OrtBinding,
+  type ResolvedBackend,
   type SessionOptions,
 } from '@vitzoo/runtime';
 import { applyWebRuntimeSettings } from './environment.js';
@@ -108,32 +108,15 @@ export function createWebGpuBackend(settings: WebBackendSettings = {}): Backend 
   });
 }
 
-export interface ResolvedWebBackend {
-  backend: Backend;
-  /** Backends tried before `backend` and why each was unavailable (empty when the first choice worked). */
-  attempts: BackendAttempt[];
-  /** One line for users: why the preferred backend is not the one in use, or undefined. */
-  fallbackReason?: string;
-}
+/** What `resolveWebBackend` chose (see `resolveBackendChoice` of @vitzoo/runtime). */
+export type ResolvedWebBackend = ResolvedBackend;
 
 /**
  * The first of `names` that initialises (default WebGPU, then wasm), with the reasons the ones
  * before it were skipped. Rejects with `BackendUnavailableError` listing every attempt when none works.
  */
-export async function resolveWebBackend(names: readonly string[] = ['webgpu', 'wasm']): Promise<ResolvedWebBackend> {
-  const attempts: BackendAttempt[] = [];
-  for (const name of names) {
-    try {
-      const backend = await resolveBackend([name]);
-      const result: ResolvedWebBackend = { backend, attempts };
-      if (attempts.length > 0) result.fallbackReason = attempts.map((a) => `${a.backend}: ${a.reason}`).join('; ');
-      return result;
-    } catch (error) {
-      if (!BackendUnavailableError.isInstance(error)) throw error;
-      attempts.push(...(error as BackendUnavailableError).attempts);
-    }
-  }
-  throw new BackendUnavailableError(attempts);
+export function resolveWebBackend(names: readonly string[] = ['webgpu', 'wasm']): Promise<ResolvedWebBackend> {
+  return resolveBackendChoice(names);
 }
 
 /** The default backends, registered on import. */

@@ -80,6 +80,35 @@ export async function resolveBackend(names?: readonly string[]): Promise<Backend
   throw new BackendUnavailableError(attempts);
 }
 
+export interface ResolvedBackend {
+  backend: Backend;
+  /** Backends tried before `backend` and why each was unavailable (empty when the first choice worked). */
+  attempts: BackendAttempt[];
+  /** One line for users: why the preferred backend is not the one in use, or undefined. */
+  fallbackReason?: string;
+}
+
+/**
+ * The first of `names` (default: every registered backend by priority) that initialises, with the
+ * reasons the ones before it were skipped. Rejects with `BackendUnavailableError` listing every
+ * attempt when none works.
+ */
+export async function resolveBackendChoice(names: readonly string[] = registeredBackends()): Promise<ResolvedBackend> {
+  const attempts: BackendAttempt[] = [];
+  for (const name of names) {
+    try {
+      const backend = await resolveBackend([name]);
+      const result: ResolvedBackend = { backend, attempts };
+      if (attempts.length > 0) result.fallbackReason = attempts.map((a) => `${a.backend}: ${a.reason}`).join('; ');
+      return result;
+    } catch (error) {
+      if (!BackendUnavailableError.isInstance(error)) throw error;
+      attempts.push(...(error as BackendUnavailableError).attempts);
+    }
+  }
+  throw new BackendUnavailableError(attempts);
+}
+
 export function checkThreads(value: number | undefined, name: string): void {
   if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
     throw new InvalidArgumentError(name, `${name} must be a non-negative integer (0 = ONNX Runtime's default), got ${value}.`);

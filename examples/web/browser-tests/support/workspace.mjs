@@ -9,7 +9,8 @@ export const webExampleDirectory = join(repositoryRoot, 'examples', 'web');
 
 /**
  * Vite aliases sending every workspace package to its TypeScript sources (as the root vitest
- * config does), so the test pages run the code in the tree without a build.
+ * config does), so the test pages run the code in the tree without a build. These aliases are for
+ * pages: 'vitzoo' is its browser entry.
  */
 export function workspaceSourceAliases() {
   const aliases = [];
@@ -20,7 +21,8 @@ export function workspaceSourceAliases() {
     const packageName = name === 'vitzoo' ? 'vitzoo' : `@vitzoo/${name}`;
     const escaped = packageName.replace(/[/.]/g, '\\$&');
     aliases.push({ find: new RegExp(`^${escaped}/([a-z-]+)$`), replacement: join(source, '$1.ts') });
-    aliases.push({ find: new RegExp(`^${escaped}$`), replacement: join(source, 'index.ts') });
+    // Pages get vitzoo's browser entry (its package.json "browser" condition); the rest their root.
+    aliases.push({ find: new RegExp(`^${escaped}$`), replacement: join(source, packageName === 'vitzoo' ? 'browser.ts' : 'index.ts') });
   }
   return aliases;
 }

@@ -146,7 +146,7 @@ export function registerClassify(program: Command, context: CommandContext): voi
       }
       const backend = await resolveBackend([options.backend]);
       const source = sourceOptions(options, io.cwd);
-      const progress = createProgressBars(io, options);
+      const bars = createProgressBars(io, { ...options, model: options.model ?? DEFAULT_MODEL });
       let model: Model;
       try {
         model = await loadModel(modelPath, {
@@ -155,13 +155,13 @@ export function registerClassify(program: Command, context: CommandContext): voi
           batchSize,
           weights: options.weights ? resolve(io.cwd, options.weights) : undefined,
           // hub repos, registry names, URLs (@vitzoo/hub), fetched into the cache
-          resolveSource: hubSourceResolver(context, registry, { source, onProgress: progress.onProgress }),
+          resolveSource: hubSourceResolver(context, registry, { source, ...(bars.progress ? { progress: bars.progress } : {}) }),
           // built graphs are cached in the same cache folder, so a second run skips conversion
           graphCache: options.graphCache ? { cacheDir: source.cacheDir ?? defaultCacheDir() } : false,
-          onProgress: progress.onProgress,
+          ...(bars.progress ? { progress: bars.progress } : {}),
         });
       } finally {
-        progress.stop();
+        bars.stop();
       }
       try {
         const transform = model.transform;

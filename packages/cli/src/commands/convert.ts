@@ -2,10 +2,9 @@ import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { Option } from 'commander';
 import { resolve } from 'node:path';
-import { loadWeights } from '@vitzoo/conformance';
-import { convertCheckpoint, HEAD_OUTPUT_NAMES, InvalidArgumentError } from '@vitzoo/core';
+import { DTYPES, HEAD_OUTPUT_NAMES, InvalidArgumentError, UnsupportedError, type Dtype } from '@vitzoo/core';
+import { createNodeFileSource, loadGraph } from '@vitzoo/pipeline/node';
 import { JSON_FORMAT_VERSION } from '../exit.js';
-import { readModelFolder } from '../model-dir.js';
 import { writeFileAtomic } from '../write-file.js';
 
 /** `--outputs a,b`: output names or the groups 'attention' / 'intermediates' (checked against the architecture when converting). */
@@ -26,14 +25,25 @@ export function registerConvert(program: Command, context: CommandContext): void
     )
     .option('--allow-non-finite', 'build even when the weights hold NaN or ±Inf (refused by default)')
     .option('--weights <file>', 'weights file to use instead of model.safetensors')
+    .addOption(new Option('--dtype <name>', 'precision of the weights in the graph').choices(DTYPES).default('fp32'))
     .option('--json', 'print a JSON summary')
-    .action(async (dir: string, options: { output: string; outputs: string; weights?: string; json?: boolean; allowNonFinite?: boolean }) => {
+    .action(async (dir: string, options: { output: string; outputs: string; weights?: string; dtype: Dtype; json?: boolean; allowNonFinite?: boolean }) => {
       const outputs = parseOutputs(options.outputs);
       const registry = await context.registry();
-      const source = await readModelFolder(resolve(context.io.cwd, dir), registry, options.weights ? resolve(context.io.cwd, options.weights) : undefined);
       const started = performance.now();
-      const stateDict = await loadWeights(source.weights);
-      const graph = convertCheckpoint({ architecture: source.architecture, kwargs: source.kwargs, stateDict, outputs, allowNonFinite: options.allowNonFinite });
+      // The one loader (@vitzoo/pipeline), stopped before the session: the graph it would run.
+      const loaded = await loadGraph(resolve(context.io.cwd, dir), {
+        registry,
+        fileSource: createNodeFileSource({ cwd: context.io.cwd }),
+        outputs,
+        dtype: options.dtype,
+        graphCache: false,
+        ...(options.allowNonFinite ? { allowNonFinite: true } : {}),
+        ...(options.weights ? { weights: resolve(context.io.cwd, options.weights) } : {}),
+      });
+      const graph = loaded.graph;
+      if (typeof graph === 'string' || graph instanceof Uint8Array) throw new UnsupportedError(`${dir} is already an ONNX model (transformers.js layout): there is nothing to convert.`);
+      const architecture = loaded.architecture ?? '';
       const outputPath = resolve(context.io.cwd, options.output);
       const bytes = await writeFileAtomic(outputPath, graph.chunks());
       const seconds = (performance.now() - started) / 1000;
@@ -41,14 +51,14 @@ export function registerConvert(program: Command, context: CommandContext): void
         version: JSON_FORMAT_VERSION,
         output: outputPath,
         bytes,
-        architecture: source.architecture.id,
+        architecture,
         inputs: graph.inputs,
         outputs: graph.outputs,
         seconds: Number(seconds.toFixed(3)),
       };
       if (options.json) context.io.stdout(`${JSON.stringify(summary)}\n`);
       else {
-        context.io.stdout(`wrote ${outputPath} (${(bytes / 1e6).toFixed(1)} MB, ${source.architecture.id}) in ${seconds.toFixed(2)} s\n`);
+        context.io.stdout(`wrote ${outputPath} (${(bytes / 1e6).toFixed(1)} MB, ${architecture}) in ${seconds.toFixed(2)} s\n`);
         for (const o of graph.outputs) context.io.stdout(`  output ${o.name} [${o.shape.join(', ')}]\n`);
       }
     });

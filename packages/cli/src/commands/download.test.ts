@@ -262,3 +262,16 @@ describe('the pipeline loads hub models through resolveSource', () => {
     }
   });
 });
+
+describe('progress bar labels', () => {
+  test('name the model, never the graph file (a hash), and the file being downloaded', async () => {
+    const { progressLabel } = await import('./download.js');
+    const hash = `${'ab'.repeat(32)}.onnx`;
+    expect(progressLabel({ stage: 'build', file: hash, loaded: 10, total: 20 }, 'timm/deit_tiny_patch16_224.fb_in1k')).toEqual({
+      phase: 'converting',
+      name: 'timm/deit_tiny_patch16_224.fb_in1k',
+    });
+    expect(progressLabel({ stage: 'download', file: 'model.safetensors', loaded: 1, total: 2 }, 'org/repo')).toEqual({ phase: 'downloading', name: 'org/repo: model.safetensors' });
+    expect(progressLabel({ stage: 'build', file: hash, loaded: 1 }, undefined).name).not.toContain('abab');
+  });
+});

@@ -1,22 +1,37 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { InvalidArgumentError, type Registry } from '@vitzoo/core';
+import { InvalidArgumentError, type ProgressEvent, type Registry } from '@vitzoo/core';
 import { resolveModelSource, type ProgressListener, type ResolvedSource, type ResolveSourceOptions } from '@vitzoo/hub/node';
 import type { CommandContext } from '../context.js';
 import { JSON_FORMAT_VERSION } from '../exit.js';
 import type { CliIo } from '../io.js';
 
+/** What a progress bar is labelled: the stage and the model's name (a graph file is named by its hash: never shown). */
+export function progressLabel(event: ProgressEvent, model: string | undefined): { phase: string; name: string } {
+  if (event.stage === 'download') return { phase: 'downloading', name: model ? `${model}: ${event.file ?? ''}` : (event.file ?? '') };
+  if (event.stage === 'build') return { phase: 'converting', name: model ?? 'graph' };
+  return { phase: event.stage, name: model ?? event.file ?? '' };
+}
+
+export interface ProgressBars {
+  /** The listener to pass as `progress` (undefined when quiet). */
+  progress: ProgressListener | undefined;
+  /** @deprecated The same listener as `progress`. */
+  onProgress: ProgressListener | undefined;
+  stop(): void;
+}
+
 /**
- * Progress bars (cli-progress, on stderr) for downloads and conversions: one bar per file. Quiet
- * (no listener) when stdout is not a terminal or the output is JSON.
+ * Progress bars (cli-progress, on stderr) for downloads and conversions: one bar per file, labelled
+ * with the model's name. Quiet (no listener) when stdout is not a terminal or the output is JSON.
  */
-export function createProgressBars(io: CliIo, options: { json?: boolean } = {}): { onProgress: ProgressListener | undefined; stop(): void } {
-  if (!io.isTty || options.json) return { onProgress: undefined, stop: () => undefined };
+export function createProgressBars(io: CliIo, options: { json?: boolean; model?: string } = {}): ProgressBars {
+  if (!io.isTty || options.json) return { progress: undefined, onProgress: undefined, stop: () => undefined };
   const bars = new cliProgress.MultiBar(
     {
       stream: process.stderr,
-      format: ' {phase} {file} [{bar}] {percentage}% | {loadedText}/{totalText}',
+      format: ' {phase} {name} [{bar}] {percentage}% | {loadedText}/{totalText}',
       hideCursor: true,
       clearOnComplete: false,
       stopOnComplete: false,
@@ -26,41 +41,41 @@ export function createProgressBars(io: CliIo, options: { json?: boolean } = {}):
   );
   const byFile = new Map<string, cliProgress.SingleBar>();
   const megabytes = (bytes: number | undefined) => (bytes === undefined ? '?' : `${(bytes / 1e6).toFixed(1)} MB`);
-  return {
-    onProgress: (event) => {
-      const key = `${event.phase}:${event.file}`;
-      const total = event.total ?? Math.max(event.loaded, 1);
-      const payload = { file: event.file, phase: event.phase === 'download' ? 'downloading' : 'converting', loadedText: megabytes(event.loaded), totalText: megabytes(event.total) };
-      let bar = byFile.get(key);
-      if (!bar) {
-        bar = bars.create(total, event.loaded, payload);
-        byFile.set(key, bar);
-      } else {
-        bar.setTotal(total);
-        bar.update(event.loaded, payload);
-      }
-    },
-    stop: () => bars.stop(),
+  const progress: ProgressListener = (event) => {
+    if (event.loaded === undefined) return; // stage markers without bytes ('build' starting, 'session')
+    const key = `${event.stage}:${event.file ?? ''}`;
+    const total = event.total ?? Math.max(event.loaded, 1);
+    const payload = { ...progressLabel(event, options.model), loadedText: megabytes(event.loaded), totalText: megabytes(event.total) };
+    let bar = byFile.get(key);
+    if (!bar) {
+      bar = bars.create(total, event.loaded, payload);
+      byFile.set(key, bar);
+    } else {
+      bar.setTotal(total);
+      bar.update(event.loaded, payload);
+    }
   };
+  return { progress, onProgress: progress, stop: () => bars.stop() };
 }
 
 /**
  * A `resolveSource` for @vitzoo/pipeline's `loadModel`: a name that is not a local folder (hub repo,
- * registry name, URL) is fetched into the cache, with progress bars (or `onProgress`), and its
+ * registry name, URL) is fetched into the cache, with progress bars (or `progress`), and its
  * folder, model file, layout and cache folder returned. HF_ENDPOINT, HF_TOKEN, VITZOO_CACHE and
  * VITZOO_OFFLINE / HF_HUB_OFFLINE apply; `source` options (from `sourceOptions`) over them.
  */
 export function hubSourceResolver(
   context: CommandContext,
   registry: Registry,
-  options: { json?: boolean; onProgress?: ProgressListener; source?: ResolveSourceOptions } = {},
+  options: { json?: boolean; progress?: ProgressListener; /** @deprecated use progress */ onProgress?: ProgressListener; source?: ResolveSourceOptions } = {},
 ): (name: string) => Promise<ResolvedSource> {
   return async (name) => {
-    const progress = options.onProgress ? { onProgress: options.onProgress, stop: () => undefined } : createProgressBars(context.io, options);
+    const given = options.progress ?? options.onProgress;
+    const bars = given ? { progress: given, stop: () => undefined } : createProgressBars(context.io, { ...options, model: name });
     try {
-      return await resolveModelSource(name, { cwd: context.io.cwd, ...options.source, registry, onProgress: progress.onProgress });
+      return await resolveModelSource(name, { cwd: context.io.cwd, ...options.source, registry, ...(bars.progress ? { progress: bars.progress } : {}) });
     } finally {
-      progress.stop();
+      bars.stop();
     }
   };
 }
@@ -109,13 +124,13 @@ export function registerDownload(program: Command, context: CommandContext): voi
     .action(async (model: string, options: DownloadCommandOptions) => {
       const { io } = context;
       const registry = await context.registry();
-      const progress = createProgressBars(io, options);
+      const bars = createProgressBars(io, { ...options, model });
       const started = performance.now();
       let resolved;
       try {
-        resolved = await resolveModelSource(model, { ...sourceOptions(options, io.cwd), registry, onProgress: progress.onProgress });
+        resolved = await resolveModelSource(model, { ...sourceOptions(options, io.cwd), registry, ...(bars.progress ? { progress: bars.progress } : {}) });
       } finally {
-        progress.stop();
+        bars.stop();
       }
       const seconds = (performance.now() - started) / 1000;
       if (options.json) {

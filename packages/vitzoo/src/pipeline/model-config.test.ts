@@ -1,10 +1,13 @@
 import { InvalidConfigError, UnknownModelError } from '@vitzoo/core';
-import { createDefaultRegistry } from 'vitzoo';
+import { createRegistry } from '@vitzoo/core';
+import { cswin } from '@vitzoo/cswin';
+import { deit } from '@vitzoo/deit';
+import { vit } from '@vitzoo/vit';
 import { describe, expect, it } from 'vitest';
-import { describeModelConfig, pretrainedFieldsFromTimm } from './model-config.js';
-import { mergePretrainedConfig } from './model.js';
+import { describeModelConfig, pretrainedFieldsFromTimm } from '@vitzoo/pipeline';
+import { mergePretrainedConfig } from '@vitzoo/pipeline';
 
-const registry = createDefaultRegistry();
+const registry = createRegistry([vit, deit, cswin]);
 
 describe('describeModelConfig: timm hub layout', () => {
   const digits = {

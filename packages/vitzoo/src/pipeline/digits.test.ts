@@ -1,15 +1,23 @@
+/**
+ * @vitzoo/pipeline with the real architectures: these tests live in the vitzoo package because the
+ * architecture packages' own tests use @vitzoo/conformance, which loads cases through the pipeline
+ * (a pipeline test depending on them would be a build cycle).
+ */
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseSafetensors, type Tensor } from '@vitzoo/core';
 import { createTransform, loadImage } from '@vitzoo/preprocess/node';
 import { nodeBackend } from '@vitzoo/runtime-node';
-import { createDefaultRegistry } from 'vitzoo';
+import { createRegistry } from '@vitzoo/core';
+import { cswin } from '@vitzoo/cswin';
+import { deit } from '@vitzoo/deit';
+import { vit } from '@vitzoo/vit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModel, type Model } from './node.js';
+import { loadModel, type Model } from '@vitzoo/pipeline/node';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
+const root = fileURLToPath(new URL('../../../../', import.meta.url));
 const digits = `${root}fixtures/digits/`;
-const registry = createDefaultRegistry();
+const registry = createRegistry([vit, deit, cswin]);
 
 interface Expected {
   logits: Tensor;
