@@ -10,6 +10,7 @@ export {
   createModel,
   kwargsFacts,
   mergePretrainedConfig,
+  normalizeRows,
   type BuildModelOptions,
   type CreateModelOptions,
   type EmbedOptions,
@@ -19,6 +20,7 @@ export {
 } from './model.js';
 export {
   predictionsFromLogits,
+  predictionsFromScores,
   resolvePredictionFilter,
   softmax,
   type ClassSelector,
@@ -40,3 +42,42 @@ export {
   type HeatGrid,
   type Heatmap,
 } from './explain.js';
+export type { ProgressCallback, ProgressEvent } from './progress.js';
+export {
+  blobByteSource,
+  greedySoup,
+  prepareSoup,
+  safetensorsIngredient,
+  soupStateDicts,
+  stateDictIngredient,
+  toIngredients,
+  wholeStateDictIngredient,
+  type ByteSource,
+  type GreedySoupOptions,
+  type GreedySoupResult,
+  type GreedySoupStep,
+  type IngredientModel,
+  type Soup,
+  type SoupIngredient,
+  type SoupOptions,
+} from './soup.js';
+export { Ensemble, createEnsemble, type EnsembleCombine, type EnsembleOptions } from './ensemble.js';
+export {
+  countLinearCorrect,
+  embedDataset,
+  firstPerClass,
+  fitLogisticRegression,
+  labelledImages,
+  replaceHead,
+  trainHead,
+  trainedHeadConfig,
+  type Accuracy,
+  type EmbedDatasetOptions,
+  type LabelledImages,
+  type LogisticRegressionOptions,
+  type LogisticRegressionResult,
+  type ReplaceHeadOptions,
+  type ReplacedHead,
+  type TrainHeadOptions,
+  type TrainedHead,
+} from './train-head.js';

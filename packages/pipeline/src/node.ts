@@ -26,6 +26,10 @@ import { describeModelConfig, type ModelDescription } from './model-config.js';
 import { Model } from './model.js';
 
 export * from './index.js';
+export * from './node-dataset.js';
+export * from './node-model-folder.js';
+export * from './node-soup.js';
+export * from './node-train-head.js';
 
 /** Weights files and required files are read by @vitzoo/pytorch/node (one implementation for every package). */
 export { loadWeights, readRequiredFile };
@@ -229,7 +233,8 @@ export interface LoadModelOptions {
   signal?: AbortSignal;
 }
 
-async function defaultRegistry(): Promise<Registry> {
+/** `createDefaultRegistry()` of the 'vitzoo' package (every built-in architecture). */
+export async function defaultRegistry(): Promise<Registry> {
   const specifier = 'vitzoo';
   try {
     const module = (await import(specifier)) as { createDefaultRegistry(): Registry };
@@ -243,7 +248,8 @@ async function defaultRegistry(): Promise<Registry> {
   }
 }
 
-async function defaultBackend(): Promise<Backend> {
+/** The best registered backend, after importing @vitzoo/runtime-node (which registers 'node'). */
+export async function defaultBackend(): Promise<Backend> {
   const specifier = '@vitzoo/runtime-node';
   try {
     await import(specifier); // registers the 'node' backend
