@@ -7,6 +7,8 @@ import { registerList } from './commands/list.js';
 import { registerVerify } from './commands/verify.js';
 import { registerClassify } from './commands/classify.js';
 import { registerPreprocess } from './commands/preprocess.js';
+import { registerSoup } from './commands/soup.js';
+import { registerTrainHead } from './commands/train-head.js';
 import type { CommandContext } from './context.js';
 import { EXIT, JSON_FORMAT_VERSION } from './exit.js';
 import type { CliIo } from './io.js';
@@ -42,6 +44,8 @@ export function createProgram(io: CliIo, exit: { code: number }): Command {
   registerDownload(program, context);
   registerClassify(program, context);
   registerPreprocess(program, context);
+  registerSoup(program, context);
+  registerTrainHead(program, context);
 
   return program;
 }

@@ -56,6 +56,8 @@ export interface OpenedIngredient {
 
 export interface OpenIngredientOptions {
   registry: Registry;
+  /** The ingredient's name in reports and errors (default the source as given). */
+  name?: string;
   /** For names that are not local paths (registry names, hub repos): see `loadModel`. */
   resolveSource?: LoadModelOptions['resolveSource'];
   /** Base of relative paths (default the process's working directory). */
@@ -94,11 +96,12 @@ export async function openSoupIngredient(source: string, options: OpenIngredient
   if (typeof source !== 'string' || source === '') throw new InvalidArgumentError('ingredients', 'Name each ingredient: a model folder, a weights file, a registry name or a hub repo.');
   const path = resolve(options.cwd ?? process.cwd(), source);
   const info = await stat(path).catch(() => null);
-  if (info?.isFile()) return weightsIngredient(source, path);
+  const name = options.name ?? source;
+  if (info?.isFile()) return weightsIngredient(name, path);
   const location = info?.isDirectory() ? { dir: path } : await locateModelSource(source, options.registry, { resolveSource: options.resolveSource, signal: options.signal });
   if (location.layout === 'onnx' || (location.layout === undefined && (await isOnnxLayout(location.dir)))) throw new UnsupportedError(`${source} is an ONNX (transformers.js layout) model: it has no checkpoint to average. Soups need weights (timm layout, .safetensors or .pth).`);
   const model = await readModelFolder(location.dir, options.registry, location.modelFile !== undefined ? resolve(location.dir, location.modelFile) : undefined);
-  return weightsIngredient(source, model.weights, model);
+  return weightsIngredient(name, model.weights, model);
 }
 
 export interface SoupModelsOptions {
@@ -109,6 +112,8 @@ export interface SoupModelsOptions {
   backend?: Backend;
   resolveSource?: LoadModelOptions['resolveSource'];
   cwd?: string;
+  /** How the report and config.json name each model, in order (default: the sources as given). */
+  names?: readonly string[];
   /** Uniform soup: per-ingredient weights (default equal). */
   weights?: readonly number[];
   /**
@@ -171,10 +176,13 @@ function soupConfig(config: Record<string, unknown>, recipe: Record<string, unkn
  */
 export async function soupModels(sources: readonly string[], options: SoupModelsOptions): Promise<SoupReport> {
   if (!Array.isArray(sources) || sources.length === 0) throw new InvalidArgumentError('ingredients', 'A soup needs at least one model.');
+  if (options.names !== undefined && options.names.length !== sources.length) throw new InvalidArgumentError('names', `names must give one name per model (${sources.length}), got ${options.names.length}.`);
   const registry = options.registry ?? (await defaultRegistry());
   const opened: OpenedIngredient[] = [];
   try {
-    for (const source of sources) opened.push(await openSoupIngredient(source, { registry, resolveSource: options.resolveSource, cwd: options.cwd, signal: options.signal }));
+    for (const [i, source] of sources.entries()) {
+      opened.push(await openSoupIngredient(source, { registry, resolveSource: options.resolveSource, cwd: options.cwd, signal: options.signal, name: options.names?.[i] }));
+    }
     const reference = opened.find((entry) => entry.model)?.model;
     if (!reference) {
       throw new InvalidArgumentError('ingredients', 'None of the ingredients is a model folder, so there is no config.json for the soup: give at least one model folder (or registry name / hub repo) among them.');

@@ -33,8 +33,8 @@ export async function writeTrainedModelFolder(
     C: head.fit.C,
     iterations: head.fit.iterations,
     converged: head.fit.converged,
-    train: head.train,
-    ...(head.validation ? { validation: head.validation } : {}),
+    train_accuracy: head.train,
+    ...(head.validation ? { validation_accuracy: head.validation } : {}),
     head_keys: replaced.headKeys,
   };
   const config = trainedHeadConfig(source.config, head.classNames, record);

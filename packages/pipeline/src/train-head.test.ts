@@ -209,7 +209,7 @@ describe('trainHead on the frozen digits ViT (models/digits-vit) against the sci
     const config = JSON.parse(readFileSync(join(outDir, 'config.json'), 'utf8'));
     expect(config.num_classes).toBe(10);
     expect(config.pretrained_cfg.label_names).toEqual(head.classNames);
-    expect(config.train_head).toMatchObject({ train: head.train, validation: head.validation, C: 1, converged: true });
+    expect(config.train_head).toMatchObject({ train: 'digits/train, 20 per class', train_accuracy: head.train, validation_accuracy: head.validation, C: 1, converged: true });
     expect(config.test_accuracy).toBeUndefined();
     // The trained folder is a model folder: its logits are W·pre_logits + b, and it classifies as the head did.
     const trained = await loadModel(outDir, { registry, backend: nodeBackend, outputs: ['logits', 'pre_logits'], batchSize: 360 });
