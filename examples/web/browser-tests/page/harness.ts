@@ -12,6 +12,7 @@ import {
   VitzooError,
   type Tensor,
 } from '@vitzoo/core';
+import { createModel, describeModelConfig } from '@vitzoo/pipeline';
 import { createTransform, loadImage } from '@vitzoo/preprocess/browser';
 import { registeredBackends, resolveBackend } from '@vitzoo/runtime';
 import { configureWebRuntime, resolveWebBackend, webGpuUnavailableReason, webRuntimeEnvironment } from '@vitzoo/runtime-web';
@@ -204,7 +205,29 @@ async function benchmarkCase(caseName: string, backendName: string, runs: number
   return { medianMs: times[times.length >> 1]!, environment: webRuntimeEnvironment() };
 }
 
-const harness = { environment, contract, resolve, verifyCase, decodeParity, benchmarkCase, kernelProbes };
+/**
+ * Loads a model folder served at `base` (config.json + model.safetensors, timm hub layout) as the
+ * demo does (describeModelConfig, convertCheckpoint, createModel) and classifies PNGs (top 3).
+ */
+async function classifyFolder(base: string, imageUrls: string[], backendName: string) {
+  try {
+    const [configBytes, weights] = await Promise.all([fetchBytes(`${base}config.json`), fetchBytes(`${base}model.safetensors`)]);
+    const description = describeModelConfig(JSON.parse(new TextDecoder().decode(configBytes)), registry, `${base}config.json`);
+    const stateDict = parseSafetensors(weights, { source: `${base}model.safetensors` }).tensors;
+    const graph = convertCheckpoint({ architecture: description.architecture, kwargs: description.kwargs, stateDict, outputs: ['logits'] });
+    const model = await createModel({ graph, backend: await resolveBackend([backendName]), pretrained: description.pretrained });
+    try {
+      const images = await Promise.all(imageUrls.map(async (url) => loadImage(new Blob([(await fetchBytes(url)) as BlobPart], { type: 'image/png' }))));
+      return { labels: model.labels, predictions: await model.classify(images, { topK: 3 }) };
+    } finally {
+      await model.dispose();
+    }
+  } catch (error) {
+    return { error: errorInfo(error) };
+  }
+}
+
+const harness = { environment, contract, resolve, verifyCase, decodeParity, benchmarkCase, kernelProbes, classifyFolder };
 declare global {
   interface Window {
     vitzooHarness: typeof harness;
