@@ -10,6 +10,7 @@ const suites = [
   ['preprocess', './src/preprocess-bench.mjs'],
   ['classify', './src/classify-bench.mjs'],
   ['browser', './src/browser-bench.mjs'],
+  ['soup', './src/soup-bench.mjs'],
 ];
 
 const filter = process.argv[2];

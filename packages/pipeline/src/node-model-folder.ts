@@ -1,6 +1,6 @@
 /**
  * Writing model folders (timm hub layout: config.json + model.safetensors) that `loadModel`, the
- * CLI, the server and the browser demo read as they are. Weights are streamed, one tensor at a
+ * CLI and the browser demo read as they are. Weights are streamed, one tensor at a
  * time, each file written atomically.
  */
 import { mkdir, readdir, realpath, stat } from 'node:fs/promises';

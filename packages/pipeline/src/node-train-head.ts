@@ -17,7 +17,7 @@ export interface WriteTrainedModelOptions {
  * Writes `outDir`: the backbone's weights (`source`, a model folder read by `readModelFolder`)
  * with every classifier tensor replaced by the trained head (`replaceHead`; a distilled DeiT gets
  * it in both heads), and its config.json with `num_classes`, the class names and a `train_head`
- * record. `loadModel`, `vitzoo classify`, the server and the browser load it as any model folder.
+ * record. `loadModel`, `vitzoo classify` and the browser demo load it as any model folder.
  */
 export async function writeTrainedModelFolder(
   source: ModelSource,
