@@ -220,7 +220,7 @@ describe('trainHead on the frozen digits ViT (models/digits-vit) against the sci
       for (let n = 0; n < 360; n++) {
         for (let c = 0; c < 10; c++) {
           let value = head.bias.data[c]!;
-          for (let d = 0; d < 64; d++) value += head.weight.data[c * 64 + d]! * features!.data[n * 64 + d]!;
+          for (let d = 0; d < 64; d++) value += head.weight.data[c * 64 + d]! * (features!.data as Float32Array)[n * 64 + d]!;
           largest = Math.max(largest, Math.abs(value - (logits!.data[n * 10 + c] as number)));
         }
       }
@@ -249,7 +249,7 @@ describe('trainHead on the frozen digits ViT (models/digits-vit) against the sci
       for (let n = 0; n < images.length; n++) {
         for (let c = 0; c < 10; c++) {
           let value = head.bias.data[c]!;
-          for (let d = 0; d < 64; d++) value += head.weight.data[c * 64 + d]! * features!.data[n * 64 + d]!;
+          for (let d = 0; d < 64; d++) value += head.weight.data[c * 64 + d]! * (features!.data as Float32Array)[n * 64 + d]!;
           expected[n * 10 + c] = value;
         }
       }
