@@ -3,21 +3,10 @@ import type { Registry } from '@vitzoo/core';
 import { defaultCacheDir, type ProgressListener, type ResolvedSource } from '@vitzoo/hub/node';
 import { loadModel, type Backend, type Model } from '@vitzoo/pipeline/node';
 import type { CommandContext } from './context.js';
-import { createProgressBars, hubSourceResolver, sourceOptions } from './commands/download.js';
-import { resolveModelArgument } from './model-dir.js';
+import { createProgressBars, hubSourceResolver, sourceOptions, type ModelSourceFlags } from './commands/download.js';
 
-/** The hub / cache flags of the commands that read models (see `addModelSourceOptions`). */
-export interface ModelSourceFlags {
-  revision?: string;
-  quantized?: boolean;
-  offline?: boolean;
-  refresh?: boolean;
-  cacheDir?: string;
-  timeout?: string;
-  /** false with --no-graph-cache. */
-  graphCache?: boolean;
-  json?: boolean;
-}
+export type { ModelSourceFlags };
+import { resolveModelArgument } from './model-dir.js';
 
 /** Registers the flags that say where models come from: --revision, --offline, --refresh, --cache-dir, --timeout (and --no-graph-cache). */
 export function addModelSourceOptions(command: Command, options: { graphCache?: boolean } = {}): Command {

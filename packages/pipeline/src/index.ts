@@ -63,6 +63,7 @@ export {
 } from './soup.js';
 export { Ensemble, createEnsemble, type EnsembleCombine, type EnsembleOptions } from './ensemble.js';
 export {
+  alignLabels,
   countLinearCorrect,
   embedDataset,
   firstPerClass,

@@ -21,7 +21,7 @@ import {
   type GreedySoupStep,
   type SoupIngredient,
 } from './soup.js';
-import type { LabelledImages } from './train-head.js';
+import { alignLabels, type LabelledImages } from './train-head.js';
 
 /** A file read by byte ranges (for `safetensorsIngredient`); close it when done. */
 export async function fileByteSource(path: string): Promise<ByteSource & { close(): Promise<void> }> {
@@ -144,19 +144,6 @@ export interface SoupReport {
   output: { dir: string; weights: string; config: string; bytes: number };
 }
 
-/** Held-out labels as the model's class indices (names matched; a class the model lacks is an error). */
-function heldOutLabels(heldOut: LabelledImages, modelLabels: readonly string[]): number[] {
-  const index = new Map(modelLabels.map((name, i) => [name, i]));
-  return heldOut.labels.map((label, i) => {
-    const name = heldOut.classNames[label]!;
-    const mapped = index.get(name);
-    if (mapped === undefined) {
-      throw new InvalidArgumentError('heldOut', `Held-out image ${heldOut.names?.[i] ?? i} is labelled '${name}', which is not one of the model's classes (${modelLabels.slice(0, 10).join(', ')}${modelLabels.length > 10 ? ', …' : ''}).`);
-    }
-    return mapped;
-  });
-}
-
 /** The recipe recorded in the soup's config.json. */
 function soupConfig(config: Record<string, unknown>, recipe: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = JSON.parse(JSON.stringify(config));
@@ -204,7 +191,7 @@ export async function soupModels(sources: readonly string[], options: SoupModels
     const backend = options.backend ?? (await defaultBackend());
     const heldOut = options.heldOut;
     const labels = resolveLabelNames(reference.pretrained.numClasses, reference.pretrained);
-    const targets = heldOutLabels(heldOut, labels);
+    const targets = alignLabels(heldOut, labels, { argument: 'heldOut', owner: 'the model' });
     const images = [];
     for (let i = 0; i < targets.length; i += 1) images.push(await heldOut.image(i));
     const pixels = createTransform(reference.pretrained).applyBatch(images); // preprocessed once for every candidate

@@ -269,7 +269,7 @@ export async function prepareSoup(ingredients: readonly (SoupIngredient | StateD
     weights,
     output,
     names: sorted,
-    tensors: () => compute(sources, infos, output, sorted, weights, options),
+    tensors: () => compute({ sources, infos, output, names: sorted, weights, options }),
   };
 }
 
@@ -311,15 +311,19 @@ function copyTensor(tensor: Tensor): Tensor {
   return { dtype: tensor.dtype, shape: [...tensor.shape], data: tensor.data.slice() as Tensor['data'] };
 }
 
+/** What computing a checked soup needs: the sources, their tensors' infos, the output's, the order, the weights. */
+interface SoupPlan {
+  sources: readonly SoupIngredient[];
+  infos: readonly Readonly<Record<string, TensorInfo>>[];
+  output: Readonly<Record<string, TensorInfo>>;
+  names: readonly string[];
+  weights: readonly number[];
+  options: SoupOptions;
+}
+
 /** Indexed sources: each output tensor from one read per ingredient; memory = one tensor's worth. */
-async function* tensorByTensor(
-  sources: readonly SoupIngredient[],
-  infos: readonly Readonly<Record<string, TensorInfo>>[],
-  output: Readonly<Record<string, TensorInfo>>,
-  names: readonly string[],
-  weights: readonly number[],
-  options: SoupOptions,
-): AsyncGenerator<[string, Tensor]> {
+async function* tensorByTensor(plan: SoupPlan): AsyncGenerator<[string, Tensor]> {
+  const { sources, infos, output, names, weights, options } = plan;
   const total = weights.reduce((a, b) => a + b, 0);
   let done = 0;
   for (const key of names) {
@@ -345,14 +349,8 @@ async function* tensorByTensor(
 }
 
 /** Whole-model sources: one ingredient at a time into a float64 accumulator of every tensor. */
-async function* ingredientByIngredient(
-  sources: readonly SoupIngredient[],
-  infos: readonly Readonly<Record<string, TensorInfo>>[],
-  output: Readonly<Record<string, TensorInfo>>,
-  names: readonly string[],
-  weights: readonly number[],
-  options: SoupOptions,
-): AsyncGenerator<[string, Tensor]> {
+async function* ingredientByIngredient(plan: SoupPlan): AsyncGenerator<[string, Tensor]> {
+  const { sources, infos, output, names, weights, options } = plan;
   const total = weights.reduce((a, b) => a + b, 0);
   const sums = new Map<string, Float64Array>();
   const kept = new Map<string, Tensor>();

@@ -398,14 +398,18 @@ function accuracy(correct: number, total: number): Accuracy {
   return { correct, total, accuracy: correct / total };
 }
 
-/** The validation labels as indices of the training classes (matched by name). */
-function alignLabels(validation: LabelledImages, classNames: readonly string[]): number[] {
+/**
+ * A dataset's labels as indices into `classNames`, matched by class name; an item of a class
+ * `classNames` lacks is an `InvalidArgumentError` (`argument`) naming the item and `owner` (whose classes they are).
+ */
+export function alignLabels(dataset: LabelledImages, classNames: readonly string[], options: { argument: string; owner: string }): number[] {
   const index = new Map(classNames.map((name, i) => [name, i]));
-  return validation.labels.map((label, i) => {
-    const name = validation.classNames[label]!;
+  return dataset.labels.map((label, i) => {
+    const name = dataset.classNames[label]!;
     const mapped = index.get(name);
     if (mapped === undefined) {
-      throw new InvalidArgumentError('validation', `Validation item ${validation.names?.[i] ?? i} is of class '${name}', which the training set does not have (classes: ${classNames.join(', ')}).`);
+      const shown = `${classNames.slice(0, 10).join(', ')}${classNames.length > 10 ? ', …' : ''}`;
+      throw new InvalidArgumentError(options.argument, `Item ${dataset.names?.[i] ?? i} of the ${options.argument} images is of class '${name}', which ${options.owner} does not have (classes: ${shown}).`);
     }
     return mapped;
   });
@@ -424,7 +428,7 @@ export async function trainHead(backbone: Model, train: LabelledImages, options:
   checkDataset(train, 'training');
   if (options.validation !== undefined) checkDataset(options.validation, 'validation');
   const classNames = [...train.classNames];
-  const validationLabels = options.validation ? alignLabels(options.validation, classNames) : undefined;
+  const validationLabels = options.validation ? alignLabels(options.validation, classNames, { argument: 'validation', owner: 'the training set' }) : undefined;
   const total = train.labels.length + (options.validation?.labels.length ?? 0);
   const embedOptions = { batchSize: options.batchSize, progress: options.progress, signal: options.signal };
   const features = await embedDataset(backbone, train, { ...embedOptions, progressOffset: { loaded: 0, total } });

@@ -11,6 +11,7 @@ import { serializeSafetensors, vit, createDefaultRegistry } from 'vitzoo';
 import { embedDataset, loadModel, readImageDataset, trainHead } from '@vitzoo/pipeline/node';
 import { nodeBackend } from '@vitzoo/runtime-node';
 import { randomStateDict } from './random-weights.mjs';
+import { median } from './timing.mjs';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -43,11 +44,11 @@ async function soupRows(log) {
         rmSync(output, { recursive: true, force: true });
       }
     }
-    const median = (list, key) => list.map((r) => r[key]).sort((a, b) => a - b)[1];
-    const soupSeconds = median(runs.soup, 'seconds');
-    const copySeconds = median(runs.copy, 'seconds');
-    const soupRss = median(runs.soup, 'maxRssBytes');
-    const copyRss = median(runs.copy, 'maxRssBytes');
+    const medianOf = (list, key) => median(list.map((r) => r[key]));
+    const soupSeconds = medianOf(runs.soup, 'seconds');
+    const copySeconds = medianOf(runs.copy, 'seconds');
+    const soupRss = medianOf(runs.soup, 'maxRssBytes');
+    const copyRss = medianOf(runs.copy, 'maxRssBytes');
     return [
       {
         name: 'soup of three ViT-B/16 checkpoints (read 3, average in float64, write 1)',
@@ -87,7 +88,6 @@ async function trainHeadRows(log) {
       head = await trainHead(model, train);
       times.train.push(performance.now() - started);
     }
-    const median = (list) => [...list].sort((a, b) => a - b)[1];
     const [ours, baseline] = [median(times.train), median(times.embed)];
     return [
       {

@@ -14,3 +14,9 @@ export async function interleavedMedians(functions, { warmup = 5, runs = 25 } = 
     return sorted[sorted.length >> 1];
   });
 }
+
+/** The median of a few numbers (the middle one; the upper middle for an even count). */
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1];
+}

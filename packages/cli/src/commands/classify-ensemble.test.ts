@@ -3,19 +3,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSafetensors } from '@vitzoo/core';
 import { describe, expect, test } from 'vitest';
-import { run } from '../run.js';
-import { captureIo } from '../test-io.js';
+import { runCli } from '../test-cli.js';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
 const files = readdirSync(join(root, 'fixtures/digits/test')).filter((name) => name.endsWith('.png')).sort();
 const torch = (name: string) => parseSafetensors(readFileSync(join(root, `fixtures/digits/${name}/io.safetensors`))).tensors.logits!.data as Float32Array;
 
-async function cli(args: string[]) {
-  const io = captureIo(root);
-  const code = await run(args, io);
-  expect(io.err).not.toMatch(/internal error|\n\s+at .*\(/);
-  return { code, out: io.out, err: io.err };
-}
+const cli = (args: string[], cwd = root) => runCli(args, cwd);
 
 function softmax(row: ArrayLike<number>): number[] {
   const values = Array.from(row);

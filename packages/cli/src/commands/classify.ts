@@ -7,32 +7,19 @@ import { createEnsemble, readImageFile, resolveBackend, type Ensemble, type Ense
 import type { RawImage } from '@vitzoo/preprocess/node';
 import '@vitzoo/runtime-node'; // registers the 'node' backend
 import { EXIT } from '../exit.js';
+import { positiveInteger } from '../option-values.js';
 import { DEFAULT_MODEL } from '../model-dir.js';
-import { createModelLoader } from '../model-loading.js';
+import { createModelLoader, type ModelSourceFlags } from '../model-loading.js';
 
-interface ClassifyCommandOptions {
+interface ClassifyCommandOptions extends ModelSourceFlags {
   model: string[];
   combine: string;
   topK: string;
   threshold?: string;
-  json?: boolean;
   backend: string;
   weights?: string;
   batchSize: string;
   maxPixels?: string;
-  revision?: string;
-  quantized?: boolean;
-  offline?: boolean;
-  refresh?: boolean;
-  cacheDir?: string;
-  timeout?: string;
-  graphCache: boolean;
-}
-
-function positiveInteger(value: string, option: string): number {
-  const number = Number(value);
-  if (!Number.isSafeInteger(number) || number < 1) throw new InvalidArgumentError(option, `${option} must be a positive integer, got '${value}'.`);
-  return number;
 }
 
 /** A `labels.json` beside the images or in their parent folder: `{ "labels": { file: label } }` or `{ file: label }`. */

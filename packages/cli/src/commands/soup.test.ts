@@ -7,8 +7,7 @@ import { loadModel, readImageFile } from '@vitzoo/pipeline/node';
 import { nodeBackend } from '@vitzoo/runtime-node';
 import { createDefaultRegistry } from 'vitzoo';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { run } from '../run.js';
-import { captureIo } from '../test-io.js';
+import { runCli } from '../test-cli.js';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
 const soups = join(root, 'fixtures/soups');
@@ -26,13 +25,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-async function cli(args: string[], cwd = root) {
-  const io = captureIo(cwd);
-  const code = await run(args, io);
-  expect(io.err).not.toMatch(/\n\s+at .*\(/); // never a stack trace
-  expect(io.err).not.toMatch(/internal error/);
-  return { code, out: io.out, err: io.err };
-}
+const cli = (args: string[], cwd = root) => runCli(args, cwd);
 
 const argmax = (tensor: Tensor, row: number) => {
   const values = Array.from((tensor.data as Float32Array).subarray(row * 10, row * 10 + 10));

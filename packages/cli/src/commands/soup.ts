@@ -5,6 +5,7 @@ import { readImageDataset, resolveBackend, soupModels, type SoupReport } from '@
 import '@vitzoo/runtime-node'; // registers the 'node' backend
 import type { CommandContext } from '../context.js';
 import { JSON_FORMAT_VERSION } from '../exit.js';
+import { positiveInteger } from '../option-values.js';
 import { addModelSourceOptions, createModelLoader, type ModelSourceFlags } from '../model-loading.js';
 import { createStageProgress } from '../progress.js';
 
@@ -64,8 +65,7 @@ export function registerSoup(program: Command, context: CommandContext): void {
     if (options.greedy && !options.heldOut) throw new InvalidArgumentError('--held-out', '--greedy needs --held-out <folder>: the labelled images the models are scored on.');
     if (options.heldOut && !options.greedy) throw new InvalidArgumentError('--held-out', '--held-out is for --greedy soups; add --greedy, or leave it out for a uniform soup.');
     if (options.greedy && options.weights) throw new InvalidArgumentError('--weights', '--weights is for uniform soups; a greedy soup averages the models it keeps equally.');
-    const batchSize = Number(options.batchSize);
-    if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError('--batch-size', `--batch-size must be a positive integer, got '${options.batchSize}'.`);
+    const batchSize = positiveInteger(options.batchSize, '--batch-size');
     const registry = await context.registry();
     const loader = createModelLoader(context, registry, options);
     const heldOut = options.heldOut ? await readImageDataset(resolve(io.cwd, options.heldOut)) : undefined;

@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSafetensors } from '@vitzoo/core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { run } from '../run.js';
-import { captureIo } from '../test-io.js';
+import { runCli } from '../test-cli.js';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
 const probe = JSON.parse(readFileSync(join(root, 'fixtures/digits/probe.json'), 'utf8'));
@@ -16,13 +15,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-async function cli(args: string[], cwd = root) {
-  const io = captureIo(cwd);
-  const code = await run(args, io);
-  expect(io.err).not.toMatch(/\n\s+at .*\(/); // never a stack trace
-  expect(io.err).not.toMatch(/internal error/);
-  return { code, out: io.out, err: io.err };
-}
+const cli = (args: string[], cwd = root) => runCli(args, cwd);
 
 describe('vitzoo train-head', () => {
   test('a head on the frozen digits ViT from the first 20 images per class: near the probe, and the folder classifies through vitzoo classify', async () => {

@@ -16,6 +16,7 @@ import {
 import '@vitzoo/runtime-node'; // registers the 'node' backend
 import type { CommandContext } from '../context.js';
 import { JSON_FORMAT_VERSION } from '../exit.js';
+import { positiveInteger } from '../option-values.js';
 import { addModelSourceOptions, createModelLoader, type ModelSourceFlags } from '../model-loading.js';
 import { createStageProgress } from '../progress.js';
 
@@ -30,12 +31,6 @@ interface TrainHeadCommandOptions extends ModelSourceFlags {
   batchSize: string;
   backend: string;
   force?: boolean;
-}
-
-function positiveInteger(value: string, option: string): number {
-  const number = Number(value);
-  if (!Number.isSafeInteger(number) || number < 1) throw new InvalidArgumentError(option, `${option} must be a positive integer, got '${value}'.`);
-  return number;
 }
 
 const percent = (result: Accuracy) => `${result.correct}/${result.total} = ${(result.accuracy * 100).toFixed(2)}%`;
