@@ -325,6 +325,7 @@ interface SoupPlan {
 async function* tensorByTensor(plan: SoupPlan): AsyncGenerator<[string, Tensor]> {
   const { sources, infos, output, names, weights, options } = plan;
   const total = weights.reduce((a, b) => a + b, 0);
+  let scratch = new Float64Array(0); // one accumulator, reused: the largest tensor's size
   let done = 0;
   for (const key of names) {
     options.signal?.throwIfAborted();
@@ -334,7 +335,9 @@ async function* tensorByTensor(plan: SoupPlan): AsyncGenerator<[string, Tensor]>
       checkRead(sources[0]!.name, key, tensor, infos[0]![key]!);
       yield [key, tensor];
     } else {
-      const acc = new Float64Array(elementCount(info.shape));
+      const count = elementCount(info.shape);
+      if (scratch.length < count) scratch = new Float64Array(count);
+      const acc = scratch.subarray(0, count).fill(0);
       for (let i = 0; i < sources.length; i += 1) {
         if (weights[i] === 0) continue;
         const tensor = await sources[i]!.read(key);
