@@ -64,7 +64,7 @@ async function soupRows(log) {
         baseline_ms: null,
         ratio: soupRss / size,
         target: '<= 1',
-        note: `peak RSS ${(soupRss / 1e6).toFixed(0)} MB for three ${(size / 1e6).toFixed(0)} MB models (the I/O floor, holding one file at a time: ${(copyRss / size).toFixed(2)}x)`,
+        note: `peak RSS ${(soupRss / 1e6).toFixed(0)} MB for three ${(size / 1e6).toFixed(0)} MB models (the I/O floor's child, reading whole files: ${(copyRss / size).toFixed(2)}x)`,
       },
     ];
   } finally {
