@@ -11,6 +11,7 @@ const suites = [
   ['classify', './src/classify-bench.mjs'],
   ['browser', './src/browser-bench.mjs'],
   ['serve', './src/serve-bench.mjs'],
+  ['soup', './src/soup-bench.mjs'],
 ];
 
 const filter = process.argv[2];

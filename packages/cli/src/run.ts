@@ -8,6 +8,8 @@ import { registerVerify } from './commands/verify.js';
 import { registerClassify } from './commands/classify.js';
 import { registerPreprocess } from './commands/preprocess.js';
 import { registerServe } from './commands/serve.js';
+import { registerSoup } from './commands/soup.js';
+import { registerTrainHead } from './commands/train-head.js';
 import type { CommandContext } from './context.js';
 import { EXIT, JSON_FORMAT_VERSION } from './exit.js';
 import type { CliIo } from './io.js';
@@ -44,6 +46,8 @@ export function createProgram(io: CliIo, exit: { code: number }): Command {
   registerClassify(program, context);
   registerPreprocess(program, context);
   registerServe(program, context);
+  registerSoup(program, context);
+  registerTrainHead(program, context);
 
   return program;
 }

@@ -14,6 +14,7 @@ export type VitzooErrorCode =
   | 'invalid-safetensors'
   | 'invalid-checkpoint'
   | 'checkpoint-mismatch'
+  | 'incompatible-models'
   | 'invalid-image'
   | 'backend-unavailable'
   | 'inference-failed'
@@ -203,6 +204,41 @@ export class CheckpointMismatchError extends VitzooError {
   static override isInstance = isCode<CheckpointMismatchError>('checkpoint-mismatch');
   override toJSON() {
     return { ...super.toJSON(), missing: this.missing, unexpected: this.unexpected, misshaped: this.misshaped };
+  }
+}
+
+/** One way a model differs from the reference model it must match. */
+export interface ModelDifference {
+  /** The model that differs (its name as given). */
+  model: string;
+  /** What differs: a tensor name, a config field, 'architecture', 'classes', … */
+  field: string;
+  /** The reference model's value, and this model's (shapes as `[…]`, 'missing' when absent). */
+  expected: string;
+  actual: string;
+}
+
+/**
+ * Models that must agree do not: soup ingredients of another architecture or other tensor
+ * shapes, ensemble members with other classes. `differences` lists every one found.
+ */
+export class IncompatibleModelsError extends VitzooError {
+  readonly reference: string;
+  readonly differences: readonly ModelDifference[];
+  constructor(purpose: string, reference: string, differences: readonly ModelDifference[]) {
+    const shown = differences
+      .slice(0, 12)
+      .map((d) => `${d.model}: ${d.field} is ${d.actual}, ${reference} has ${d.expected}`)
+      .join('; ');
+    const more = differences.length > 12 ? `; … (${differences.length - 12} more)` : '';
+    super('incompatible-models', `${purpose}: every model must match ${reference}, but ${shown}${more}.`);
+    this.name = 'IncompatibleModelsError';
+    this.reference = reference;
+    this.differences = differences;
+  }
+  static override isInstance = isCode<IncompatibleModelsError>('incompatible-models');
+  override toJSON() {
+    return { ...super.toJSON(), reference: this.reference, differences: this.differences };
   }
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { InvalidSafetensorsError } from './errors.js';
-import { MAX_SAFETENSORS_HEADER_BYTES, parseSafetensors, serializeSafetensors } from './safetensors.js';
+import { MAX_SAFETENSORS_HEADER_BYTES, parseSafetensors, parseSafetensorsHeader, safetensorsHeaderLength, safetensorsLayout, serializeSafetensors, tensorInfos } from './safetensors.js';
 import { createTensor, float16ToFloat32, float32ToFloat16, bfloat16ToFloat32, toFloat32, type Tensor } from './tensor.js';
 
 function fileWithHeader(header: unknown, data: Uint8Array = new Uint8Array()): Uint8Array {
@@ -127,5 +127,31 @@ describe('half-precision conversions', () => {
     expect(bfloat16ToFloat32(0xc0a0)).toBe(-5);
     expect(Array.from(toFloat32(createTensor('bfloat16', [2], Uint16Array.of(0x3f80, 0x4000))).data)).toEqual([1, 2]);
     expect(Array.from(toFloat32(createTensor('int64', [2], BigInt64Array.of(3n, -4n))).data)).toEqual([3, -4]);
+  });
+
+  test('header-only parsing gives every tensor\'s byte range; a streamed layout writes the same bytes as serializeSafetensors', () => {
+    const tensors: Record<string, Tensor> = {
+      b: createTensor('float32', [2, 2], Float32Array.of(1, 2, 3, 4)),
+      a: createTensor('float16', [3], Uint16Array.of(1, 2, 3)),
+      c: createTensor('int64', [1], BigInt64Array.of(5n)),
+    };
+    const bytes = serializeSafetensors(tensors, { format: 'pt' });
+    const length = safetensorsHeaderLength(bytes.subarray(0, 8), bytes.byteLength, 'x');
+    const header = parseSafetensorsHeader(bytes.subarray(8, 8 + length), bytes.byteLength, 'x');
+    expect(header.metadata).toEqual({ format: 'pt' });
+    expect(header.dataOffset).toBe(8 + length);
+    for (const [name, tensor] of Object.entries(tensors)) {
+      const entry = header.entries[name]!;
+      expect({ dtype: entry.dtype, shape: entry.shape }).toEqual({ dtype: tensor.dtype, shape: tensor.shape });
+      const raw = bytes.subarray(entry.offset, entry.offset + entry.byteLength);
+      expect(Array.from(raw)).toEqual(Array.from(new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength)));
+    }
+    const layout = safetensorsLayout(tensorInfos(tensors), { format: 'pt' });
+    expect(layout.names).toEqual(['a', 'b', 'c']);
+    expect(layout.byteLength).toBe(bytes.byteLength);
+    expect(Array.from(layout.header)).toEqual(Array.from(bytes.subarray(0, layout.header.byteLength)));
+    // The header checks see the file's size, not the bytes: a truncated file is refused before any tensor is read.
+    expect(() => parseSafetensorsHeader(bytes.subarray(8, 8 + length), bytes.byteLength - 1, 'short.safetensors')).toThrow(/short\.safetensors.*truncated/);
+    expect(() => safetensorsHeaderLength(bytes.subarray(0, 8), 7 + length, 'cut')).toThrow(InvalidSafetensorsError);
   });
 });

@@ -12,24 +12,24 @@ export interface WriteFileAtomicOptions {
 }
 
 /**
- * Writes `data` (text, bytes, or chunks produced on demand) to `path` atomically: into a temporary
+ * Writes `data` (text, bytes, or chunks produced on demand, synchronously or asynchronously) to `path` atomically: into a temporary
  * file beside it, synced, then renamed over it. On any failure the temporary file is removed and
  * an existing `path` is left as it was. Returns the bytes written.
  */
 export async function writeFileAtomic(
   path: string,
-  data: string | Uint8Array | Iterable<Uint8Array>,
+  data: string | Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
   options: WriteFileAtomicOptions = {},
 ): Promise<number> {
   const folder = dirname(path);
   if (options.createFolder ?? true) await mkdir(folder, { recursive: true });
-  const chunks: Iterable<Uint8Array> =
+  const chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array> =
     typeof data === 'string' ? [new TextEncoder().encode(data)] : data instanceof Uint8Array ? [data] : data;
   const temporary = join(folder, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await open(temporary, 'wx');
   let written = 0;
   try {
-    for (const chunk of chunks) {
+    for await (const chunk of chunks) {
       let offset = 0;
       while (offset < chunk.byteLength) offset += (await handle.write(chunk, offset, chunk.byteLength - offset)).bytesWritten;
       written += chunk.byteLength;

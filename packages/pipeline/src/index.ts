@@ -9,6 +9,7 @@ export {
   createModel,
   kwargsFacts,
   mergePretrainedConfig,
+  normalizeRows,
   type CreateModelOptions,
   type EmbedOptions,
   type ForwardOptions,
@@ -44,6 +45,7 @@ export {
 } from './load-model.js';
 export {
   predictionsFromLogits,
+  predictionsFromScores,
   resolvePredictionFilter,
   softmax,
   type ClassSelector,
@@ -65,3 +67,43 @@ export {
   type HeatGrid,
   type Heatmap,
 } from './explain.js';
+export type { ProgressCallback, ProgressEvent } from './progress.js';
+export {
+  blobByteSource,
+  greedySoup,
+  prepareSoup,
+  safetensorsIngredient,
+  soupStateDicts,
+  stateDictIngredient,
+  toIngredients,
+  wholeStateDictIngredient,
+  type ByteSource,
+  type GreedySoupOptions,
+  type GreedySoupResult,
+  type GreedySoupStep,
+  type IngredientModel,
+  type Soup,
+  type SoupIngredient,
+  type SoupOptions,
+} from './soup.js';
+export { Ensemble, createEnsemble, type EnsembleCombine, type EnsembleOptions } from './ensemble.js';
+export {
+  alignLabels,
+  countLinearCorrect,
+  embedDataset,
+  firstPerClass,
+  fitLogisticRegression,
+  labelledImages,
+  replaceHead,
+  trainHead,
+  trainedHeadConfig,
+  type Accuracy,
+  type EmbedDatasetOptions,
+  type LabelledImages,
+  type LogisticRegressionOptions,
+  type LogisticRegressionResult,
+  type ReplaceHeadOptions,
+  type ReplacedHead,
+  type TrainHeadOptions,
+  type TrainedHead,
+} from './train-head.js';

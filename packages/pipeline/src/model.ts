@@ -110,6 +110,17 @@ function sliceRows(tensor: Tensor, start: number, count: number): Tensor {
   };
 }
 
+/** Divides each row of a `[rows, width]` matrix by its L2 norm, in place (torch.nn.functional.normalize: x / max(‖x‖, 1e-12)). */
+export function normalizeRows(data: Float32Array, rows: number, width: number): void {
+  for (let row = 0; row < rows; row += 1) {
+    const vector = data.subarray(row * width, (row + 1) * width);
+    let sum = 0;
+    for (let i = 0; i < width; i += 1) sum += vector[i]! * vector[i]!;
+    const norm = Math.max(Math.sqrt(sum), 1e-12);
+    for (let i = 0; i < width; i += 1) vector[i] = vector[i]! / norm;
+  }
+}
+
 /**
  * A runnable model: an ONNX graph in a backend session, the pretrained config that prepares its
  * inputs, and its class names. Which outputs it has (`logits`, `pre_logits`, `features`) was
@@ -296,16 +307,7 @@ export class Model {
       data.set(part, offset);
       offset += part.length;
     }
-    if (options.normalize) {
-      for (let row = 0; row < rows; row += 1) {
-        const vector = data.subarray(row * width, (row + 1) * width);
-        let sum = 0;
-        for (let i = 0; i < width; i += 1) sum += vector[i]! * vector[i]!;
-        // torch.nn.functional.normalize: x / max(||x||, eps)
-        const norm = Math.max(Math.sqrt(sum), 1e-12);
-        for (let i = 0; i < width; i += 1) vector[i] = vector[i]! / norm;
-      }
-    }
+    if (options.normalize) normalizeRows(data, rows, width);
     return createTensor('float32', [rows, width], data);
   }
 

@@ -24,6 +24,10 @@ import { describeModelConfig, type ModelDescription } from './model-config.js';
 import type { Model } from './model.js';
 
 export * from './index.js';
+export * from './node-dataset.js';
+export * from './node-model-folder.js';
+export * from './node-soup.js';
+export * from './node-train-head.js';
 
 /** Weights files and required files are read by @vitzoo/pytorch/node (one implementation for every package). */
 export { loadWeights, readRequiredFile };

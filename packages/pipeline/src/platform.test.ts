@@ -25,6 +25,7 @@ describe('the @vitzoo/pipeline entry is platform-free', () => {
   it('imports no Node built-ins, no decoder and no runtime implementation', () => {
     const modules = reachable('index.ts');
     expect([...modules.keys()].map((file) => file.slice(here.length + 1)).sort()).toEqual([
+      'ensemble.ts',
       'explain.ts',
       'index.ts',
       'label-sets/imagenet-1k.ts',
@@ -33,6 +34,9 @@ describe('the @vitzoo/pipeline entry is platform-free', () => {
       'model-config.ts',
       'model.ts',
       'predictions.ts',
+      'progress.ts',
+      'soup.ts',
+      'train-head.ts',
     ]);
     const external = [...new Set([...modules.values()].flat().filter((specifier) => !specifier.startsWith('.')))].sort();
     // Each of these is a platform-free root entry itself (their own tests say so).

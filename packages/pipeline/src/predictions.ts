@@ -119,7 +119,17 @@ export function predictionsFromLogits(logits: ArrayLike<number>, labels: readonl
   if (logits.length !== labels.length) {
     throw new InvalidArgumentError('logits', `The model gives ${logits.length} logits per image but has ${labels.length} labels.`);
   }
-  const scores = softmax(logits);
+  return predictionsFromScores(softmax(logits), labels, filter);
+}
+
+/**
+ * The predictions for one row of class probabilities (e.g. an ensemble's mean of softmaxes): the
+ * allowed classes above the threshold, best first (equal scores by class index), at most `topK`.
+ */
+export function predictionsFromScores(scores: ArrayLike<number>, labels: readonly string[], filter: PredictionFilter): Prediction[] {
+  if (scores.length !== labels.length) {
+    throw new InvalidArgumentError('scores', `${scores.length} class scores per image but ${labels.length} labels.`);
+  }
   const candidates: number[] = [];
   for (let index = 0; index < scores.length; index += 1) {
     if (filter.allowed && !filter.allowed.has(index)) continue;

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serializeSafetensors, vit } from 'vitzoo';
 import { randomStateDict } from './random-weights.mjs';
+import { median } from './timing.mjs';
 
 function child(mode, weights, output) {
   const script = new URL('./convert-child.mjs', import.meta.url).pathname;
@@ -24,11 +25,11 @@ export async function run({ log }) {
       runs.copy.push(child('copy', weights, join(dir, 'copy.safetensors')));
       runs.convert.push(child('convert', weights, join(dir, 'model.onnx')));
     }
-    const median = (list, key) => list.map((r) => r[key]).sort((a, b) => a - b)[1];
-    const convertSeconds = median(runs.convert, 'seconds');
-    const copySeconds = median(runs.copy, 'seconds');
-    const convertRss = median(runs.convert, 'maxRssBytes');
-    const copyRss = median(runs.copy, 'maxRssBytes');
+    const medianOf = (list, key) => median(list.map((r) => r[key]));
+    const convertSeconds = medianOf(runs.convert, 'seconds');
+    const copySeconds = medianOf(runs.copy, 'seconds');
+    const convertRss = medianOf(runs.convert, 'maxRssBytes');
+    const copyRss = medianOf(runs.copy, 'maxRssBytes');
     return [
       {
         name: 'ViT-B/16 conversion time (read + build + write .onnx)',

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /** Median of `runs` timed calls after `warmup` untimed ones; several functions are interleaved so drift hits all alike. */
 export async function interleavedMedians(functions, { warmup = 5, runs = 25 } = {}) {
   const times = functions.map(() => []);
@@ -13,4 +15,26 @@ export async function interleavedMedians(functions, { warmup = 5, runs = 25 } = 
     const sorted = [...list].sort((a, b) => a - b);
     return sorted[sorted.length >> 1];
   });
+}
+
+/** The median of a few numbers (the middle one; the upper middle for an even count). */
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1];
+}
+
+/**
+ * This process's peak resident memory in bytes. On Linux, VmHWM of /proc/self/status: it starts
+ * afresh at exec, whereas getrusage's maxRSS (process.resourceUsage().maxRSS) keeps the high-water
+ * mark of the parent that forked the process (a child spawned by a parent holding 500 MB reports at
+ * least 500 MB). Elsewhere, maxRSS.
+ */
+export function peakRssBytes() {
+  try {
+    const kilobytes = Number(/VmHWM:\s*(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]);
+    if (kilobytes > 0) return kilobytes * 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS * 1024;
 }

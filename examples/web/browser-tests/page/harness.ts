@@ -10,8 +10,10 @@ import {
   OUTPUT_NAMES,
   parseSafetensors,
   VitzooError,
+  type OutputName,
   type Tensor,
 } from '@vitzoo/core';
+import { createModel, describeModelConfig, labelledImages, trainHead } from '@vitzoo/pipeline';
 import { createTransform, loadImage } from '@vitzoo/preprocess/browser';
 import { registeredBackends, resolveBackend } from '@vitzoo/runtime';
 import { configureWebRuntime, resolveWebBackend, webGpuUnavailableReason, webRuntimeEnvironment } from '@vitzoo/runtime-web';
@@ -204,7 +206,47 @@ async function benchmarkCase(caseName: string, backendName: string, runs: number
   return { medianMs: times[times.length >> 1]!, environment: webRuntimeEnvironment() };
 }
 
-const harness = { environment, contract, resolve, verifyCase, decodeParity, benchmarkCase, kernelProbes };
+/** Loads a model folder served at `base` (config.json + model.safetensors) as the demo does: describeModelConfig, convertCheckpoint, createModel. */
+async function loadFolder(base: string, outputs: OutputName[], backendName: string) {
+  const [configBytes, weights] = await Promise.all([fetchBytes(`${base}config.json`), fetchBytes(`${base}model.safetensors`)]);
+  const description = describeModelConfig(JSON.parse(new TextDecoder().decode(configBytes)), registry, `${base}config.json`);
+  const stateDict = parseSafetensors(weights, { source: `${base}model.safetensors` }).tensors;
+  const graph = convertCheckpoint({ architecture: description.architecture, kwargs: description.kwargs, stateDict, outputs });
+  return createModel({ graph, backend: await resolveBackend([backendName]), pretrained: description.pretrained });
+}
+
+const decodePngs = (urls: string[]) => Promise.all(urls.map(async (url) => loadImage(new Blob([(await fetchBytes(url)) as BlobPart], { type: 'image/png' }))));
+
+/** Classifies PNGs (top 3) with a model folder loaded as the demo loads models. */
+async function classifyFolder(base: string, imageUrls: string[], backendName: string) {
+  try {
+    const model = await loadFolder(base, ['logits'], backendName);
+    try {
+      return { labels: model.labels, predictions: await model.classify(await decodePngs(imageUrls), { topK: 3 }) };
+    } finally {
+      await model.dispose();
+    }
+  } catch (error) {
+    return { error: errorInfo(error) };
+  }
+}
+
+/** trainHead in the page (the platform-free API): a head on the folder's pre_logits for labelled PNGs. */
+async function trainHeadInPage(base: string, imageUrls: string[], labels: number[], classNames: string[], backendName: string) {
+  try {
+    const backbone = await loadFolder(base, ['pre_logits'], backendName);
+    try {
+      const head = await trainHead(backbone, labelledImages(await decodePngs(imageUrls), labels, classNames));
+      return { weight: Array.from(head.weight.data), bias: Array.from(head.bias.data), train: head.train, converged: head.fit.converged };
+    } finally {
+      await backbone.dispose();
+    }
+  } catch (error) {
+    return { error: errorInfo(error) };
+  }
+}
+
+const harness = { environment, contract, resolve, verifyCase, decodeParity, benchmarkCase, kernelProbes, classifyFolder, trainHeadInPage };
 declare global {
   interface Window {
     vitzooHarness: typeof harness;

@@ -26,12 +26,13 @@ export async function buildHarnessPage() {
 }
 
 /**
- * Builds the harness page, serves it with the fixtures on 127.0.0.1 and launches Chromium.
- * `open({ isolated, query, webgpu })` returns a ready page; `close()` stops everything.
+ * Builds the harness page, serves it with the fixtures (and `mounts`: more URL prefixes → folders)
+ * on 127.0.0.1 and launches Chromium. `open({ isolated, query, webgpu })` returns a ready page;
+ * `close()` stops everything.
  */
-export async function startHarness() {
+export async function startHarness({ mounts: extra = {} } = {}) {
   const built = await buildHarnessPage();
-  const mounts = { '/': built.outDir, '/fixtures/': fixturesDirectory };
+  const mounts = { '/': built.outDir, '/fixtures/': fixturesDirectory, ...extra };
   const servers = { plain: await serveStatic({ mounts }), isolated: await serveStatic({ mounts, isolated: true }) };
   const browsers = new Map();
   const browserFor = async (webgpu) => {

@@ -3,36 +3,23 @@ import type { CommandContext } from '../context.js';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { InvalidArgumentError, VitzooError } from '@vitzoo/core';
-import { loadModel, readImageFile, resolveBackend, type Model, type Prediction } from '@vitzoo/pipeline/node';
+import { createEnsemble, readImageFile, resolveBackend, type Ensemble, type EnsembleCombine, type Model, type Prediction } from '@vitzoo/pipeline/node';
 import type { RawImage } from '@vitzoo/preprocess/node';
 import '@vitzoo/runtime-node'; // registers the 'node' backend
 import { EXIT } from '../exit.js';
-import { defaultCacheDir } from '@vitzoo/hub/node';
-import { createProgressBars, hubSourceResolver, sourceOptions } from './download.js';
-import { DEFAULT_MODEL, resolveModelArgument } from '../model-dir.js';
+import { positiveInteger } from '../option-values.js';
+import { DEFAULT_MODEL } from '../model-dir.js';
+import { createModelLoader, type ModelSourceFlags } from '../model-loading.js';
 
-interface ClassifyCommandOptions {
-  model?: string;
+interface ClassifyCommandOptions extends ModelSourceFlags {
+  model: string[];
+  combine: string;
   topK: string;
   threshold?: string;
-  json?: boolean;
   backend: string;
   weights?: string;
   batchSize: string;
   maxPixels?: string;
-  revision?: string;
-  quantized?: boolean;
-  offline?: boolean;
-  refresh?: boolean;
-  cacheDir?: string;
-  timeout?: string;
-  graphCache: boolean;
-}
-
-function positiveInteger(value: string, option: string): number {
-  const number = Number(value);
-  if (!Number.isSafeInteger(number) || number < 1) throw new InvalidArgumentError(option, `${option} must be a positive integer, got '${value}'.`);
-  return number;
 }
 
 /** A `labels.json` beside the images or in their parent folder: `{ "labels": { file: label } }` or `{ file: label }`. */
@@ -111,7 +98,8 @@ export function registerClassify(program: Command, context: CommandContext): voi
     .command('classify')
     .description('classify images with a model (default: the bundled digits ViT, models/digits-vit)')
     .argument('<images...>', 'image files (JPEG, PNG, WebP, GIF, TIFF, AVIF) or folders of them')
-    .option('-m, --model <name|dir>', `model folder (timm hub layout or fixture case) or bundled model name (default ${DEFAULT_MODEL}, from the repository's models/)`)
+    .option('-m, --model <name|dir>', `model folder (timm hub layout or fixture case) or bundled model name (default ${DEFAULT_MODEL}, from the repository's models/); repeat it for an ensemble`, (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option('--combine <how>', 'ensembles (several --model): mean-probs (the mean of the softmax probabilities) or mean-logits', 'mean-probs')
     .option('-k, --top-k <n>', 'classes to print per image', '5')
     .option('--threshold <p>', 'leave out classes scoring below this probability')
     .option('--json', 'one JSON line per image: {"image", "predictions": [{"index", "label", "score"}]}; then {"accuracy", "correct", "total"} when labels are known')
@@ -137,34 +125,30 @@ export function registerClassify(program: Command, context: CommandContext): voi
       }
       const maxPixels = options.maxPixels === undefined ? undefined : positiveInteger(options.maxPixels, '--max-pixels');
       const registry = await context.registry();
-      const modelPath = resolveModelArgument(options.model, io.cwd);
-      if (options.model === undefined && modelPath === DEFAULT_MODEL) {
+      const loader = createModelLoader(context, registry, options);
+      const names = options.model.length > 0 ? options.model : [undefined];
+      if (options.model.length === 0 && loader.argument(undefined) === DEFAULT_MODEL) {
         throw new InvalidArgumentError(
           'model',
           `No --model given and the default model (models/${DEFAULT_MODEL} of the vitzoo repository) was not found from ${io.cwd}; name a model folder with --model.`,
         );
       }
+      if (options.combine !== 'mean-probs' && options.combine !== 'mean-logits') throw new InvalidArgumentError('--combine', `--combine must be mean-probs or mean-logits, got '${options.combine}'.`);
+      if (names.length > 1 && options.weights) throw new InvalidArgumentError('--weights', '--weights names one weights file: give it with a single --model.');
       const backend = await resolveBackend([options.backend]);
-      const source = sourceOptions(options, io.cwd);
-      const bars = createProgressBars(io, { ...options, model: options.model ?? DEFAULT_MODEL });
-      let model: Model;
+      const members: Model[] = [];
+      let model: Model | Ensemble;
       try {
-        model = await loadModel(modelPath, {
-          registry,
-          backend,
-          batchSize,
-          weights: options.weights ? resolve(io.cwd, options.weights) : undefined,
-          // hub repos, registry names, URLs (@vitzoo/hub), fetched into the cache
-          resolveSource: hubSourceResolver(context, registry, { source, ...(bars.progress ? { progress: bars.progress } : {}) }),
-          // built graphs are cached in the same cache folder, so a second run skips conversion
-          graphCache: options.graphCache ? { cacheDir: source.cacheDir ?? defaultCacheDir() } : false,
-          ...(bars.progress ? { progress: bars.progress } : {}),
-        });
-      } finally {
-        bars.stop();
+        for (const name of names) members.push(await loader.load(name, { backend, batchSize, weights: options.weights ? resolve(io.cwd, options.weights) : undefined }));
+        // Several models: an ensemble, each member preprocessing the images its own way.
+        model = members.length === 1 ? members[0]! : createEnsemble(members, { combine: options.combine as EnsembleCombine });
+      } catch (error) {
+        for (const member of members) await member.dispose();
+        throw error;
       }
+      const modelPaths = names.map((name) => loader.argument(name));
       try {
-        const transform = model.transform;
+        const transforms = members.map((member) => member.transform);
         const lookup = new LabelLookup(model.labels ?? []);
         let failed = 0;
         let correct = 0;
@@ -176,8 +160,8 @@ export function registerClassify(program: Command, context: CommandContext): voi
           const decoded = await Promise.all(
             chunk.map(async (image): Promise<{ image: string; pixels?: RawImage; error?: VitzooError }> => {
               try {
-                const pixels = await readImageFile(image, { cwd: io.cwd, maxPixels: maxPixels ?? transform.maxPixels });
-                transform.geometry(pixels, image); // images the transform cannot use fail here, named
+                const pixels = await readImageFile(image, { cwd: io.cwd, maxPixels: maxPixels ?? Math.min(...transforms.map((transform) => transform.maxPixels)) });
+                for (const transform of transforms) transform.geometry(pixels, image); // images a transform cannot use fail here, named
                 return { image, pixels };
               } catch (error) {
                 if (VitzooError.isInstance(error)) return { image, error };
@@ -213,7 +197,7 @@ export function registerClassify(program: Command, context: CommandContext): voi
         if (allLabelled && total > 0 && failed === 0) {
           const accuracy = correct / total;
           if (options.json) io.stdout(`${JSON.stringify({ accuracy, correct, total })}\n`);
-          else io.stdout(`\naccuracy: ${correct}/${total} = ${(accuracy * 100).toFixed(2)}% (${relative(io.cwd, modelPath) || modelPath})\n`);
+          else io.stdout(`\naccuracy: ${correct}/${total} = ${(accuracy * 100).toFixed(2)}% (${modelPaths.map((path) => relative(io.cwd, path) || path).join(' + ')})\n`);
         }
         if (failed > 0) {
           if (!options.json) io.stderr(`${failed} of ${images.length} image(s) could not be classified.\n`);

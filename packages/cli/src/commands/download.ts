@@ -80,18 +80,21 @@ export function hubSourceResolver(
   };
 }
 
-interface DownloadCommandOptions {
+/** The hub / cache flags of the commands that read models (`download`, `classify`, `soup`, `train-head`). */
+export interface ModelSourceFlags {
   revision?: string;
   quantized?: boolean;
   offline?: boolean;
   refresh?: boolean;
   cacheDir?: string;
   timeout?: string;
+  /** false with --no-graph-cache. */
+  graphCache?: boolean;
   json?: boolean;
 }
 
 /** Hub/cache options shared by the commands that fetch models (`download`, `classify --model`). */
-export function sourceOptions(options: Pick<DownloadCommandOptions, 'revision' | 'quantized' | 'offline' | 'refresh' | 'cacheDir' | 'timeout'>, cwd: string): ResolveSourceOptions {
+export function sourceOptions(options: Pick<ModelSourceFlags, 'revision' | 'quantized' | 'offline' | 'refresh' | 'cacheDir' | 'timeout'>, cwd: string): ResolveSourceOptions {
   let timeoutMs: number | undefined;
   if (options.timeout !== undefined) {
     const seconds = Number(options.timeout);
@@ -121,7 +124,7 @@ export function registerDownload(program: Command, context: CommandContext): voi
     .option('--cache-dir <dir>', 'cache folder (default VITZOO_CACHE, else $XDG_CACHE_HOME/vitzoo, else ~/.cache/vitzoo)')
     .option('--timeout <seconds>', 'seconds without data before a request fails', '30')
     .option('--json', 'print a JSON summary')
-    .action(async (model: string, options: DownloadCommandOptions) => {
+    .action(async (model: string, options: ModelSourceFlags) => {
       const { io } = context;
       const registry = await context.registry();
       const bars = createProgressBars(io, { ...options, model });

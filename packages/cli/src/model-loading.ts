@@ -1,0 +1,72 @@
+import type { Command } from 'commander';
+import type { Dtype, OutputName, ProgressListener, Registry } from '@vitzoo/core';
+import { defaultCacheDir, type ResolvedSource } from '@vitzoo/hub/node';
+import { loadModel, type Backend, type Model } from '@vitzoo/pipeline/node';
+import type { CommandContext } from './context.js';
+import { createProgressBars, hubSourceResolver, sourceOptions, type ModelSourceFlags } from './commands/download.js';
+
+export type { ModelSourceFlags };
+import { DEFAULT_MODEL, resolveModelArgument } from './model-dir.js';
+
+/** Registers the flags that say where models come from: --revision, --offline, --refresh, --cache-dir, --timeout (and --no-graph-cache). */
+export function addModelSourceOptions(command: Command, options: { graphCache?: boolean } = {}): Command {
+  command
+    .option('--revision <rev>', 'hub models: branch, tag or commit (default main; or org/repo@rev)')
+    .option('--offline', 'never touch the network; fail naming the files the cache lacks (also VITZOO_OFFLINE=1 / HF_HUB_OFFLINE=1)')
+    .option('--refresh', 'ask the hub again even when the revision is cached')
+    .option('--cache-dir <dir>', 'cache folder for downloads and built graphs (default VITZOO_CACHE, else $XDG_CACHE_HOME/vitzoo, else ~/.cache/vitzoo)')
+    .option('--timeout <seconds>', 'seconds without data before a download fails', '30');
+  if (options.graphCache) command.option('--no-graph-cache', 'convert the checkpoint on every run instead of caching the built ONNX graph');
+  return command;
+}
+
+export interface ModelLoader {
+  /** For `loadModel` / `locateModelSource`: hub repos, registry names and URLs fetched into the cache (once per name). */
+  resolveSource(name: string): Promise<ResolvedSource>;
+  /** What a command-line model argument names: an existing path, a bundled model (models/<name>), or the name as given. */
+  argument(name: string | undefined): string;
+  /** Loads a model exactly as `vitzoo classify --model` does (hub resolver, built-graph cache, progress bars). */
+  load(name: string | undefined, options: { backend: Backend; batchSize?: number; weights?: string; outputs?: readonly string[]; dtype?: Dtype }): Promise<Model>;
+}
+
+/**
+ * The one place the CLI loads models: `loadModel` of @vitzoo/pipeline/node with the hub source
+ * resolver, the graph cache in the hub cache and progress bars on stderr.
+ */
+export function createModelLoader(context: CommandContext, registry: Registry, flags: ModelSourceFlags): ModelLoader {
+  const { io } = context;
+  const source = sourceOptions(flags, io.cwd);
+  const resolved = new Map<string, Promise<ResolvedSource>>();
+  const resolveWith = (progress: ProgressListener | undefined) => (name: string) => {
+    let entry = resolved.get(name);
+    if (!entry) resolved.set(name, (entry = hubSourceResolver(context, registry, { source, ...(progress ? { progress } : {}), json: flags.json })(name)));
+    return entry;
+  };
+  return {
+    resolveSource: (name) => {
+      const bars = createProgressBars(io, { ...flags, model: name });
+      return resolveWith(bars.progress)(name).finally(() => bars.stop());
+    },
+    argument: (name) => resolveModelArgument(name, io.cwd),
+    load: async (name, options) => {
+      const bars = createProgressBars(io, { ...flags, model: name ?? DEFAULT_MODEL });
+      try {
+        return await loadModel(resolveModelArgument(name, io.cwd), {
+          registry,
+          backend: options.backend,
+          batchSize: options.batchSize,
+          weights: options.weights,
+          ...(options.outputs ? { outputs: options.outputs as OutputName[] } : {}),
+          ...(options.dtype ? { dtype: options.dtype } : {}),
+          // hub repos, registry names, URLs (@vitzoo/hub), fetched into the cache
+          resolveSource: resolveWith(bars.progress),
+          // built graphs are cached in the same cache folder, so a second run skips conversion
+          graphCache: flags.graphCache === false ? false : { cacheDir: source.cacheDir ?? defaultCacheDir() },
+          ...(bars.progress ? { progress: bars.progress } : {}),
+        });
+      } finally {
+        bars.stop();
+      }
+    },
+  };
+}
