@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Dtype, OutputName, ProgressListener, Registry } from '@vitzoo/core';
 import { defaultCacheDir, type ResolvedSource } from '@vitzoo/hub/node';
-import { loadModel, type Backend, type Model } from '@vitzoo/pipeline/node';
+import { loadModel, type Backend, type Model, type SessionOptions } from '@vitzoo/pipeline/node';
 import type { CommandContext } from './context.js';
 import { createProgressBars, hubSourceResolver, sourceOptions, type ModelSourceFlags } from './commands/download.js';
 
@@ -26,7 +26,7 @@ export interface ModelLoader {
   /** What a command-line model argument names: an existing path, a bundled model (models/<name>), or the name as given. */
   argument(name: string | undefined): string;
   /** Loads a model exactly as `vitzoo classify --model` does (hub resolver, built-graph cache, progress bars). */
-  load(name: string | undefined, options: { backend: Backend; batchSize?: number; weights?: string; outputs?: readonly string[]; dtype?: Dtype }): Promise<Model>;
+  load(name: string | undefined, options: { backend: Backend; batchSize?: number; weights?: string; outputs?: readonly string[]; dtype?: Dtype; sessionOptions?: SessionOptions }): Promise<Model>;
 }
 
 /**
@@ -58,6 +58,7 @@ export function createModelLoader(context: CommandContext, registry: Registry, f
           weights: options.weights,
           ...(options.outputs ? { outputs: options.outputs as OutputName[] } : {}),
           ...(options.dtype ? { dtype: options.dtype } : {}),
+          ...(options.sessionOptions ? { sessionOptions: options.sessionOptions } : {}),
           // hub repos, registry names, URLs (@vitzoo/hub), fetched into the cache
           resolveSource: resolveWith(bars.progress),
           // built graphs are cached in the same cache folder, so a second run skips conversion

@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
-import { InvalidArgumentError, UnsupportedError, resolveDtype, type Dtype, type OutputName, type Registry } from '@vitzoo/core';
-import { defaultCacheDir } from '@vitzoo/hub/node';
-import { loadModel, resolveBackend, type Backend, type LoadModelOptions, type Model } from '@vitzoo/pipeline/node';
+import { InvalidArgumentError, resolveDtype } from '@vitzoo/core';
+import { resolveBackend } from '@vitzoo/pipeline/node';
 import '@vitzoo/runtime-node'; // registers the 'node' backend
 import { DEFAULT_BODY_LIMIT, MODEL_NAME, createServer } from '@vitzoo/server';
 import type { CommandContext } from '../context.js';
-import { DEFAULT_MODEL, resolveModelArgument } from '../model-dir.js';
-import { hubSourceResolver, sourceOptions } from './download.js';
+import { DEFAULT_MODEL } from '../model-dir.js';
+import { createModelLoader } from '../model-loading.js';
 
 interface ServeCommandOptions {
   model: string[];
@@ -73,35 +72,6 @@ export function parseModelArguments(values: readonly string[], name?: string): {
   return models.map(({ name: modelName, source }) => ({ name: modelName, source }));
 }
 
-interface LoadSettings {
-  registry: Registry;
-  backend: Backend;
-  outputs: OutputName[];
-  dtype: Dtype;
-  threads: number | undefined;
-  maxBatch: number;
-  resolveSource: LoadModelOptions['resolveSource'];
-  graphCache: LoadModelOptions['graphCache'];
-}
-
-/**
- * Loads one served model with the loader `vitzoo classify` uses (a folder, a bundled model name, a
- * registry name, a hub repo or a URL). The one place the server's models are loaded.
- */
-function loadServedModel(source: string, settings: LoadSettings): Promise<Model> {
-  const options: LoadModelOptions & { dtype: Dtype } = {
-    registry: settings.registry,
-    backend: settings.backend,
-    outputs: settings.outputs,
-    dtype: settings.dtype,
-    batchSize: settings.maxBatch,
-    ...(settings.threads !== undefined ? { sessionOptions: { intraOpNumThreads: settings.threads } } : {}),
-    resolveSource: settings.resolveSource,
-    graphCache: settings.graphCache,
-  };
-  return loadModel(source, options);
-}
-
 /** Resolves on the first SIGTERM or SIGINT (and removes its listeners); `stop` removes them without waiting. */
 function shutdownSignal(): { received: Promise<NodeJS.Signals>; stop(): void } {
   let handler: (signal: NodeJS.Signals) => void = () => undefined;
@@ -152,28 +122,18 @@ export function registerServe(program: Command, context: CommandContext): void {
       const bodyLimit = integerOption(options.maxBodyMb, '--max-body-mb', 1) * 1024 * 1024;
       const threads = options.threads === undefined ? undefined : integerOption(options.threads, '--threads', 1);
       const dtype = resolveDtype(options.dtype);
-      // loadModel does not take dtype until the precision work lands; refuse rather than silently serve fp32.
-      if (dtype !== 'fp32') throw new UnsupportedError(`--dtype ${dtype} is not built yet; only fp32 graphs are.`);
-      const outputs = options.outputs.split(',').map((name) => name.trim()).filter(Boolean) as OutputName[];
+      const outputs = options.outputs.split(',').map((name) => name.trim()).filter(Boolean);
       const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
       if (!levels.includes(options.logLevel)) throw new InvalidArgumentError('--log-level', `--log-level must be one of ${levels.join(', ')}, got '${options.logLevel}'.`);
 
       const registry = await context.registry();
       const backend = await resolveBackend([options.backend]);
-      const source = sourceOptions(options, io.cwd);
-      const settings: LoadSettings = {
-        registry,
-        backend,
-        outputs,
-        dtype,
-        threads,
-        maxBatch,
-        // hub repos, registry names, URLs (@vitzoo/hub), fetched into the cache; no progress bars (the output is the log)
-        resolveSource: hubSourceResolver(context, registry, { source, json: true }),
-        graphCache: options.graphCache ? { cacheDir: source.cacheDir ?? defaultCacheDir() } : false,
-      };
+      // The CLI's one model loader (as classify); no progress bars: the output is the request log.
+      const loader = createModelLoader(context, registry, { ...options, json: true });
+      const load = (source: string) =>
+        loader.load(source, { backend, outputs, dtype, batchSize: maxBatch, ...(threads !== undefined ? { sessionOptions: { intraOpNumThreads: threads } } : {}) });
       const server = createServer({
-        models: models.map((model) => ({ name: model.name, load: () => loadServedModel(resolveModelArgument(model.source, io.cwd), settings) })),
+        models: models.map((model) => ({ name: model.name, load: () => load(model.source) })),
         maxBatch,
         maxDelayMs,
         maxQueue,
