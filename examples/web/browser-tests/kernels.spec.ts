@@ -7,7 +7,7 @@
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { placementFromLog, type KernelProbeResult } from '@vitzoo/onnx/kernel-contracts';
+import { placementFromLog, type KernelProbeResult } from '@vitzoo/conformance/kernel-contracts';
 import { PROBE_MARKER } from './page/kernels.js';
 // @ts-expect-error plain JavaScript helpers shared with tools/bench
 import { startHarness } from './support/harness.mjs';

@@ -17,6 +17,7 @@ import {
   type StateDict,
   type Tensor,
 } from '@vitzoo/core';
+import { readModelNodes } from '@vitzoo/onnx';
 import type { Backend } from '@vitzoo/runtime';
 import { stack, type Array64 } from './reference.js';
 
@@ -185,9 +186,11 @@ export async function runSweepCase<Config>(testCase: SweepCase, options: SweepOp
  * left the fused kernel (`'Softmax'`).
  */
 export function modulesWithOp(graph: BuiltGraph, opType: string): string[] {
-  const text = new TextDecoder('latin1').decode(graphBytes(graph));
-  const pattern = new RegExp(`/([\\w.]+)/${opType}(?![A-Za-z])`, 'g');
-  return [...new Set([...text.matchAll(pattern)].map((match) => match[1]!))];
+  const modules = readModelNodes(graphBytes(graph))
+    .filter((node) => node.opType === opType)
+    .map((node) => /^\/([^/]+)\//.exec(node.name)?.[1])
+    .filter((module): module is string => module !== undefined);
+  return [...new Set(modules)];
 }
 
 /** Runs every case in order; one failing or crashing case does not stop the others. */

@@ -150,3 +150,9 @@ export function toBuiltGraph(model: OnnxModel): BuiltGraph {
 export function serializeModel(model: OnnxModel): Uint8Array {
   return graphBytes(toBuiltGraph(model));
 }
+
+/** The nodes of an ONNX model, in graph order (name, op type, domain): for reading back a graph, e.g. one ONNX Runtime optimised. */
+export function readModelNodes(bytes: Uint8Array): { name: string; opType: string; domain: string }[] {
+  const model = ModelProto.toObject(ModelProto.decode(bytes), { defaults: true }) as { graph?: { node?: { name: string; opType: string; domain: string }[] } };
+  return (model.graph?.node ?? []).map((node) => ({ name: node.name, opType: node.opType, domain: node.domain }));
+}

@@ -4,7 +4,7 @@
  * ONNX Runtime placed its nodes; a marker line before each probe lets the test attribute the log.
  */
 import { resolveBackend } from '@vitzoo/runtime';
-import { NODE_PLACEMENT_LOGGING, runKernelProbes, type ProbeBackend } from '@vitzoo/onnx/kernel-contracts';
+import { NODE_PLACEMENT_LOGGING, runKernelProbes, type ProbeBackend } from '@vitzoo/conformance/kernel-contracts';
 
 /** Printed on the console before each probe, followed by the probe's id. */
 export const PROBE_MARKER = '[vitzoo kernel probe] ';

@@ -7,26 +7,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { bicubicTaps, dynamicQuantizeReference, erf, linearAlignCornersTaps, resampleReference } from './kernel-contracts-reference.js';
+import { readModelNodes } from '@vitzoo/onnx';
+import { createIsolatedNodeBackend } from '@vitzoo/runtime-node/isolated';
+import { bicubicTaps, dynamicQuantizeReference, linearAlignCornersTaps, resampleReference } from './kernel-contracts-reference.js';
+import { erf } from './reference.js';
 import { KERNEL_PROBES, runKernelProbe, type ProbeBackend } from './kernel-contracts.js';
-import { ModelProto } from './schema.js';
 
-interface IsolatedModule {
-  createIsolatedNodeBackend(options: { name?: string; timeoutMs?: number }): ProbeBackend & { close(): Promise<void> };
-}
-
-/**
- * @vitzoo/runtime-node depends on this package (its tests build graphs), so this package cannot
- * declare it back; the workspace aliases of vitest.config.ts resolve it for the test.
- */
-const ISOLATED_BACKEND_MODULE = '@vitzoo/runtime-node/isolated';
-
-let backend: ProbeBackend & { close(): Promise<void> };
-beforeAll(async () => {
-  const { createIsolatedNodeBackend } = (await import(/* @vite-ignore */ ISOLATED_BACKEND_MODULE)) as IsolatedModule;
-  backend = createIsolatedNodeBackend({ name: 'kernel-probes', timeoutMs: 30_000 });
-});
-afterAll(() => backend?.close());
+const backend = createIsolatedNodeBackend({ name: 'kernel-probes', timeoutMs: 30_000 });
+afterAll(() => backend.close());
 
 describe('the float64 references, against hand-computed values', () => {
   test('erf', () => {
@@ -74,8 +62,7 @@ describe("what ONNX Runtime's CPU provider makes of the float16 and quantized fo
     const path = join(folder, `${id.replace(/\W/g, '_')}.onnx`);
     const session = await backend.createSession(probe(id).build().model, { extra: { optimizedModelFilePath: path } });
     await session.dispose();
-    const model = ModelProto.toObject(ModelProto.decode(readFileSync(path)), { defaults: true }) as { graph: { node: { opType: string; domain: string }[] } };
-    return model.graph.node.map((node) => (node.domain ? `${node.domain}.${node.opType}` : node.opType));
+    return readModelNodes(readFileSync(path)).map((node) => (node.domain ? `${node.domain}.${node.opType}` : node.opType));
   }
 
   test.each([

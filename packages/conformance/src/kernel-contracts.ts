@@ -7,7 +7,7 @@
  * contract with the kernel sources; `expect` below is what ONNX Runtime 1.30 does, per provider.
  */
 import { createTensor, toFloat32, type DataType, type Tensor } from '@vitzoo/core';
-import { attr, GraphBuilder, type AttributeInput, type Value } from './builder.js';
+import { attr, GraphBuilder, serializeModel, type AttributeInput, type Value } from '@vitzoo/onnx';
 import {
   antialiasedBicubicTaps,
   attentionReference,
@@ -29,7 +29,7 @@ import {
   type AttentionShape,
   type Taps,
 } from './kernel-contracts-reference.js';
-import { serializeModel } from './serialize.js';
+
 
 /** Where a probe runs: onnxruntime-node's CPU provider, onnxruntime-web's wasm, onnxruntime-web's WebGPU (JSEP). */
 export type ProbeProvider = 'cpu' | 'wasm' | 'webgpu';

@@ -5,6 +5,7 @@
  * no code with the graph builder or ONNX Runtime.
  */
 import { createTensor, float32ToFloat16, toFloat32, type Tensor } from '@vitzoo/core';
+import { gelu } from './reference.js';
 
 // ---- deterministic inputs -------------------------------------------------------------------
 
@@ -41,24 +42,8 @@ export function halfPair(shape: readonly number[], seed: number, scale = 1): { w
 
 // ---- float64 references ---------------------------------------------------------------------
 
-export function erf(x: number): number {
-  const sign = x < 0 ? -1 : 1;
-  const a = Math.abs(x);
-  if (a < 2.5) {
-    let term = a;
-    let sum = a;
-    for (let n = 1; n < 80; n++) {
-      term *= (-a * a) / n;
-      sum += term / (2 * n + 1);
-    }
-    return (sign * 2 * sum) / Math.sqrt(Math.PI);
-  }
-  let fraction = 0;
-  for (let k = 60; k >= 1; k--) fraction = k / 2 / (a + fraction);
-  return sign * (1 - Math.exp(-a * a) / Math.sqrt(Math.PI) / (a + fraction));
-}
-
-export const geluReference = (x: number) => 0.5 * x * (1 + erf(x / Math.SQRT2));
+/** torch.nn.GELU() (exact): the reference module's `gelu`. */
+export const geluReference = gelu;
 
 /** x [rows, k] · w [k, n] (+ bias [n]). */
 export function matMulReference(x: ArrayLike<number>, w: ArrayLike<number>, rows: number, k: number, n: number, bias?: ArrayLike<number>): Float64Array {
