@@ -3,6 +3,7 @@ import { basename, join, resolve } from 'node:path';
 import {
   graphBytes,
   InferenceError,
+  sliceRows,
   InvalidArgumentError,
   InvalidConfigError,
   maxAbsDifference,
@@ -89,17 +90,8 @@ export async function readModelCase(dir: string): Promise<ModelCase> {
   };
 }
 
-/** The first `count` samples starting at `start` along axis 0. */
-export function sliceBatch(tensor: Tensor, start: number, count: number): Tensor {
-  const rows = tensor.shape[0] ?? 0;
-  if (start < 0 || start + count > rows) throw new InvalidArgumentError('batch', `Cannot take samples ${start}..${start + count} of ${rows}.`);
-  const perRow = tensor.data.length / rows;
-  return {
-    dtype: tensor.dtype,
-    shape: [count, ...tensor.shape.slice(1)],
-    data: tensor.data.subarray(start * perRow, (start + count) * perRow) as Tensor['data'],
-  };
-}
+/** The first `count` samples starting at `start` along axis 0 (core's `sliceRows`). */
+export const sliceBatch = sliceRows;
 
 export interface VerifyOptions {
   registry: Registry;

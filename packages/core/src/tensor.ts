@@ -249,3 +249,17 @@ export function nonFiniteCount(tensor: Tensor): { nan: number; infinite: number;
   }
   return first < 0 ? undefined : { nan, infinite, first };
 }
+
+/** Rows `start .. start + count` of a `[N, …]` tensor (a view, no copy); out of range is an InvalidArgumentError. */
+export function sliceRows<T extends DataType>(tensor: Tensor<T>, start: number, count: number): Tensor<T> {
+  const rows = tensor.shape[0] ?? 0;
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(count) || start < 0 || count < 0 || start + count > rows) {
+    throw new InvalidArgumentError('rows', `Cannot take rows ${start}..${start + count} of ${rows}.`);
+  }
+  const perRow = rows === 0 ? 0 : tensor.data.length / rows;
+  return {
+    dtype: tensor.dtype,
+    shape: [count, ...tensor.shape.slice(1)],
+    data: tensor.data.subarray(start * perRow, (start + count) * perRow) as TensorDataMap[T],
+  };
+}

@@ -4,6 +4,7 @@ import {
   UnsupportedError,
   OUTPUT_NAMES,
   isOutputName,
+  sliceRows,
   createTensor,
   formatShape,
   graphBytes,
@@ -97,17 +98,6 @@ function checkBatchSize(value: number | undefined): number {
     throw new InvalidArgumentError('batchSize', `batchSize must be a positive integer, got ${String(value)}.`);
   }
   return batchSize;
-}
-
-/** Rows `start .. start + count` of a batch (a view, no copy). */
-function sliceRows(tensor: Tensor, start: number, count: number): Tensor {
-  const rows = tensor.shape[0] ?? 0;
-  const perRow = rows === 0 ? 0 : tensor.data.length / rows;
-  return {
-    dtype: tensor.dtype,
-    shape: [count, ...tensor.shape.slice(1)],
-    data: tensor.data.subarray(start * perRow, (start + count) * perRow) as Tensor['data'],
-  };
 }
 
 /** Divides each row of a `[rows, width]` matrix by its L2 norm, in place (torch.nn.functional.normalize: x / max(‖x‖, 1e-12)). */

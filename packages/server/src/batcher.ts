@@ -1,4 +1,4 @@
-import { InvalidArgumentError, createTensor, type OutputName, type Tensor } from '@vitzoo/core';
+import { InvalidArgumentError, createTensor, sliceRows, type OutputName, type Tensor } from '@vitzoo/core';
 
 /** Runs one batch `[N, 3, H, W]` through a model, computing `outputs` (e.g. `model.forward`). */
 export type RunBatch = (pixels: Tensor<'float32'>, outputs: readonly OutputName[]) => Promise<Partial<Record<OutputName, Tensor>>>;
@@ -45,12 +45,6 @@ function positiveInteger(value: number | undefined, fallback: number, name: stri
   return number;
 }
 
-/** Rows `start .. start + count` of a `[N, …]` tensor, as a view. */
-export function sliceRows(tensor: Tensor, start: number, count: number): Tensor {
-  const rows = tensor.shape[0] ?? 0;
-  const perRow = rows === 0 ? 0 : tensor.data.length / rows;
-  return { dtype: tensor.dtype, shape: [count, ...tensor.shape.slice(1)], data: tensor.data.subarray(start * perRow, (start + count) * perRow) as Tensor['data'] };
-}
 
 /**
  * A place in a model's queue, taken before the request's body is read so that an overloaded server
