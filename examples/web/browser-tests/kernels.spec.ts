@@ -1,5 +1,5 @@
 /**
- * The kernel contract probes of @vitzoo/onnx (packages/onnx/src/kernel-contracts.ts, documented in
+ * The kernel contract probes of @vitzoo/conformance/kernel-contracts (documented in
  * packages/onnx/KERNELS.md) in headless Chromium: onnxruntime-web's wasm backend, and its WebGPU
  * backend on SwiftShader's software adapter when the flags give one. Each probe must do what
  * KERNEL_PROBES records for the provider (work, or fail with an error), and on WebGPU run where it

@@ -20,6 +20,7 @@ import { configureWebRuntime, resolveWebBackend, webGpuUnavailableReason, webRun
 import { createDefaultRegistry } from 'vitzoo';
 import { runContract } from './contract.js';
 import { kernelProbes } from './kernels.js';
+import { sweepSample } from './sweep.js';
 
 const parameters = new URLSearchParams(location.search);
 const wasmPathsParameter = parameters.get('wasmPaths');
@@ -246,7 +247,7 @@ async function trainHeadInPage(base: string, imageUrls: string[], labels: number
   }
 }
 
-const harness = { environment, contract, resolve, verifyCase, decodeParity, benchmarkCase, kernelProbes, classifyFolder, trainHeadInPage };
+const harness = { environment, contract, resolve, verifyCase, decodeParity, benchmarkCase, kernelProbes, sweepSample, classifyFolder, trainHeadInPage };
 declare global {
   interface Window {
     vitzooHarness: typeof harness;

@@ -1,5 +1,5 @@
 /**
- * The kernel contract probes of @vitzoo/onnx (packages/onnx/src/kernel-contracts.ts) in the page:
+ * The kernel contract probes of @vitzoo/conformance/kernel-contracts in the page:
  * every probe on onnxruntime-web's 'wasm' or 'webgpu' backend. On WebGPU each session logs where
  * ONNX Runtime placed its nodes; a marker line before each probe lets the test attribute the log.
  */
