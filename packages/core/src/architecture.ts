@@ -69,11 +69,20 @@ export interface VariantDefinition {
 export type Dtype = 'fp32' | 'fp16' | 'int8' | 'q4';
 export const DTYPES: readonly Dtype[] = ['fp32', 'fp16', 'int8', 'q4'];
 
+/** Block sizes `q4` graphs may use (`q4BlockSize`): powers of two that ONNX Runtime's MatMulNBits takes. */
+export const Q4_BLOCK_SIZES: readonly number[] = [16, 32, 64, 128, 256];
+export const DEFAULT_Q4_BLOCK_SIZE = 32;
+
 export interface GraphBuildOptions {
   /** Outputs the graph exposes, in this order. Default: ['logits']. */
   outputs?: readonly OutputName[];
   /** Weight precision. Default 'fp32'. */
   dtype?: Dtype;
+  /**
+   * `q4` graphs: weights per quantization block (one scale and zero point each). Default 32.
+   * WebGPU runs 16 and 32 only.
+   */
+  q4BlockSize?: number;
   /** Name stored in the ONNX graph. */
   graphName?: string;
 }
@@ -90,6 +99,11 @@ export interface GraphValueInfo {
  * streamed to a file without a second copy of its weights), plus its input/output signature.
  */
 export interface BuiltGraph {
+  /**
+   * The weight precision the graph was built with (set by `@vitzoo/onnx/layers`); undefined for
+   * graphs built another way, which `convertCheckpoint` then only accepts as fp32.
+   */
+  dtype?: Dtype;
   inputs: readonly GraphValueInfo[];
   outputs: readonly GraphValueInfo[];
   /** Total size of the ONNX bytes. */

@@ -1,4 +1,4 @@
-import { DTYPES, HEAD_OUTPUT_NAMES, type Architecture, type BuiltGraph, type Dtype, type OutputCatalog, type OutputName, type OutputRequest, type StateDict } from './architecture.js';
+import { DEFAULT_Q4_BLOCK_SIZE, DTYPES, HEAD_OUTPUT_NAMES, Q4_BLOCK_SIZES, type Architecture, type BuiltGraph, type Dtype, type OutputCatalog, type OutputName, type OutputRequest, type StateDict } from './architecture.js';
 import { validateCheckpoint } from './checkpoint.js';
 import { InvalidArgumentError, InvalidCheckpointError, UnsupportedError } from './errors.js';
 import { nonFiniteCount } from './tensor.js';
@@ -12,6 +12,8 @@ export interface ConvertOptions {
   outputs?: readonly (OutputRequest | string)[];
   /** Weight precision of the graph. Default 'fp32'. */
   dtype?: Dtype;
+  /** `q4` graphs: weights per quantization block (16, 32, 64, 128 or 256; default 32); checked, and ignored by other dtypes. */
+  q4BlockSize?: number;
   graphName?: string;
   /** Build even when weights hold NaN or ±Inf (refused by default: such a graph gives NaN). */
   allowNonFinite?: boolean;
@@ -37,6 +39,14 @@ export function resolveDtype(dtype: unknown = 'fp32'): Dtype {
     throw new InvalidArgumentError('dtype', `Unknown dtype ${JSON.stringify(dtype)}; choose from ${DTYPES.join(', ')}.`);
   }
   return dtype as Dtype;
+}
+
+/** Checks a q4BlockSize option: one of Q4_BLOCK_SIZES (default 32). */
+export function resolveQ4BlockSize(blockSize: unknown = DEFAULT_Q4_BLOCK_SIZE): number {
+  if (typeof blockSize !== 'number' || !Q4_BLOCK_SIZES.includes(blockSize)) {
+    throw new InvalidArgumentError('q4BlockSize', `q4BlockSize must be one of ${Q4_BLOCK_SIZES.join(', ')} (weights per 4-bit block; default ${DEFAULT_Q4_BLOCK_SIZE}), got ${JSON.stringify(blockSize)}.`);
+  }
+  return blockSize;
 }
 
 /** What an architecture can give for a config, as a sentence (for errors). */
@@ -102,7 +112,7 @@ export function resolveOutputs<Config>(architecture: Architecture<Config>, confi
 export function convertCheckpoint(options: ConvertOptions): BuiltGraph {
   const { architecture } = options;
   const dtype = resolveDtype(options.dtype);
-  if (dtype !== 'fp32') throw new UnsupportedError(`dtype '${dtype}' is not built yet; only 'fp32' graphs are.`);
+  const q4BlockSize = resolveQ4BlockSize(options.q4BlockSize);
   const config = architecture.parseConfig(options.kwargs, { stateDict: options.stateDict });
   const outputs = resolveOutputs(architecture, config, options.outputs);
   const filtered = architecture.filterCheckpoint
@@ -110,5 +120,13 @@ export function convertCheckpoint(options: ConvertOptions): BuiltGraph {
     : options.stateDict;
   validateCheckpoint(architecture.id, filtered, architecture.checkpointShapes(config));
   if (!options.allowNonFinite) checkFiniteWeights(architecture.id, filtered);
-  return architecture.buildGraph(config, filtered, { outputs, dtype, graphName: options.graphName ?? architecture.id });
+  const graph = architecture.buildGraph(config, filtered, { outputs, dtype, ...(dtype === 'q4' ? { q4BlockSize } : {}), graphName: options.graphName ?? architecture.id });
+  if ((graph.dtype ?? 'fp32') !== dtype) {
+    // An architecture that builds its graph without @vitzoo/onnx/layers ignores the precision.
+    throw new UnsupportedError(
+      `Architecture '${architecture.id}' built a ${graph.dtype ?? 'fp32'} graph when dtype '${dtype}' was asked for: it supports ${graph.dtype ?? 'fp32'} only ` +
+        '(build its graph with @vitzoo/onnx/layers to get fp16, int8 and q4).',
+    );
+  }
+  return graph;
 }

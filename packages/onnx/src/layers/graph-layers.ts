@@ -1,5 +1,6 @@
 import {
   CheckpointMismatchError,
+  resolveQ4BlockSize,
   HEAD_OUTPUT_NAMES,
   InvalidArgumentError,
   elementCount,
@@ -16,7 +17,7 @@ import {
 } from '@vitzoo/core';
 import { attr, GraphBuilder, type Value } from '../builder.js';
 import { toBuiltGraph } from '../serialize.js';
-import { linearWeights, quantizedMatMul } from './precision.js';
+import { INT8_KERNEL, INT8_KERNELS, linearWeights, quantizedMatMul, type Int8Kernel } from './precision.js';
 
 /** A graph value's shape as outputs declare it: numbers for fixed sizes, names for dynamic ones. */
 export type Shape = readonly (number | string)[];
@@ -28,6 +29,8 @@ export interface GraphLayersOptions extends GraphBuildOptions {
   builderVersion?: string;
   /** ONNX opset (default 17). */
   opset?: number;
+  /** int8 graphs: which ONNX Runtime kernels compute a Linear (default INT8_KERNEL, the fastest; others for `pnpm bench`). */
+  int8Kernel?: Int8Kernel;
 }
 
 /** Initializers with fewer elements stay float32 in fp16 graphs (norm weights, biases, scalars). */
@@ -73,6 +76,9 @@ export class GraphLayers {
   readonly g: GraphBuilder;
   readonly architecture: string;
   readonly dtype: Dtype;
+  /** q4 graphs: the requested weights per block (a Linear whose K it does not divide uses a smaller block, see q4Layout). */
+  readonly q4BlockSize: number;
+  readonly int8Kernel: Int8Kernel;
   /** The requested outputs, expanded ('attention' → every module), in graph order. */
   readonly outputs: readonly OutputName[];
   private readonly requested: ReadonlySet<string>;
@@ -85,6 +91,9 @@ export class GraphLayers {
   ) {
     this.architecture = options.architecture;
     this.dtype = resolveDtype(options.dtype);
+    this.q4BlockSize = resolveQ4BlockSize(options.q4BlockSize);
+    this.int8Kernel = options.int8Kernel ?? INT8_KERNEL;
+    if (!INT8_KERNELS.includes(this.int8Kernel)) throw new InvalidArgumentError('int8Kernel', `int8Kernel must be one of ${INT8_KERNELS.join(', ')}, got ${JSON.stringify(this.int8Kernel)}.`);
     const outputs = options.outputs ?? ['logits'];
     for (const output of outputs) {
       if (!isOutputName(output)) throw new InvalidArgumentError('outputs', `'${output}' is not an output name (expand groups with resolveOutputs first).`);
@@ -98,6 +107,7 @@ export class GraphLayers {
         'vitzoo.architecture': options.architecture,
         'vitzoo.builder_version': options.builderVersion ?? 'unversioned',
         'vitzoo.dtype': this.dtype,
+        ...(this.dtype === 'q4' ? { 'vitzoo.q4_block_size': String(this.q4BlockSize) } : {}),
       },
     });
   }
@@ -178,7 +188,10 @@ export class GraphLayers {
   linear(x: Value, prefix: string, options: { bias?: boolean } = {}): Value {
     return this.module(prefix, () => {
       const bias = options.bias === false ? null : this.optionalWeight(`${prefix}.bias`);
-      if (this.dtype === 'int8' || this.dtype === 'q4') return quantizedMatMul(this, x, `${prefix}.weight`, bias, this.dtype);
+      if (this.dtype === 'int8' || this.dtype === 'q4') {
+        const quantized = quantizedMatMul(this, x, `${prefix}.weight`, bias, this.dtype);
+        if (quantized) return quantized;
+      }
       const product = this.g.matMul(x, this.transposedWeight(`${prefix}.weight`));
       return bias ? this.g.add(product, bias) : product;
     });
@@ -271,6 +284,6 @@ export class GraphLayers {
       if (!output) throw new InvalidArgumentError('outputs', `Architecture '${this.architecture}' did not produce the requested output '${name}'.`);
       this.g.output(output.value, name, 'float32', output.shape);
     }
-    return toBuiltGraph(this.g.build());
+    return { ...toBuiltGraph(this.g.build()), dtype: this.dtype };
   }
 }

@@ -1,0 +1,304 @@
+import { describe, expect, test } from 'vitest';
+import { createTensor, float16ToFloat32, float32ToFloat16, graphBytes, type Dtype, type StateDict } from '@vitzoo/core';
+import { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
+import { ModelProto } from '../schema.js';
+import { GraphLayers } from './graph-layers.js';
+import { INT8_KERNELS, INT8_WEIGHT_LIMIT, int8Scales, q4Layout, q4Parameters, quantizeInt8Transposed, quantizeQ4, type Int8Kernel } from './precision.js';
+
+// Independent float64 implementations of what the kernels are documented to compute (ONNX
+// operator specs and onnxruntime's contrib operator docs); nothing here calls precision.ts.
+
+/** Deterministic values in [-1, 1) with a few large outliers, as trained weights have. */
+function values(count: number, seed: number, outliers = true): Float32Array {
+  let state = seed >>> 0;
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    out[i] = (state / 2 ** 32) * 2 - 1;
+    if (outliers && i % 37 === 5) out[i]! *= 4;
+  }
+  return out;
+}
+
+function rint(value: number): number {
+  const rounded = Math.round(value);
+  return Math.abs(value % 1) === 0.5 && rounded % 2 !== 0 ? rounded - 1 : rounded;
+}
+
+/** y = x · Wᵀ + b in float64; x [M, K], W [N, K] (row-major), b [N]. */
+function linear64(x: ArrayLike<number>, weight: ArrayLike<number>, bias: ArrayLike<number> | null, m: number, k: number, n: number): Float64Array {
+  const out = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let sum = bias ? bias[j]! : 0;
+      for (let t = 0; t < k; t++) sum += x[i * k + t]! * weight[j * k + t]!;
+      out[i * n + j] = sum;
+    }
+  }
+  return out;
+}
+
+/**
+ * MatMulNBits' B read as onnxruntime's operator docs describe it: B [N, n_blocks, blob_size] uint8,
+ * element k of column n in block ⌊k / block_size⌋, byte (k mod block_size) / 2, low nibble first;
+ * scales [N · n_blocks]; zero_points [N · ⌈n_blocks / 2⌉], two per byte, low nibble first.
+ * Returns W [N, K] dequantized: (q − zero point) · scale.
+ */
+function dequantizeMatMulNBits(b: Uint8Array, scales: Float32Array, zeroPoints: Uint8Array, n: number, k: number, blockSize: number): Float64Array {
+  const blocks = Math.ceil(k / blockSize);
+  const blob = blockSize / 2;
+  const zeroPointStride = Math.ceil(blocks / 2);
+  const out = new Float64Array(n * k);
+  for (let column = 0; column < n; column++) {
+    for (let index = 0; index < k; index++) {
+      const block = Math.floor(index / blockSize);
+      const within = index % blockSize;
+      const byte = b[column * blocks * blob + block * blob + Math.floor(within / 2)]!;
+      const q = within % 2 === 0 ? byte & 15 : byte >> 4;
+      const zeroByte = zeroPoints[column * zeroPointStride + Math.floor(block / 2)]!;
+      const zero = block % 2 === 0 ? zeroByte & 15 : zeroByte >> 4;
+      out[column * k + index] = (q - zero) * scales[column * blocks + block]!;
+    }
+  }
+  return out;
+}
+
+/** DynamicQuantizeLinear (ONNX spec): uint8, range widened to include 0, round half to even. */
+function dynamicQuantizeLinear(x: ArrayLike<number>): { q: Float64Array; scale: number; zeroPoint: number } {
+  let min = 0;
+  let max = 0;
+  for (let i = 0; i < x.length; i++) {
+    min = Math.min(min, x[i]!);
+    max = Math.max(max, x[i]!);
+  }
+  const scale = Math.fround((max - min) / 255);
+  const zeroPoint = Math.min(255, Math.max(0, rint(-min / scale)));
+  const q = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) q[i] = Math.min(255, Math.max(0, rint(x[i]! / scale) + zeroPoint));
+  return { q, scale, zeroPoint };
+}
+
+interface Initializer {
+  name: string;
+  dims: number[];
+  dataType: number;
+  rawData: Uint8Array;
+}
+
+function decode(bytes: Uint8Array) {
+  return ModelProto.toObject(ModelProto.decode(bytes), { longs: Number, defaults: true }) as {
+    metadataProps: { key: string; value: string }[];
+    graph: { node: { opType: string; domain: string; input: string[]; attribute: { name: string; i: number }[] }[]; initializer: Initializer[] };
+  };
+}
+
+function initializer(model: ReturnType<typeof decode>, name: string): Initializer {
+  const found = model.graph.initializer.find((init) => init.name === name);
+  if (!found) throw new Error(`no initializer ${name}`);
+  return found;
+}
+
+const typed = {
+  int8: (raw: Uint8Array) => new Int8Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength)),
+  uint8: (raw: Uint8Array) => Uint8Array.from(raw),
+  float32: (raw: Uint8Array) => new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength)),
+  uint16: (raw: Uint8Array) => new Uint16Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength)),
+};
+
+/** A graph of one Linear (`fc`, [n, k], with bias) on x [2, 3, k], built by the layers with `dtype`. */
+function linearGraph(k: number, n: number, dtype: Dtype, options: { q4BlockSize?: number; int8Kernel?: Int8Kernel; seed?: number } = {}) {
+  const weight = values(n * k, options.seed ?? 7);
+  const bias = values(n, 11, false);
+  const stateDict: StateDict = { 'fc.weight': createTensor('float32', [n, k], weight), 'fc.bias': createTensor('float32', [n], bias) };
+  const layers = new GraphLayers(stateDict, { architecture: 'test', dtype, ...options });
+  const x = layers.g.input('pixel_values', 'float32', [2, 3, k]);
+  layers.produce('logits', layers.linear(x, 'fc'), [2, 3, n]);
+  const graph = layers.finish();
+  return { weight, bias, graph, bytes: graphBytes(graph) };
+}
+
+async function run(bytes: Uint8Array, input: Float32Array, k: number): Promise<{ data: Float32Array }> {
+  const session = await InferenceSession.create(bytes);
+  try {
+    return { data: (await session.run({ pixel_values: new OrtTensor('float32', input, [2, 3, k]) })).logits!.data as Float32Array };
+  } finally {
+    await session.release();
+  }
+}
+
+function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]!));
+  let max = 0;
+  for (let i = 0; i < expected.length; i++) max = Math.max(max, Math.abs(actual[i]! - expected[i]!));
+  return max / scale;
+}
+
+describe('q4: MatMulNBits packing', () => {
+  test('block size: the requested one, halved until it divides K (WebGPU cannot pad), none below 16', () => {
+    expect(q4Layout(8, 768, 32)).toEqual({ rows: 8, columns: 768, blockSize: 32, blocks: 24 });
+    expect(q4Layout(8, 48, 32)).toEqual({ rows: 8, columns: 48, blockSize: 16, blocks: 3 });
+    expect(q4Layout(8, 192, 128)).toEqual({ rows: 8, columns: 192, blockSize: 64, blocks: 3 });
+    expect(q4Layout(8, 92, 32)).toBeNull();
+    expect(q4Layout(8, 4, 16)).toBeNull();
+  });
+
+  test('the written B, scales and zero points, read as the operator docs describe them, dequantize to within half a step of every weight', () => {
+    for (const [n, k, requested] of [[5, 48, 32], [3, 96, 32], [4, 256, 64], [2, 160, 32]] as const) {
+      const { weight, bytes } = linearGraph(k, n, 'q4', { q4BlockSize: requested });
+      const model = decode(bytes);
+      const node = model.graph.node.find((candidate) => candidate.opType === 'MatMulNBits')!;
+      const attribute = (name: string) => node.attribute.find((a) => a.name === name)!.i;
+      const blockSize = attribute('block_size');
+      expect(blockSize).toBe(q4Layout(n, k, requested)!.blockSize);
+      expect([attribute('K'), attribute('N'), attribute('bits')]).toEqual([k, n, 4]);
+      const blocks = k / blockSize;
+      const b = initializer(model, 'fc.weight');
+      expect(b.dims).toEqual([n, blocks, blockSize / 2]);
+      const scales = typed.float32(initializer(model, 'fc.weight_scale').rawData);
+      const zeroPoints = typed.uint8(initializer(model, 'fc.weight_zero_point').rawData);
+      expect(scales).toHaveLength(n * blocks);
+      expect(zeroPoints).toHaveLength(n * Math.ceil(blocks / 2));
+      const dequantized = dequantizeMatMulNBits(typed.uint8(b.rawData), scales, zeroPoints, n, k, blockSize);
+      for (let column = 0; column < n; column++) {
+        for (let block = 0; block < blocks; block++) {
+          // The range each block must cover, computed here in float64: [min(0, min w), max(0, max w)].
+          let min = 0;
+          let max = 0;
+          for (let i = 0; i < blockSize; i++) {
+            const w = weight[column * k + block * blockSize + i]!;
+            min = Math.min(min, w);
+            max = Math.max(max, w);
+          }
+          const scale = scales[column * blocks + block]!;
+          expect(scale).toBeCloseTo((max - min) / 15, 6);
+          for (let i = 0; i < blockSize; i++) {
+            const index = column * k + block * blockSize + i;
+            expect(Math.abs(dequantized[index]! - weight[index]!)).toBeLessThanOrEqual(scale / 2 + 1e-6);
+          }
+        }
+      }
+    }
+  });
+
+  test('the exported quantizer is the one written into the graph (memoised parameters, produced while writing)', () => {
+    const [n, k] = [6, 64];
+    const { weight, bytes } = linearGraph(k, n, 'q4');
+    const layout = q4Layout(n, k, 32)!;
+    const parameters = q4Parameters(weight, layout);
+    const model = decode(bytes);
+    expect(typed.uint8(initializer(model, 'fc.weight').rawData)).toEqual(quantizeQ4(weight, layout, parameters));
+    expect(typed.float32(initializer(model, 'fc.weight_scale').rawData)).toEqual(parameters.scales);
+    expect(typed.uint8(initializer(model, 'fc.weight_zero_point').rawData)).toEqual(parameters.zeroPoints);
+    expect(model.metadataProps).toEqual(expect.arrayContaining([{ key: 'vitzoo.dtype', value: 'q4' }, { key: 'vitzoo.q4_block_size', value: '32' }]));
+  });
+
+  test('onnxruntime-node computes x · dequantized(W)ᵀ + b (float64 reference from the documented layout)', async () => {
+    for (const [n, k] of [[10, 48], [12, 64]] as const) {
+      const { weight, bias, bytes } = linearGraph(k, n, 'q4');
+      const model = decode(bytes);
+      const blockSize = q4Layout(n, k, 32)!.blockSize;
+      const dequantized = dequantizeMatMulNBits(
+        typed.uint8(initializer(model, 'fc.weight').rawData),
+        typed.float32(initializer(model, 'fc.weight_scale').rawData),
+        typed.uint8(initializer(model, 'fc.weight_zero_point').rawData),
+        n,
+        k,
+        blockSize,
+      );
+      const x = values(6 * k, 3);
+      const output = await run(bytes, x, k);
+      expect(maxRelativeError(output.data as Float32Array, linear64(x, dequantized, bias, 6, k, n))).toBeLessThan(1e-5);
+      expect(maxRelativeError(dequantized, weight)).toBeLessThan(1 / 15);
+    }
+  });
+
+  test('a Linear whose K no block of 16 or more divides stays float32 (MatMul), and still computes x · Wᵀ + b', async () => {
+    const [n, k] = [5, 20];
+    const { weight, bias, bytes } = linearGraph(k, n, 'q4');
+    const model = decode(bytes);
+    expect(model.graph.node.map((node) => node.opType)).not.toContain('MatMulNBits');
+    expect(model.graph.node.map((node) => node.opType)).toContain('MatMul');
+    const x = values(6 * k, 5);
+    expect(maxRelativeError((await run(bytes, x, k)).data as Float32Array, linear64(x, weight, bias, 6, k, n))).toBeLessThan(1e-6);
+  });
+});
+
+describe('int8: per-output-channel symmetric weights, activations quantized at run time', () => {
+  test('B [K, N] int8 with scale[n] = max |W[n, :]| / 63, every weight within half a step', () => {
+    const [n, k] = [7, 40];
+    const { weight, bytes } = linearGraph(k, n, 'int8');
+    const model = decode(bytes);
+    const b = initializer(model, 'fc.weight');
+    expect(b.dims).toEqual([k, n]);
+    expect(b.dataType).toBe(3); // INT8
+    const q = typed.int8(b.rawData);
+    const scales = typed.float32(initializer(model, 'fc.weight_scale').rawData);
+    for (let column = 0; column < n; column++) {
+      let max = 0;
+      for (let i = 0; i < k; i++) max = Math.max(max, Math.abs(weight[column * k + i]!));
+      expect(scales[column]).toBeCloseTo(max / INT8_WEIGHT_LIMIT, 7);
+      let extreme = 0;
+      for (let i = 0; i < k; i++) {
+        const value = q[i * n + column]!;
+        extreme = Math.max(extreme, Math.abs(value));
+        expect(Math.abs(value * scales[column]! - weight[column * k + i]!)).toBeLessThanOrEqual(scales[column]! / 2 + 1e-7);
+      }
+      expect(extreme).toBe(INT8_WEIGHT_LIMIT); // the largest weight uses the whole range
+    }
+    expect(q).toEqual(quantizeInt8Transposed(weight, n, k, int8Scales(weight, n, k)));
+  });
+
+  test.each(INT8_KERNELS)('%s: onnxruntime-node computes the spec (x quantized to uint8 per tensor) to float rounding', async (int8Kernel) => {
+    const [n, k] = [9, 48];
+    const { weight, bias, bytes } = linearGraph(k, n, 'int8', { int8Kernel });
+    const model = decode(bytes);
+    expect(model.graph.node.map((node) => node.opType)).toContain(int8Kernel);
+    const q = typed.int8(initializer(model, 'fc.weight').rawData);
+    const scales = typed.float32(initializer(model, 'fc.weight_scale').rawData);
+    const x = values(6 * k, 9);
+    const quantized = dynamicQuantizeLinear(x);
+    // Σ (x_q − zero point) · B[t, n] · x_scale · scale[n] + b[n], in float64
+    const expected = new Float64Array(6 * n);
+    for (let i = 0; i < 6; i++) {
+      for (let j = 0; j < n; j++) {
+        let sum = 0;
+        for (let t = 0; t < k; t++) sum += (quantized.q[i * k + t]! - quantized.zeroPoint) * q[t * n + j]!;
+        expected[i * n + j] = sum * quantized.scale * scales[j]! + bias[j]!;
+      }
+    }
+    const output = (await run(bytes, x, k)).data as Float32Array;
+    expect(maxRelativeError(output, expected)).toBeLessThan(1e-5);
+    expect(maxRelativeError(output, linear64(x, weight, bias, 6, k, n))).toBeLessThan(0.05);
+  });
+});
+
+describe('fp16: half-precision storage, float32 compute', () => {
+  test('matrices are stored as float16 and cast back; vectors (the bias) stay float32', async () => {
+    const [n, k] = [6, 24];
+    const { weight, bias, bytes } = linearGraph(k, n, 'fp16');
+    const model = decode(bytes);
+    const stored = initializer(model, 'fc.weight');
+    expect(stored.dataType).toBe(10); // FLOAT16
+    expect(stored.dims).toEqual([k, n]);
+    expect(initializer(model, 'fc.bias').dataType).toBe(1);
+    const half = typed.uint16(stored.rawData);
+    const rounded = new Float64Array(n * k);
+    for (let j = 0; j < n; j++) {
+      for (let t = 0; t < k; t++) {
+        expect(half[t * n + j]).toBe(float32ToFloat16(weight[j * k + t]!));
+        rounded[j * k + t] = float16ToFloat32(half[t * n + j]!);
+      }
+    }
+    const x = values(6 * k, 13);
+    expect(maxRelativeError((await run(bytes, x, k)).data as Float32Array, linear64(x, rounded, bias, 6, k, n))).toBeLessThan(1e-6);
+  });
+});
+
+test('every dtype is written in the graph metadata and on the built graph', () => {
+  for (const dtype of ['fp32', 'fp16', 'int8', 'q4'] as const) {
+    const { graph, bytes } = linearGraph(32, 4, dtype);
+    expect(graph.dtype).toBe(dtype);
+    expect(decode(bytes).metadataProps).toContainEqual({ key: 'vitzoo.dtype', value: dtype });
+  }
+});
