@@ -11,6 +11,7 @@ import {
   UnsupportedError,
   convertCheckpoint,
   resolveDtype,
+  resolveQ4BlockSize,
   type Architecture,
   type BuiltGraph,
   type Dtype,
@@ -24,7 +25,7 @@ import { computeGraphCacheKey, folderLayout, sha256Hex, type GraphStore } from '
 import { PRODUCER_VERSION } from '@vitzoo/onnx';
 import { createHuggingFaceTransform, type HuggingFaceProcessorConfig, type ImageTransform } from '@vitzoo/preprocess';
 import { parseWeights } from '@vitzoo/pytorch';
-import { registeredBackends, resolveBackendChoice, type Backend, type SessionOptions } from '@vitzoo/runtime';
+import { checkPrecisionRuns, registeredBackends, resolveBackendChoice, type Backend, type SessionOptions } from '@vitzoo/runtime';
 import { describeModelConfig } from './model-config.js';
 import { Model, kwargsFacts, mergePretrainedConfig, type ModelDetails } from './model.js';
 
@@ -93,6 +94,8 @@ export interface LoadModelOptions {
   device?: Device;
   /** Precision of the weights in the built graph (default 'fp32'); part of the graph cache key. */
   dtype?: Dtype;
+  /** `dtype: 'q4'`: weights per 4-bit block (16, 32, 64, 128, 256; default 32; WebGPU runs 16 and 32); part of q4 graphs' cache key. */
+  q4BlockSize?: number;
   /** Graph outputs to build (default ['logits']; add 'pre_logits' to `embed`); validated by the architecture, part of the cache key. */
   outputs?: readonly string[];
   /** Hub base URL (default HF_ENDPOINT, else https://huggingface.co). */
@@ -298,6 +301,8 @@ export interface ModelGraph {
   /** What was loaded, for messages. */
   source: string;
   dtype: Dtype;
+  /** q4 graphs: the block size they were built with. */
+  q4BlockSize?: number;
   /** The outputs asked for. */
   outputs: readonly string[];
   /** timm layout: the architecture id the graph was built by. */
@@ -338,7 +343,7 @@ async function onnxLayoutGraph(files: ModelFiles, config: Record<string, unknown
 }
 
 /** What `checkpointGraph` builds: an architecture's config and its weights. */
-export interface CheckpointGraphOptions extends Pick<LoadModelOptions, 'dtype' | 'outputs' | 'progress' | 'signal' | 'allowNonFinite'> {
+export interface CheckpointGraphOptions extends Pick<LoadModelOptions, 'dtype' | 'q4BlockSize' | 'outputs' | 'progress' | 'signal' | 'allowNonFinite'> {
   architecture: Architecture;
   kwargs: Readonly<Record<string, unknown>>;
   pretrained?: PretrainedConfig;
@@ -351,14 +356,21 @@ export interface CheckpointGraphOptions extends Pick<LoadModelOptions, 'dtype' |
   weightsSha256?: () => Promise<string>;
 }
 
+/** A graph's precision options, checked: the dtype, and the block size of q4 graphs (both part of the graph cache key). */
+export function graphPrecision(options: Pick<LoadModelOptions, 'dtype' | 'q4BlockSize'>): { dtype: Dtype; q4BlockSize?: number } {
+  const dtype = resolveDtype(options.dtype);
+  const q4BlockSize = resolveQ4BlockSize(options.q4BlockSize);
+  return dtype === 'q4' ? { dtype, q4BlockSize } : { dtype };
+}
+
 /**
  * The conversion step of every loader: the graph from the graph store when it holds it (keyed by
- * the weights' sha256, architecture, kwargs, outputs, dtype and builder version), else built by
+ * the weights' sha256, architecture, kwargs, outputs, dtype (q4: and block size) and builder version), else built by
  * `convertCheckpoint` (reporting `{ stage: 'build' }`) and stored.
  */
 export async function checkpointGraph(options: CheckpointGraphOptions): Promise<ModelGraph> {
   const { architecture, kwargs } = options;
-  const dtype = resolveDtype(options.dtype);
+  const precision = graphPrecision(options);
   // Output names are opaque here: the architecture checks (and expands) them while building; the
   // cache key holds them as asked.
   const outputs = [...(options.outputs ?? ['logits'])];
@@ -366,9 +378,9 @@ export async function checkpointGraph(options: CheckpointGraphOptions): Promise<
     options.progress?.({ stage: 'build' });
     const stateDict = await options.stateDict();
     checkAborted(options.signal);
-    return convertCheckpoint({ architecture, kwargs, stateDict, outputs, dtype, ...(options.allowNonFinite ? { allowNonFinite: true } : {}) });
+    return convertCheckpoint({ architecture, kwargs, stateDict, outputs, ...precision, ...(options.allowNonFinite ? { allowNonFinite: true } : {}) });
   };
-  const result = { source: options.source, dtype, outputs, architecture: architecture.id, ...(options.pretrained ? { pretrained: options.pretrained } : {}) };
+  const result = { source: options.source, ...precision, outputs, architecture: architecture.id, ...(options.pretrained ? { pretrained: options.pretrained } : {}) };
   if (!options.graphStore || !options.weightsSha256) return { ...result, graph: await build(), status: 'built' };
   const key = await computeGraphCacheKey({
     weightsSha256: await options.weightsSha256(),
@@ -376,7 +388,7 @@ export async function checkpointGraph(options: CheckpointGraphOptions): Promise<
     kwargs,
     outputs,
     builderVersion: `${PRODUCER_VERSION}/${architecture.builderVersion ?? 'unversioned'}`,
-    options: { dtype },
+    options: precision,
   });
   const cached = await options.graphStore.get(key);
   if (cached !== undefined) return { ...result, graph: cached, status: 'cached' };
@@ -396,6 +408,8 @@ export async function modelFromGraph(loaded: ModelGraph, options: SessionChoice)
   checkAborted(options.signal);
   const { backend, fallbackReason } = await chooseBackend(options);
   checkAborted(options.signal);
+  // A precision this backend would compute wrong (q4 blocks over 32 on WebGPU) is refused before any session.
+  checkPrecisionRuns(backend.name, loaded);
   options.progress?.({ stage: 'session' });
   const model = await Model.create({
     graph: loaded.graph,
@@ -430,7 +444,7 @@ export async function loadGraph(source: ModelSourceInput, options: LoadModelOpti
   if (!registry || typeof registry.resolve !== 'function') {
     throw new InvalidArgumentError('registry', "loadModel needs a registry: use loadModel of 'vitzoo' (every architecture registered) or pass { registry: createDefaultRegistry() }.");
   }
-  const dtype = resolveDtype(options.dtype);
+  const { dtype } = graphPrecision(options);
   checkAborted(options.signal);
   const files = await openModelFiles(source, options);
   checkAborted(options.signal);
@@ -488,6 +502,8 @@ export interface BuildModelOptions {
   outputs?: readonly string[];
   /** Weight precision of the graph (default 'fp32'). */
   dtype?: Dtype;
+  /** `dtype: 'q4'`: weights per 4-bit block (default 32). */
+  q4BlockSize?: number;
   sessionOptions?: SessionOptions;
   batchSize?: number;
   progress?: ProgressListener;
@@ -523,7 +539,7 @@ export async function buildModel(options: BuildModelOptions): Promise<Model> {
   }
   const facts = kwargsFacts(kwargs, `model ${options.variant ?? architecture.id}`);
   const pretrained = mergePretrainedConfig(base, options.pretrained, facts);
-  const { stateDict, dtype, outputs, progress, signal } = options;
+  const { stateDict, dtype, q4BlockSize, outputs, progress, signal } = options;
   const graph = await checkpointGraph({
     architecture,
     kwargs,
@@ -531,6 +547,7 @@ export async function buildModel(options: BuildModelOptions): Promise<Model> {
     stateDict: () => stateDict,
     source: options.variant ?? architecture.id,
     ...(dtype !== undefined ? { dtype } : {}),
+    ...(q4BlockSize !== undefined ? { q4BlockSize } : {}),
     ...(outputs !== undefined ? { outputs } : {}),
     ...(progress ? { progress } : {}),
     ...(signal ? { signal } : {}),
