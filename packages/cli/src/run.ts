@@ -10,6 +10,7 @@ import { registerPreprocess } from './commands/preprocess.js';
 import { registerServe } from './commands/serve.js';
 import { registerSoup } from './commands/soup.js';
 import { registerTrainHead } from './commands/train-head.js';
+import { registerCompareDtypes } from './commands/compare-dtypes.js';
 import type { CommandContext } from './context.js';
 import { EXIT, JSON_FORMAT_VERSION } from './exit.js';
 import type { CliIo } from './io.js';
@@ -48,6 +49,7 @@ export function createProgram(io: CliIo, exit: { code: number }): Command {
   registerServe(program, context);
   registerSoup(program, context);
   registerTrainHead(program, context);
+  registerCompareDtypes(program, context);
 
   return program;
 }

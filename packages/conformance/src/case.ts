@@ -7,9 +7,11 @@ import {
   InvalidArgumentError,
   InvalidConfigError,
   maxAbsDifference,
+  resolveDtype,
   HEAD_OUTPUT_NAMES,
   parseSafetensors,
   VitzooError,
+  type Dtype,
   type OutputName,
   type Registry,
   type StateDict,
@@ -18,6 +20,7 @@ import {
 import { checkpointGraph } from '@vitzoo/pipeline';
 import { nodeBackend } from '@vitzoo/runtime-node';
 import type { Backend } from '@vitzoo/runtime';
+import { PRECISION_BOUNDS, topOneAgreement } from './precision.js';
 import { loadWeights, readRequiredFile } from './weights.js';
 
 /** A model case in the fixture format (config.json, model.safetensors, io.safetensors). */
@@ -39,6 +42,8 @@ export interface OutputComparison {
   maxAbsDiff: number;
   /** The bound this comparison was held to. */
   tolerance: number;
+  /** Lower-precision runs: samples whose top-1 class equals the reference's, and whether that is required. */
+  topOne?: { equal: number; total: number; required: boolean };
   passed: boolean;
 }
 
@@ -50,6 +55,8 @@ export interface CaseReport {
   dir: string;
   architecture: string | null;
   status: CaseStatus;
+  /** Precision of the graph that was built. */
+  dtype: Dtype;
   tolerance: number;
   comparisons: OutputComparison[];
   error?: Record<string, unknown>;
@@ -105,8 +112,13 @@ export interface VerifyOptions {
   backend?: Backend;
   /** Also run each sample alone (batch 1). Default true. */
   singleSamples?: boolean;
-  /** Also check `extras.safetensors` (attention maps, rollout, intermediates) when the case has it. Default true. */
+  /** Also check `extras.safetensors` (attention maps, rollout, intermediates) when the case has it. Default true (fp32 only). */
   extras?: boolean;
+  /**
+   * Precision of the graph (default 'fp32'). Lower precisions are checked on the logits only,
+   * against PRECISION_BOUNDS (max |diff|, and top-1 where required).
+   */
+  dtype?: Dtype;
 }
 
 /** Tolerances of a case's extras (config.json → extras.tolerance), by output kind. */
@@ -133,8 +145,11 @@ interface CaseRun {
  * architecture, 'crashed' when the runtime's process died); they are never thrown.
  */
 export async function verifyCase(dir: string, options: VerifyOptions): Promise<CaseReport> {
-  const report: CaseReport = { case: basename(resolve(dir)), dir, architecture: null, status: 'error', tolerance: DEFAULT_TOLERANCE, comparisons: [] };
+  const report: CaseReport = { case: basename(resolve(dir)), dir, architecture: null, status: 'error', dtype: 'fp32', tolerance: DEFAULT_TOLERANCE, comparisons: [] };
   try {
+    const dtype = resolveDtype(options.dtype);
+    report.dtype = dtype;
+    const bound = dtype === 'fp32' ? undefined : PRECISION_BOUNDS[dtype];
     const modelCase = await readModelCase(dir);
     report.architecture = modelCase.architecture;
     report.tolerance = modelCase.tolerance;
@@ -152,9 +167,13 @@ export async function verifyCase(dir: string, options: VerifyOptions): Promise<C
     const supported = architecture.supportedOutputs ?? HEAD_OUTPUT_NAMES;
     const heads = HEAD_OUTPUT_NAMES.filter((name) => io[name] !== undefined && supported.includes(name));
     if (heads.length === 0) throw new InvalidArgumentError('io', `${ioPath} stores none of the outputs ${supported.join(', ')}.`);
-    const runs: CaseRun[] = [{ outputs: heads, expected: io, tolerance: () => modelCase.tolerance }];
+    if (bound && !heads.includes('logits')) throw new InvalidArgumentError('io', `${ioPath} stores no logits, which --dtype ${dtype} is checked on.`);
+    if (bound) report.tolerance = bound.logitsMaxAbsDiff;
+    const runs: CaseRun[] = bound
+      ? [{ outputs: ['logits'], expected: io, tolerance: () => bound.logitsMaxAbsDiff }]
+      : [{ outputs: heads, expected: io, tolerance: () => modelCase.tolerance }];
     const extrasPath = join(dir, 'extras.safetensors');
-    if ((options.extras ?? true) && (await stat(extrasPath).catch(() => null))?.isFile()) {
+    if (!bound && (options.extras ?? true) && (await stat(extrasPath).catch(() => null))?.isFile()) {
       const extras = parseSafetensors(await readRequiredFile(extrasPath, 'Case extras'), { source: extrasPath }).tensors;
       const names = Object.keys(extras).sort(compareOutputNames);
       if (names.length > 0) runs.push({ outputs: names, expected: extras, tolerance: (output) => extrasTolerance(modelCase.config, output) });
@@ -163,7 +182,7 @@ export async function verifyCase(dir: string, options: VerifyOptions): Promise<C
     const batch = input.shape[0] ?? 0;
     for (const run of runs) {
       // The loader's conversion step (@vitzoo/pipeline), as every other path builds graphs.
-      const { graph } = await checkpointGraph({ architecture, kwargs: modelCase.kwargs, stateDict: () => stateDict, outputs: run.outputs, source: dir });
+      const { graph } = await checkpointGraph({ architecture, kwargs: modelCase.kwargs, stateDict: () => stateDict, outputs: run.outputs, dtype, source: dir });
       const session = await backend.createSession(typeof graph === 'string' || graph instanceof Uint8Array ? graph : graphBytes(graph));
       try {
         const compare = (result: Record<string, Tensor>, start: number, count: number, single: boolean) => {
@@ -171,7 +190,9 @@ export async function verifyCase(dir: string, options: VerifyOptions): Promise<C
             const expected = sliceBatch(run.expected[output]!, start * (run.expected[output]!.shape[0]! / batch), count * (run.expected[output]!.shape[0]! / batch));
             const diff = maxAbsDifference(result[output]!, expected);
             const tolerance = run.tolerance(output);
-            report.comparisons.push({ output: output as OutputName, batch: count, ...(single ? { sample: start } : {}), maxAbsDiff: diff, tolerance, passed: diff <= tolerance });
+            const topOne = bound && output === 'logits' ? { ...topOneAgreement(result[output]!, expected), required: bound.topOneEqual } : undefined;
+            const passed = diff <= tolerance && (!topOne?.required || topOne.equal === topOne.total);
+            report.comparisons.push({ output: output as OutputName, batch: count, ...(single ? { sample: start } : {}), maxAbsDiff: diff, tolerance, ...(topOne ? { topOne } : {}), passed });
           }
         };
         compare(await session.run({ pixel_values: input }), 0, batch, false);

@@ -1,2 +1,3 @@
 export * from './case.js';
 export * from './weights.js';
+export * from './precision.js';

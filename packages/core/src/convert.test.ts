@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { convertCheckpoint, InvalidArgumentError, InvalidCheckpointError, maxAbsDifference, resolveOutputs, type Architecture, type BuiltGraph } from './index.js';
+import { argmaxRows, convertCheckpoint, InvalidArgumentError, InvalidCheckpointError, maxAbsDifference, resolveOutputs, rowCosines, UnsupportedError, type Architecture, type BuiltGraph } from './index.js';
 
 /** A tiny architecture: one weight, and the outputs it says it can give. */
 const toy: Architecture<{ blocks: number }> = {
@@ -67,4 +67,51 @@ test("mlpHiddenFeatures follows timm's Mlp: int(dim * ratio), and a width that t
   expect(mlpHiddenFeatures(192, 4)).toBe(768);
   expect(mlpHiddenFeatures(24, 2.6)).toBe(62);
   expect(mlpHiddenFeatures(24, 0.01)).toBe(24);
+});
+
+describe('dtype and q4BlockSize', () => {
+  const caught = (run: () => unknown): unknown => {
+    try {
+      run();
+    } catch (error) {
+      return error;
+    }
+    return undefined;
+  };
+
+  test('an unknown dtype or block size is an InvalidArgumentError naming the choices', () => {
+    for (const dtype of ['fp8', 'float16', 'INT8', 3]) {
+      const error = caught(() => convertCheckpoint({ architecture: toy, kwargs: {}, stateDict: weights(), dtype: dtype as never }));
+      expect(InvalidArgumentError.isInstance(error), String(dtype)).toBe(true);
+      expect((error as Error).message).toContain('choose from fp32, fp16, int8, q4');
+    }
+    for (const q4BlockSize of [8, 24, 512, 32.5, '32']) {
+      const error = caught(() => convertCheckpoint({ architecture: toy, kwargs: {}, stateDict: weights(), dtype: 'q4', q4BlockSize: q4BlockSize as never }));
+      expect(InvalidArgumentError.isInstance(error), String(q4BlockSize)).toBe(true);
+      expect((error as Error).message).toContain('16, 32, 64, 128, 256');
+    }
+  });
+
+  test('an architecture whose graph ignores the precision (built without the layers) gives fp32 only, and says so', () => {
+    expect(() => convertCheckpoint({ architecture: toy, kwargs: {}, stateDict: weights(), dtype: 'fp32' })).not.toThrow();
+    for (const dtype of ['fp16', 'int8', 'q4'] as const) {
+      const error = caught(() => convertCheckpoint({ architecture: toy, kwargs: {}, stateDict: weights(), dtype }));
+      expect(UnsupportedError.isInstance(error), dtype).toBe(true);
+      expect((error as Error).message).toMatch(new RegExp(`'toy' built a fp32 graph when dtype '${dtype}' was asked for: it supports fp32 only`));
+    }
+    const honest: Architecture<{ blocks: number }> = { ...toy, buildGraph: (config, stateDict, options) => ({ ...toy.buildGraph(config, stateDict, options), dtype: options.dtype ?? 'fp32' }) };
+    expect(convertCheckpoint({ architecture: honest, kwargs: {}, stateDict: weights(), dtype: 'int8' }).dtype).toBe('int8');
+  });
+});
+
+test('argmaxRows and rowCosines compare rows (logits, embeddings)', () => {
+  const a = { dtype: 'float32' as const, shape: [3, 3], data: Float32Array.of(1, 3, 2, -1, -2, -3, 0, 0, 0) };
+  const b = { dtype: 'float32' as const, shape: [3, 3], data: Float32Array.of(2, 6, 4, 1, 2, 3, 0, 0, 0) };
+  expect(argmaxRows(a)).toEqual([1, 0, 0]);
+  const [same, opposite, zeros] = rowCosines(a, b);
+  expect(same).toBeCloseTo(1, 12);
+  expect(opposite).toBeCloseTo(-1, 12);
+  expect(zeros).toBe(1);
+  expect(rowCosines({ dtype: 'float32', shape: [1, 2], data: Float32Array.of(3, 4) }, { dtype: 'float32', shape: [1, 2], data: Float32Array.of(4, 3) })[0]).toBeCloseTo(24 / 25, 12);
+  expect(() => rowCosines(a, { ...b, shape: [9] })).toThrow(/shapes/);
 });

@@ -263,3 +263,45 @@ export function sliceRows<T extends DataType>(tensor: Tensor<T>, start: number, 
     data: tensor.data.subarray(start * perRow, (start + count) * perRow) as TensorDataMap[T],
   };
 }
+
+/** Rows of a [rows, …] tensor as [rows, columns] with columns = the rest (a check for comparisons). */
+function rowsOf(tensor: Tensor): { rows: number; columns: number; data: Float32Array } {
+  const rows = tensor.shape[0];
+  if (rows === undefined || tensor.shape.length < 2) throw new InvalidArgumentError('shape', `Expected a [rows, …] tensor, got ${formatShape(tensor.shape)}.`);
+  const data = toFloat32(tensor).data;
+  return { rows, columns: rows === 0 ? 0 : data.length / rows, data };
+}
+
+/** The index of the largest value of each row of a [rows, …] tensor (the first of ties; NaN never wins). */
+export function argmaxRows(tensor: Tensor): number[] {
+  const { rows, columns, data } = rowsOf(tensor);
+  const out: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    for (let c = 1; c < columns; c++) if (data[r * columns + c]! > data[r * columns + best]! || Number.isNaN(data[r * columns + best]!)) best = c;
+    out.push(best);
+  }
+  return out;
+}
+
+/** The cosine similarity of each row of two same-shaped [rows, …] tensors, in float64 (1 for two zero rows, 0 for one). */
+export function rowCosines(a: Tensor, b: Tensor): number[] {
+  if (!shapesEqual(a.shape, b.shape)) {
+    throw new InvalidArgumentError('shape', `Cannot compare tensors of shapes ${formatShape(a.shape)} and ${formatShape(b.shape)}.`);
+  }
+  const x = rowsOf(a);
+  const y = toFloat32(b).data;
+  const out: number[] = [];
+  for (let r = 0; r < x.rows; r++) {
+    let dot = 0;
+    let xx = 0;
+    let yy = 0;
+    for (let c = r * x.columns; c < (r + 1) * x.columns; c++) {
+      dot += x.data[c]! * y[c]!;
+      xx += x.data[c]! ** 2;
+      yy += y[c]! ** 2;
+    }
+    out.push(xx === 0 && yy === 0 ? 1 : xx === 0 || yy === 0 ? 0 : dot / Math.sqrt(xx * yy));
+  }
+  return out;
+}

@@ -54,6 +54,7 @@ export {
   type PredictionFilter,
 } from './predictions.js';
 export { IMAGENET_1K_LABELS, indexLabels, labelSet, labelSetNames, registerLabelSet, resolveLabelNames } from './labels.js';
+export { compareDtypes, type CompareDtypesOptions, type DtypeComparison } from './compare-dtypes.js';
 export { describeModelConfig, pretrainedFieldsFromTimm, type ModelDescription } from './model-config.js';
 export { registerBackend, registeredBackends, resolveBackend, resolveBackendChoice, type Backend, type BackendSession, type SessionOptions } from '@vitzoo/runtime';
 export {

@@ -10,8 +10,9 @@ import { EXIT } from '../exit.js';
 import { positiveInteger } from '../option-values.js';
 import { DEFAULT_MODEL } from '../model-dir.js';
 import { createModelLoader, type ModelSourceFlags } from '../model-loading.js';
+import { addPrecisionOptions, precisionOptions, type PrecisionFlags } from '../precision-options.js';
 
-interface ClassifyCommandOptions extends ModelSourceFlags {
+interface ClassifyCommandOptions extends ModelSourceFlags, PrecisionFlags {
   model: string[];
   combine: string;
   topK: string;
@@ -74,7 +75,7 @@ class LabelLookup {
 const IMAGE_EXTENSIONS = /\.(png|jpe?g|webp|gif|tiff?|avif|heic|heif)$/i;
 
 /** Image arguments with folders expanded to the image files in them (by extension, sorted by name; not recursive). */
-async function expandImageArguments(images: readonly string[], cwd: string): Promise<string[]> {
+export async function expandImageArguments(images: readonly string[], cwd: string): Promise<string[]> {
   const out: string[] = [];
   for (const image of images) {
     const info = await stat(resolve(cwd, image)).catch(() => null);
@@ -94,8 +95,7 @@ function formatPredictions(predictions: readonly Prediction[]): string {
 }
 
 export function registerClassify(program: Command, context: CommandContext): void {
-  program
-    .command('classify')
+  addPrecisionOptions(program.command('classify'))
     .description('classify images with a model (default: the bundled digits ViT, models/digits-vit)')
     .argument('<images...>', 'image files (JPEG, PNG, WebP, GIF, TIFF, AVIF) or folders of them')
     .option('-m, --model <name|dir>', `model folder (timm hub layout or fixture case) or bundled model name (default ${DEFAULT_MODEL}, from the repository's models/); repeat it for an ensemble`, (value: string, previous: string[]) => [...previous, value], [] as string[])
@@ -124,6 +124,7 @@ export function registerClassify(program: Command, context: CommandContext): voi
         throw new InvalidArgumentError('--threshold', `--threshold must be a probability between 0 and 1, got '${options.threshold}'.`);
       }
       const maxPixels = options.maxPixels === undefined ? undefined : positiveInteger(options.maxPixels, '--max-pixels');
+      const precision = precisionOptions(options);
       const registry = await context.registry();
       const loader = createModelLoader(context, registry, options);
       const names = options.model.length > 0 ? options.model : [undefined];
@@ -139,7 +140,7 @@ export function registerClassify(program: Command, context: CommandContext): voi
       const members: Model[] = [];
       let model: Model | Ensemble;
       try {
-        for (const name of names) members.push(await loader.load(name, { backend, batchSize, weights: options.weights ? resolve(io.cwd, options.weights) : undefined }));
+        for (const name of names) members.push(await loader.load(name, { backend, batchSize, ...precision, weights: options.weights ? resolve(io.cwd, options.weights) : undefined }));
         // Several models: an ensemble, each member preprocessing the images its own way.
         model = members.length === 1 ? members[0]! : createEnsemble(members, { combine: options.combine as EnsembleCombine });
       } catch (error) {

@@ -2,10 +2,11 @@ import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { Option } from 'commander';
 import { resolve } from 'node:path';
-import { DTYPES, HEAD_OUTPUT_NAMES, InvalidArgumentError, UnsupportedError, type Dtype } from '@vitzoo/core';
+import { HEAD_OUTPUT_NAMES, InvalidArgumentError, UnsupportedError } from '@vitzoo/core';
 import { createNodeFileSource, loadGraph } from '@vitzoo/pipeline/node';
 import { JSON_FORMAT_VERSION } from '../exit.js';
 import { writeFileAtomic } from '../write-file.js';
+import { addPrecisionOptions, precisionOptions, type PrecisionFlags } from '../precision-options.js';
 
 /** `--outputs a,b`: output names or the groups 'attention' / 'intermediates' (checked against the architecture when converting). */
 function parseOutputs(value: string): string[] {
@@ -15,8 +16,7 @@ function parseOutputs(value: string): string[] {
 }
 
 export function registerConvert(program: Command, context: CommandContext): void {
-  program
-    .command('convert')
+  addPrecisionOptions(program.command('convert'))
     .description('build the ONNX graph of a model folder (fixture case or timm hub layout)')
     .argument('<model-dir>', 'folder with config.json and model.safetensors')
     .requiredOption('-o, --output <file>', 'where to write the .onnx file (written atomically)')
@@ -25,10 +25,10 @@ export function registerConvert(program: Command, context: CommandContext): void
     )
     .option('--allow-non-finite', 'build even when the weights hold NaN or ±Inf (refused by default)')
     .option('--weights <file>', 'weights file to use instead of model.safetensors')
-    .addOption(new Option('--dtype <name>', 'precision of the weights in the graph').choices(DTYPES).default('fp32'))
     .option('--json', 'print a JSON summary')
-    .action(async (dir: string, options: { output: string; outputs: string; weights?: string; dtype: Dtype; json?: boolean; allowNonFinite?: boolean }) => {
+    .action(async (dir: string, options: PrecisionFlags & { output: string; outputs: string; weights?: string; json?: boolean; allowNonFinite?: boolean }) => {
       const outputs = parseOutputs(options.outputs);
+      const precision = precisionOptions(options);
       const registry = await context.registry();
       const started = performance.now();
       // The one loader (@vitzoo/pipeline), stopped before the session: the graph it would run.
@@ -36,7 +36,7 @@ export function registerConvert(program: Command, context: CommandContext): void
         registry,
         fileSource: createNodeFileSource({ cwd: context.io.cwd }),
         outputs,
-        dtype: options.dtype,
+        ...precision,
         graphCache: false,
         ...(options.allowNonFinite ? { allowNonFinite: true } : {}),
         ...(options.weights ? { weights: resolve(context.io.cwd, options.weights) } : {}),
@@ -52,13 +52,14 @@ export function registerConvert(program: Command, context: CommandContext): void
         output: outputPath,
         bytes,
         architecture,
+        dtype: loaded.dtype,
         inputs: graph.inputs,
         outputs: graph.outputs,
         seconds: Number(seconds.toFixed(3)),
       };
       if (options.json) context.io.stdout(`${JSON.stringify(summary)}\n`);
       else {
-        context.io.stdout(`wrote ${outputPath} (${(bytes / 1e6).toFixed(1)} MB, ${architecture}) in ${seconds.toFixed(2)} s\n`);
+        context.io.stdout(`wrote ${outputPath} (${(bytes / 1e6).toFixed(1)} MB, ${architecture}, ${loaded.dtype}) in ${seconds.toFixed(2)} s\n`);
         for (const o of graph.outputs) context.io.stdout(`  output ${o.name} [${o.shape.join(', ')}]\n`);
       }
     });

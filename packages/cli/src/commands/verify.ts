@@ -1,8 +1,8 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { resolve } from 'node:path';
 import { findCases, verifyCase, type CaseReport } from '@vitzoo/conformance';
-import { InvalidArgumentError } from '@vitzoo/core';
+import { DTYPES, InvalidArgumentError, type Dtype } from '@vitzoo/core';
 import { createIsolatedNodeBackend } from '@vitzoo/runtime-node/isolated';
 import { EXIT, JSON_FORMAT_VERSION } from '../exit.js';
 import type { CliIo } from '../io.js';
@@ -13,11 +13,12 @@ function formatDiff(value: number): string {
 
 function printCase(io: CliIo, report: CaseReport): void {
   const label = { pass: 'PASS', fail: 'FAIL', error: 'ERROR', 'not-implemented': 'NOT IMPLEMENTED', crashed: `CRASHED (${report.signal})` }[report.status];
-  io.stdout(`${label}  ${report.case} (${report.architecture ?? '?'})\n`);
+  io.stdout(`${label}  ${report.case} (${report.architecture ?? '?'}${report.dtype === 'fp32' ? '' : `, ${report.dtype}`})\n`);
   const width = Math.max(10, ...report.comparisons.map((c) => c.output.length));
   for (const c of report.comparisons) {
     const which = c.sample === undefined ? `batch ${c.batch}` : `sample ${c.sample}`;
-    io.stdout(`  ${c.output.padEnd(width)} ${which.padEnd(8)}  max |diff| ${formatDiff(c.maxAbsDiff)}  ${c.passed ? 'ok' : `> ${c.tolerance}`}\n`);
+    const topOne = c.topOne ? `  top-1 ${c.topOne.equal}/${c.topOne.total}${c.topOne.required && c.topOne.equal < c.topOne.total ? ' (must all agree)' : ''}` : '';
+    io.stdout(`  ${c.output.padEnd(width)} ${which.padEnd(8)}  max |diff| ${formatDiff(c.maxAbsDiff)}  ${c.maxAbsDiff <= c.tolerance ? 'ok' : `> ${c.tolerance}`}${topOne}\n`);
   }
   if (report.error) io.stdout(`  ${String(report.error.message)}\n`);
 }
@@ -29,7 +30,8 @@ export function registerVerify(program: Command, context: CommandContext): void 
     .argument('<case-dirs...>', 'case folders (config.json, model.safetensors, context.io.safetensors) or folders of cases')
     .option('--json', 'print one JSON document (format documented in the README)')
     .option('--weights <file>', 'weights file to use instead of model.safetensors (one case only)')
-    .action(async (dirs: string[], options: { json?: boolean; weights?: string }) => {
+    .addOption(new Option('--dtype <name>', 'precision of the built graph; below fp32 the logits are checked against the bounds in the README').choices(DTYPES).default('fp32'))
+    .action(async (dirs: string[], options: { json?: boolean; weights?: string; dtype: Dtype }) => {
       const registry = await context.registry();
       const cases: string[] = [];
       for (const dir of dirs) cases.push(...(await findCases(resolve(context.io.cwd, dir))));
@@ -41,7 +43,7 @@ export function registerVerify(program: Command, context: CommandContext): void 
       const backend = createIsolatedNodeBackend();
       try {
         for (const dir of cases) {
-          const report = await verifyCase(dir, { registry, backend, weights: options.weights ? resolve(context.io.cwd, options.weights) : undefined });
+          const report = await verifyCase(dir, { registry, backend, weights: options.weights ? resolve(context.io.cwd, options.weights) : undefined, dtype: options.dtype });
           reports.push(report);
           if (!options.json) printCase(context.io, report);
         }
