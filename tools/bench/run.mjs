@@ -7,6 +7,7 @@ const suites = [
   ['deit-vs-torch', './src/deit-vs-torch.mjs'],
   ['conversion', './src/conversion.mjs'],
   ['architectures', './src/architectures.mjs'],
+  ['precision', './src/precision-bench.mjs'],
   ['preprocess', './src/preprocess-bench.mjs'],
   ['classify', './src/classify-bench.mjs'],
   ['browser', './src/browser-bench.mjs'],

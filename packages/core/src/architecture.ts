@@ -104,6 +104,8 @@ export interface BuiltGraph {
    * graphs built another way, which `convertCheckpoint` then only accepts as fp32.
    */
   dtype?: Dtype;
+  /** q4 graphs: the block size asked for (a Linear whose K it does not divide uses a smaller one). */
+  q4BlockSize?: number;
   inputs: readonly GraphValueInfo[];
   outputs: readonly GraphValueInfo[];
   /** Total size of the ONNX bytes. */

@@ -31,9 +31,9 @@ export interface DtypeComparison {
   maxLogitDiff: number;
   /** Cosine similarity of each image's embedding (`pre_logits`) with fp32's: the smallest and the mean; null when the architecture has no pre_logits. */
   embeddingCosine: { min: number; mean: number } | null;
-  /** Median milliseconds per image of `forward` on a batch, and as a fraction of fp32's (measured interleaved). */
-  msPerImage: number;
-  speedRatio: number;
+  /** Median milliseconds per image of `forward` on a batch, and as a fraction of fp32's (measured interleaved); null when `runs` is 0. */
+  msPerImage: number | null;
+  speedRatio: number | null;
 }
 
 export interface CompareDtypesOptions {
@@ -48,7 +48,7 @@ export interface CompareDtypesOptions {
   q4BlockSize?: number;
   /** Images per inference call (default 32); the timing runs one such batch. */
   batchSize?: number;
-  /** Timed runs per dtype after one warm-up, interleaved across dtypes (default 5). */
+  /** Timed runs per dtype after one warm-up, interleaved across dtypes (default 5; 0: no timing). */
   runs?: number;
   sessionOptions?: SessionOptions;
   signal?: AbortSignal;
@@ -85,7 +85,7 @@ export async function compareDtypes(options: CompareDtypesOptions): Promise<Dtyp
   const batchSize = options.batchSize ?? 32;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError('batchSize', `batchSize must be a positive integer, got ${String(batchSize)}.`);
   const runs = options.runs ?? 5;
-  if (!Number.isSafeInteger(runs) || runs < 1) throw new InvalidArgumentError('runs', `runs must be a positive integer, got ${String(runs)}.`);
+  if (!Number.isSafeInteger(runs) || runs < 0) throw new InvalidArgumentError('runs', `runs must be a whole number (0: no timing), got ${String(runs)}.`);
   const supported = options.architecture.supportedOutputs ?? HEAD_OUTPUT_NAMES;
   const outputs: OutputName[] = supported.includes('pre_logits') ? ['logits', 'pre_logits'] : ['logits'];
   const images = pixels.shape[0]!;
@@ -105,7 +105,7 @@ export async function compareDtypes(options: CompareDtypesOptions): Promise<Dtyp
     }
     const timingBatch = sliceRows(pixels, 0, Math.min(batchSize, images));
     const times = built.map(() => [] as number[]);
-    for (let round = 0; round <= runs; round++) {
+    for (let round = 0; runs > 0 && round <= runs; round++) {
       for (const [index, entry] of built.entries()) {
         options.signal?.throwIfAborted();
         const started = performance.now();
@@ -114,12 +114,12 @@ export async function compareDtypes(options: CompareDtypesOptions): Promise<Dtyp
       }
     }
     const reference = built[0]!;
-    const referenceMs = median(times[0]!);
+    const referenceMs = runs > 0 ? median(times[0]!) : null;
     const referenceTop = argmaxRows(reference.results.logits!);
     return built.map((entry, index) => {
       const top = argmaxRows(entry.results.logits!);
       const cosines = entry.results.pre_logits ? rowCosines(entry.results.pre_logits, reference.results.pre_logits!) : null;
-      const msPerImage = median(times[index]!);
+      const msPerImage = referenceMs === null ? null : median(times[index]!);
       return {
         dtype: entry.dtype,
         bytes: entry.bytes,
@@ -128,7 +128,7 @@ export async function compareDtypes(options: CompareDtypesOptions): Promise<Dtyp
         maxLogitDiff: maxAbsDifference(entry.results.logits!, reference.results.logits!),
         embeddingCosine: cosines ? { min: Math.min(...cosines), mean: cosines.reduce((sum, value) => sum + value, 0) / cosines.length } : null,
         msPerImage,
-        speedRatio: msPerImage / referenceMs,
+        speedRatio: msPerImage === null || referenceMs === null ? null : msPerImage / referenceMs,
       };
     });
   } finally {

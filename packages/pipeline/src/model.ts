@@ -16,7 +16,7 @@ import {
   type Tensor,
 } from '@vitzoo/core';
 import { createTransform, type ImageTransform, type RawImage } from '@vitzoo/preprocess';
-import type { Backend, BackendSession, SessionOptions } from '@vitzoo/runtime';
+import { checkPrecisionRuns, type Backend, type BackendSession, type SessionOptions } from '@vitzoo/runtime';
 import { explainOutput, heatGrids, placeHeatGrids, type ExplainMethod, type Heatmap } from './explain.js';
 import { resolveLabelNames } from './labels.js';
 import { predictionsFromLogits, resolvePredictionFilter, type ClassifyOptions, type Prediction } from './predictions.js';
@@ -188,6 +188,7 @@ export class Model {
       }
       numClasses ??= options.numClasses;
     }
+    if (typeof graph !== 'string' && !(graph instanceof Uint8Array)) checkPrecisionRuns(options.backend.name, graph);
     const session = await options.backend.createSession(model, options.sessionOptions);
     try {
       return new Model(session, {

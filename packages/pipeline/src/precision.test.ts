@@ -2,12 +2,13 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { argmaxRows, createRegistry, InvalidArgumentError, maxAbsDifference, parseSafetensors, type Architecture, type Dtype, type Tensor } from '@vitzoo/core';
+import { argmaxRows, convertCheckpoint, createRegistry, InvalidArgumentError, maxAbsDifference, parseSafetensors, UnsupportedError, type Architecture, type Dtype, type Tensor } from '@vitzoo/core';
 import { loadImage } from '@vitzoo/preprocess/node';
 import { nodeBackend } from '@vitzoo/runtime-node';
 import { createDefaultRegistry, vit } from 'vitzoo';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareDtypes } from './compare-dtypes.js';
+import { createModel } from './model.js';
 import { loadModel, loadWeights, readModelFolder } from './node.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -127,6 +128,26 @@ describe('compareDtypes', () => {
       expect(row.embeddingCosine!.mean).toBeLessThanOrEqual(1);
       expect(row.msPerImage).toBeGreaterThan(0);
     }
-    await expect(compareDtypes({ architecture: source.architecture, kwargs: source.kwargs, stateDict: {}, backend: nodeBackend, pixels, runs: 0 })).rejects.toThrow(/runs must be a positive integer/);
+    await expect(compareDtypes({ architecture: source.architecture, kwargs: source.kwargs, stateDict: {}, backend: nodeBackend, pixels, runs: -1 })).rejects.toThrow(/runs must be a whole number/);
+    const untimed = await compareDtypes({ architecture: source.architecture, kwargs: source.kwargs, stateDict: await loadWeights(source.weights), backend: nodeBackend, pixels, dtypes: ['fp16'], runs: 0 });
+    expect(untimed.map((row) => [row.dtype, row.msPerImage, row.speedRatio])).toEqual([['fp32', null, null], ['fp16', null, null]]);
+  });
+});
+
+describe('a precision a backend would run wrong is refused when the session is created', () => {
+  it('WebGPU and q4 blocks over 32: a typed error naming the block sizes that run; blocks of 32 open', async () => {
+    const source = await readModelFolder(`${root}models/digits-vit`, registry);
+    const stateDict = await loadWeights(source.weights);
+    let sessions = 0;
+    // The WebGPU backend's name in front of onnxruntime-node: what matters is the name the check sees.
+    const webgpu = { ...nodeBackend, name: 'webgpu', createSession: (...args: Parameters<typeof nodeBackend.createSession>) => (sessions++, nodeBackend.createSession(...args)) };
+    const graph = (q4BlockSize: number) => convertCheckpoint({ architecture: source.architecture, kwargs: source.kwargs, stateDict, dtype: 'q4', q4BlockSize });
+    await expect(createModel({ graph: graph(64), backend: webgpu })).rejects.toSatisfy(
+      (error: unknown) => UnsupportedError.isInstance(error) && /q4BlockSize 64 give wrong numbers on WebGPU/.test((error as Error).message),
+    );
+    expect(sessions).toBe(0);
+    await (await createModel({ graph: graph(32), backend: webgpu })).dispose();
+    await (await createModel({ graph: graph(64), backend: nodeBackend })).dispose();
+    expect(sessions).toBe(1);
   });
 });

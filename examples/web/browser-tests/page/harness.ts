@@ -21,6 +21,7 @@ import { createDefaultRegistry } from 'vitzoo';
 import { runContract } from './contract.js';
 import { kernelProbes } from './kernels.js';
 import { sweepSample } from './sweep.js';
+import { digitsAtPrecision } from './precision.js';
 
 const parameters = new URLSearchParams(location.search);
 const wasmPathsParameter = parameters.get('wasmPaths');
@@ -247,7 +248,7 @@ async function trainHeadInPage(base: string, imageUrls: string[], labels: number
   }
 }
 
-const harness = { environment, contract, resolve, verifyCase, decodeParity, benchmarkCase, kernelProbes, sweepSample, classifyFolder, trainHeadInPage };
+const harness = { environment, contract, resolve, verifyCase, decodeParity, benchmarkCase, kernelProbes, sweepSample, classifyFolder, trainHeadInPage, digitsAtPrecision };
 declare global {
   interface Window {
     vitzooHarness: typeof harness;

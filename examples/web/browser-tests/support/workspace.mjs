@@ -5,6 +5,8 @@ import { join } from 'node:path';
 /** The repository root. */
 export const repositoryRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 export const fixturesDirectory = join(repositoryRoot, 'fixtures');
+/** The bundled models (models/digits-vit, models/digits-deit). */
+export const modelsDirectory = join(repositoryRoot, 'models');
 export const webExampleDirectory = join(repositoryRoot, 'examples', 'web');
 
 /**

@@ -40,8 +40,8 @@ function printTable(context: CommandContext, rows: readonly DtypeComparison[]): 
     `${row.topOne.equal}/${row.topOne.total}`,
     row.maxLogitDiff.toExponential(2),
     row.embeddingCosine ? `${row.embeddingCosine.min.toFixed(5)} / ${row.embeddingCosine.mean.toFixed(5)}` : '-',
-    row.msPerImage.toFixed(2),
-    row.speedRatio.toFixed(2),
+    row.msPerImage === null ? '-' : row.msPerImage.toFixed(2),
+    row.speedRatio === null ? '-' : row.speedRatio.toFixed(2),
   ]);
   const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column]!.length)));
   for (const line of [header, ...lines]) context.io.stdout(`${line.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()}\n`);

@@ -284,6 +284,6 @@ export class GraphLayers {
       if (!output) throw new InvalidArgumentError('outputs', `Architecture '${this.architecture}' did not produce the requested output '${name}'.`);
       this.g.output(output.value, name, 'float32', output.shape);
     }
-    return { ...toBuiltGraph(this.g.build()), dtype: this.dtype };
+    return { ...toBuiltGraph(this.g.build()), dtype: this.dtype, ...(this.dtype === 'q4' ? { q4BlockSize: this.q4BlockSize } : {}) };
   }
 }

@@ -41,10 +41,10 @@ function linear64(x: ArrayLike<number>, weight: ArrayLike<number>, bias: ArrayLi
 /**
  * MatMulNBits' B read as onnxruntime's operator docs describe it: B [N, n_blocks, blob_size] uint8,
  * element k of column n in block ⌊k / block_size⌋, byte (k mod block_size) / 2, low nibble first;
- * scales [N · n_blocks]; zero_points [N · ⌈n_blocks / 2⌉], two per byte, low nibble first.
- * Returns W [N, K] dequantized: (q − zero point) · scale.
+ * scales [N · n_blocks]; zero_points [N · ⌈n_blocks / 2⌉], two per byte, low nibble first, or
+ * absent: 2^(bits − 1) = 8. Returns W [N, K] dequantized: (q − zero point) · scale.
  */
-function dequantizeMatMulNBits(b: Uint8Array, scales: Float32Array, zeroPoints: Uint8Array, n: number, k: number, blockSize: number): Float64Array {
+function dequantizeMatMulNBits(b: Uint8Array, scales: Float32Array, zeroPoints: Uint8Array | null, n: number, k: number, blockSize: number): Float64Array {
   const blocks = Math.ceil(k / blockSize);
   const blob = blockSize / 2;
   const zeroPointStride = Math.ceil(blocks / 2);
@@ -55,8 +55,8 @@ function dequantizeMatMulNBits(b: Uint8Array, scales: Float32Array, zeroPoints: 
       const within = index % blockSize;
       const byte = b[column * blocks * blob + block * blob + Math.floor(within / 2)]!;
       const q = within % 2 === 0 ? byte & 15 : byte >> 4;
-      const zeroByte = zeroPoints[column * zeroPointStride + Math.floor(block / 2)]!;
-      const zero = block % 2 === 0 ? zeroByte & 15 : zeroByte >> 4;
+      const zeroByte = zeroPoints ? zeroPoints[column * zeroPointStride + Math.floor(block / 2)]! : 8;
+      const zero = !zeroPoints ? 8 : block % 2 === 0 ? zeroByte & 15 : zeroByte >> 4;
       out[column * k + index] = (q - zero) * scales[column * blocks + block]!;
     }
   }
@@ -90,6 +90,10 @@ function decode(bytes: Uint8Array) {
     metadataProps: { key: string; value: string }[];
     graph: { node: { opType: string; domain: string; input: string[]; attribute: { name: string; i: number }[] }[]; initializer: Initializer[] };
   };
+}
+
+function optionalInitializer(model: ReturnType<typeof decode>, name: string): Initializer | undefined {
+  return model.graph.initializer.find((init) => init.name === name);
 }
 
 function initializer(model: ReturnType<typeof decode>, name: string): Initializer {
@@ -136,29 +140,38 @@ function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<number>
 
 describe('q4: MatMulNBits packing', () => {
   test('block size: the requested one, halved until it divides K (WebGPU cannot pad), none below 16', () => {
-    expect(q4Layout(8, 768, 32)).toEqual({ rows: 8, columns: 768, blockSize: 32, blocks: 24 });
-    expect(q4Layout(8, 48, 32)).toEqual({ rows: 8, columns: 48, blockSize: 16, blocks: 3 });
-    expect(q4Layout(8, 192, 128)).toEqual({ rows: 8, columns: 192, blockSize: 64, blocks: 3 });
+    expect(q4Layout(8, 768, 32)).toEqual({ rows: 8, columns: 768, blockSize: 32, blocks: 24, zeroPoints: true });
+    expect(q4Layout(8, 48, 32)).toEqual({ rows: 8, columns: 48, blockSize: 16, blocks: 3, zeroPoints: true });
+    expect(q4Layout(8, 192, 128)).toEqual({ rows: 8, columns: 192, blockSize: 64, blocks: 3, zeroPoints: true });
+    // zero-point bytes N·⌈blocks/2⌉ must be a multiple of 4 (WebGPU reads them as 32-bit words), else symmetric
+    expect(q4Layout(10, 64, 32)).toEqual({ rows: 10, columns: 64, blockSize: 32, blocks: 2, zeroPoints: false });
+    expect(q4Layout(10, 128, 32)).toEqual({ rows: 10, columns: 128, blockSize: 32, blocks: 4, zeroPoints: true });
+    expect(q4Layout(1000, 768, 32)!.zeroPoints).toBe(true);
     expect(q4Layout(8, 92, 32)).toBeNull();
     expect(q4Layout(8, 4, 16)).toBeNull();
   });
 
   test('the written B, scales and zero points, read as the operator docs describe them, dequantize to within half a step of every weight', () => {
-    for (const [n, k, requested] of [[5, 48, 32], [3, 96, 32], [4, 256, 64], [2, 160, 32]] as const) {
+    // asymmetric blocks of 16, 32 and 64, and symmetric ones (10 outputs × 1 zero-point byte)
+    for (const [n, k, requested] of [[5, 48, 32], [4, 96, 32], [4, 256, 64], [2, 160, 32], [10, 64, 32], [3, 32, 32]] as const) {
       const { weight, bytes } = linearGraph(k, n, 'q4', { q4BlockSize: requested });
       const model = decode(bytes);
       const node = model.graph.node.find((candidate) => candidate.opType === 'MatMulNBits')!;
       const attribute = (name: string) => node.attribute.find((a) => a.name === name)!.i;
       const blockSize = attribute('block_size');
-      expect(blockSize).toBe(q4Layout(n, k, requested)!.blockSize);
+      const layout = q4Layout(n, k, requested)!;
+      expect(blockSize).toBe(layout.blockSize);
       expect([attribute('K'), attribute('N'), attribute('bits')]).toEqual([k, n, 4]);
       const blocks = k / blockSize;
       const b = initializer(model, 'fc.weight');
       expect(b.dims).toEqual([n, blocks, blockSize / 2]);
       const scales = typed.float32(initializer(model, 'fc.weight_scale').rawData);
-      const zeroPoints = typed.uint8(initializer(model, 'fc.weight_zero_point').rawData);
+      const zeroPointTensor = optionalInitializer(model, 'fc.weight_zero_point');
+      expect(zeroPointTensor !== undefined).toBe((n * Math.ceil(blocks / 2)) % 4 === 0);
+      expect(node.input).toHaveLength(zeroPointTensor ? 4 : 3);
+      const zeroPoints = zeroPointTensor ? typed.uint8(zeroPointTensor.rawData) : null;
       expect(scales).toHaveLength(n * blocks);
-      expect(zeroPoints).toHaveLength(n * Math.ceil(blocks / 2));
+      if (zeroPoints) expect(zeroPoints).toHaveLength(n * Math.ceil(blocks / 2));
       const dequantized = dequantizeMatMulNBits(typed.uint8(b.rawData), scales, zeroPoints, n, k, blockSize);
       for (let column = 0; column < n; column++) {
         for (let block = 0; block < blocks; block++) {
@@ -171,10 +184,13 @@ describe('q4: MatMulNBits packing', () => {
             max = Math.max(max, w);
           }
           const scale = scales[column * blocks + block]!;
-          expect(scale).toBeCloseTo((max - min) / 15, 6);
+          // symmetric: the weight of largest magnitude, m, is exactly −8 steps: scale = m / −8
+          expect(scale).toBeCloseTo(zeroPoints ? (max - min) / 15 : (-min >= max ? min : max) / -8, 6);
           for (let i = 0; i < blockSize; i++) {
             const index = column * k + block * blockSize + i;
-            expect(Math.abs(dequantized[index]! - weight[index]!)).toBeLessThanOrEqual(scale / 2 + 1e-6);
+            // a symmetric block reaches only +7 steps on the side opposite m: one step there
+            const clipped = !zeroPoints && weight[index]! / scale > 7.5;
+            expect(Math.abs(dequantized[index]! - weight[index]!)).toBeLessThanOrEqual(Math.abs(scale) * (clipped ? 1 : 0.5) + 1e-6);
           }
         }
       }
@@ -182,26 +198,31 @@ describe('q4: MatMulNBits packing', () => {
   });
 
   test('the exported quantizer is the one written into the graph (memoised parameters, produced while writing)', () => {
-    const [n, k] = [6, 64];
+    const [n, k] = [8, 64];
     const { weight, bytes } = linearGraph(k, n, 'q4');
     const layout = q4Layout(n, k, 32)!;
+    expect(layout.zeroPoints).toBe(true);
     const parameters = q4Parameters(weight, layout);
     const model = decode(bytes);
     expect(typed.uint8(initializer(model, 'fc.weight').rawData)).toEqual(quantizeQ4(weight, layout, parameters));
     expect(typed.float32(initializer(model, 'fc.weight_scale').rawData)).toEqual(parameters.scales);
     expect(typed.uint8(initializer(model, 'fc.weight_zero_point').rawData)).toEqual(parameters.zeroPoints);
+    const symmetric = q4Layout(10, 64, 32)!;
+    const { bytes: symmetricBytes } = linearGraph(64, 10, 'q4');
+    expect(typed.uint8(initializer(decode(symmetricBytes), 'fc.weight').rawData)).toEqual(quantizeQ4(values(640, 7), symmetric, q4Parameters(values(640, 7), symmetric)));
     expect(model.metadataProps).toEqual(expect.arrayContaining([{ key: 'vitzoo.dtype', value: 'q4' }, { key: 'vitzoo.q4_block_size', value: '32' }]));
   });
 
   test('onnxruntime-node computes x · dequantized(W)ᵀ + b (float64 reference from the documented layout)', async () => {
-    for (const [n, k] of [[10, 48], [12, 64]] as const) {
+    for (const [n, k] of [[10, 48], [12, 64], [10, 64]] as const) {
       const { weight, bias, bytes } = linearGraph(k, n, 'q4');
       const model = decode(bytes);
       const blockSize = q4Layout(n, k, 32)!.blockSize;
+      const zeroPoints = optionalInitializer(model, 'fc.weight_zero_point');
       const dequantized = dequantizeMatMulNBits(
         typed.uint8(initializer(model, 'fc.weight').rawData),
         typed.float32(initializer(model, 'fc.weight_scale').rawData),
-        typed.uint8(initializer(model, 'fc.weight_zero_point').rawData),
+        zeroPoints ? typed.uint8(zeroPoints.rawData) : null,
         n,
         k,
         blockSize,
@@ -209,7 +230,7 @@ describe('q4: MatMulNBits packing', () => {
       const x = values(6 * k, 3);
       const output = await run(bytes, x, k);
       expect(maxRelativeError(output.data as Float32Array, linear64(x, dequantized, bias, 6, k, n))).toBeLessThan(1e-5);
-      expect(maxRelativeError(dequantized, weight)).toBeLessThan(1 / 15);
+      expect(maxRelativeError(dequantized, weight)).toBeLessThan(1 / 8);
     }
   });
 

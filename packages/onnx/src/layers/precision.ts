@@ -135,10 +135,20 @@ export interface Q4Layout {
   blockSize: number;
   /** Blocks per output feature: K / blockSize. */
   blocks: number;
+  /**
+   * Whether the blocks are asymmetric, with a zero point each (packed two per byte, N·⌈blocks/2⌉
+   * bytes). WebGPU's MatMulNBits reads the zero points as 32-bit words and fails ("cannot convert
+   * shape") unless their byte count is a multiple of 4 (a 10-class head with 2 blocks has 10): such
+   * a Linear gets symmetric blocks and the kernel's default zero point, 8.
+   */
+  zeroPoints: boolean;
 }
 
 /** Smallest block MatMulNBits takes. */
 const MIN_Q4_BLOCK_SIZE = 16;
+
+/** The zero point MatMulNBits uses when none is given (2^(bits−1)). */
+export const Q4_DEFAULT_ZERO_POINT = 8;
 
 /**
  * The layout of a Linear [rows, columns] in a q4 graph: the requested block size, halved (down to
@@ -147,28 +157,33 @@ const MIN_Q4_BLOCK_SIZE = 16;
  */
 export function q4Layout(rows: number, columns: number, requestedBlockSize: number): Q4Layout | null {
   for (let blockSize = requestedBlockSize; blockSize >= MIN_Q4_BLOCK_SIZE; blockSize /= 2) {
-    if (columns % blockSize === 0) return { rows, columns, blockSize, blocks: columns / blockSize };
+    if (columns % blockSize !== 0) continue;
+    const blocks = columns / blockSize;
+    return { rows, columns, blockSize, blocks, zeroPoints: (rows * Math.ceil(blocks / 2)) % 4 === 0 };
   }
   return null;
 }
 
-/** Per-block quantization parameters of a q4 weight: `scales` [N·blocks] and packed `zeroPoints` [N·⌈blocks/2⌉]. */
+/** Per-block quantization parameters of a q4 weight: `scales` [N·blocks] and, for asymmetric layouts, packed `zeroPoints` [N·⌈blocks/2⌉]. */
 export interface Q4Parameters {
   scales: Float32Array;
-  zeroPoints: Uint8Array;
+  zeroPoints: Uint8Array | null;
 }
 
 /**
- * Asymmetric 4-bit parameters per block of `blockSize` weights along K (as ONNX Runtime's
- * MatMul4BitsQuantizer, MlasQuantizeBlockwise): the range [min(0, min w), max(0, max w)] is mapped
- * onto 0…15: scale = (max − min) / 15, zero point = round(−min / scale). Zero points are packed two
- * per byte, the even block in the low nibble; each output feature starts a new byte.
+ * 4-bit parameters per block of `blockSize` weights along K (as ONNX Runtime's
+ * MatMul4BitsQuantizer / MlasQuantizeBlockwise):
+ * - asymmetric (`layout.zeroPoints`): the range [min(0, min w), max(0, max w)] is mapped onto
+ *   0…15: scale = (max − min) / 15, zero point = round(−min / scale); zero points packed two per
+ *   byte, the even block in the low nibble, each output feature starting a new byte;
+ * - symmetric: scale = m / −8 for the weight m of largest magnitude (m is then exactly q = 0),
+ *   zero point 8 (not stored).
  */
 export function q4Parameters(values: Float32Array, layout: Q4Layout): Q4Parameters {
   const { rows, columns, blockSize, blocks } = layout;
   const scales = new Float32Array(rows * blocks);
   const zeroPointBytes = Math.ceil(blocks / 2);
-  const zeroPoints = new Uint8Array(rows * zeroPointBytes);
+  const zeroPoints = layout.zeroPoints ? new Uint8Array(rows * zeroPointBytes) : null;
   for (let r = 0; r < rows; r++) {
     for (let b = 0; b < blocks; b++) {
       let min = 0;
@@ -179,18 +194,23 @@ export function q4Parameters(values: Float32Array, layout: Q4Layout): Q4Paramete
         if (w < min) min = w;
         if (w > max) max = w;
       }
-      const scale = Math.fround((max - min) / 15);
-      const zeroPoint = scale === 0 ? 0 : Math.min(15, Math.max(0, roundHalfToEven(-min / scale)));
-      scales[r * blocks + b] = scale;
-      zeroPoints[r * zeroPointBytes + (b >> 1)]! |= b % 2 === 0 ? zeroPoint : zeroPoint << 4;
+      if (zeroPoints) {
+        const scale = Math.fround((max - min) / 15);
+        const zeroPoint = scale === 0 ? 0 : Math.min(15, Math.max(0, roundHalfToEven(-min / scale)));
+        scales[r * blocks + b] = scale;
+        zeroPoints[r * zeroPointBytes + (b >> 1)]! |= b % 2 === 0 ? zeroPoint : zeroPoint << 4;
+      } else {
+        scales[r * blocks + b] = Math.fround((-min >= max ? min : max) / -Q4_DEFAULT_ZERO_POINT);
+      }
     }
   }
   return { scales, zeroPoints };
 }
 
-/** The zero point of block `block` of output feature `row` in packed `zeroPoints`. */
-export function q4ZeroPoint(zeroPoints: Uint8Array, layout: Q4Layout, row: number, block: number): number {
-  const byte = zeroPoints[row * Math.ceil(layout.blocks / 2) + (block >> 1)]!;
+/** The zero point of block `block` of output feature `row` (8 for symmetric layouts). */
+export function q4ZeroPoint(parameters: Q4Parameters, layout: Q4Layout, row: number, block: number): number {
+  if (!parameters.zeroPoints) return Q4_DEFAULT_ZERO_POINT;
+  const byte = parameters.zeroPoints[row * Math.ceil(layout.blocks / 2) + (block >> 1)]!;
   return block % 2 === 0 ? byte & 0x0f : byte >> 4;
 }
 
@@ -206,7 +226,7 @@ export function quantizeQ4(values: Float32Array, layout: Q4Layout, parameters: Q
   for (let r = 0; r < rows; r++) {
     for (let b = 0; b < blocks; b++) {
       const scale = parameters.scales[r * blocks + b]!;
-      const zeroPoint = q4ZeroPoint(parameters.zeroPoints, layout, r, b);
+      const zeroPoint = q4ZeroPoint(parameters, layout, r, b);
       const start = r * columns + b * blockSize;
       const target = (r * blocks + b) * blob;
       for (let i = 0; i < blockSize; i++) {
@@ -223,19 +243,20 @@ function q4MatMul(layers: GraphLayers, x: Value, key: string, bias: Value | null
   const { rows, columns, values } = linearWeights(layers, key);
   const layout = q4Layout(rows, columns, layers.q4BlockSize);
   if (!layout) return null;
-  // The parameters are computed once for the three initializers, written in this order, and let go
+  // The parameters are computed once for the initializers, written in this order, and let go
   // after the last one (computed again if the model is written again).
   let memo: Q4Parameters | undefined;
   const parameters = () => (memo ??= q4Parameters(values(), layout));
-  const weight = g.derivedWeight(key, 'uint8', [rows, layout.blocks, layout.blockSize / 2], () => quantizeQ4(values(), layout, parameters()));
-  const scales = g.derivedWeight(`${key}_scale`, 'float32', [rows * layout.blocks], () => parameters().scales);
-  const zeroPoints = g.derivedWeight(`${key}_zero_point`, 'uint8', [rows * Math.ceil(layout.blocks / 2)], () => {
-    const { zeroPoints } = parameters();
+  const release = <T>(value: T): T => {
     memo = undefined;
-    return zeroPoints;
-  });
+    return value;
+  };
+  const weight = g.derivedWeight(key, 'uint8', [rows, layout.blocks, layout.blockSize / 2], () => quantizeQ4(values(), layout, parameters()));
+  const scales = g.derivedWeight(`${key}_scale`, 'float32', [rows * layout.blocks], () => (layout.zeroPoints ? parameters().scales : release(parameters().scales)));
+  const inputs = [x, weight, scales];
+  if (layout.zeroPoints) inputs.push(g.derivedWeight(`${key}_zero_point`, 'uint8', [rows * Math.ceil(layout.blocks / 2)], () => release(parameters().zeroPoints!)));
   // No bias input: WebGPU's MatMulNBits refuses it (KERNELS.md, rule 6).
-  const product = g.op('MatMulNBits', [x, weight, scales, zeroPoints], { K: columns, N: rows, bits: 4, block_size: layout.blockSize }, { domain: MICROSOFT });
+  const product = g.op('MatMulNBits', inputs, { K: columns, N: rows, bits: 4, block_size: layout.blockSize }, { domain: MICROSOFT });
   return bias ? g.add(product, bias) : product;
 }
 
