@@ -742,6 +742,13 @@ export const KERNEL_PROBES: readonly KernelProbe[] = [
     () => matMulNBitsProbe({ inputShape: [3, 40], n: 8, blockSize: 32, zeroPoints: true }, 1021),
     WRONG_ON_WEBGPU,
   ),
+  // JSEP reads the zero points as 32-bit words (ShapeUtil.convertShape): their byte count must be a multiple of 4.
+  probe(
+    'MatMulNBits/zero-points-not-word-multiple',
+    'N = 10, 2 blocks: 10 bytes of zero points',
+    () => matMulNBitsProbe({ inputShape: [2, 64], n: 10, blockSize: 32, zeroPoints: true }, 1026),
+    errorOnWebGpu('cannot convert shape'),
+  ),
   probe('MatMulNBits/block-16', 'block 16 (the smallest)', () => matMulNBitsProbe({ inputShape: [2, 64], n: 4, blockSize: 16 }, 1031)),
   probe('MatMulNBits/block-64', 'block 64', () => matMulNBitsProbe({ inputShape: [2, 128], n: 4, blockSize: 64 }, 1036), BLOCKS_OF_32_AT_MOST),
   probe('MatMulNBits/block-128', 'block 128', () => matMulNBitsProbe({ inputShape: [2, 256], n: 4, blockSize: 128 }, 1041), BLOCKS_OF_32_AT_MOST),
