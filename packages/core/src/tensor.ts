@@ -151,7 +151,11 @@ export function float16ToFloat32(bits: number): number {
 /** Single → IEEE 754 half precision, round to nearest even (as numpy and torch do). */
 export function float32ToFloat16(value: number): number {
   conversionView.setFloat32(0, value);
-  const x = conversionView.getUint32(0);
+  return float32BitsToFloat16(conversionView.getUint32(0));
+}
+
+/** `float32ToFloat16` of a float32 given by its bit pattern (read many at once through a Uint32Array view). */
+export function float32BitsToFloat16(x: number): number {
   const sign = (x >>> 16) & 0x8000;
   const exponent = (x >>> 23) & 0xff;
   let mantissa = x & 0x7fffff;

@@ -4,7 +4,7 @@ import {
   HEAD_OUTPUT_NAMES,
   InvalidArgumentError,
   elementCount,
-  float32ToFloat16,
+  float32BitsToFloat16,
   isOutputName,
   resolveDtype,
   toFloat32,
@@ -55,8 +55,9 @@ export function transpose2d(data: Float32Array, rows: number, cols: number): Flo
 
 /** float32 values as IEEE half bit patterns (round to nearest even). */
 export function toHalf(values: Float32Array): Uint16Array {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
   const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = float32ToFloat16(values[i]!);
+  for (let i = 0; i < values.length; i++) out[i] = float32BitsToFloat16(bits[i]!);
   return out;
 }
 

@@ -3,7 +3,7 @@ import { createTensor, float16ToFloat32, float32ToFloat16, graphBytes, type Dtyp
 import { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import { ModelProto } from '../schema.js';
 import { GraphLayers } from './graph-layers.js';
-import { INT8_KERNELS, INT8_WEIGHT_LIMIT, int8Scales, q4Layout, q4Parameters, quantizeInt8Transposed, quantizeQ4, type Int8Kernel } from './precision.js';
+import { INT8_KERNELS, INT8_WEIGHT_LIMIT, int8Scales, roundHalfToEven, q4Layout, q4Parameters, quantizeInt8Transposed, quantizeQ4, type Int8Kernel } from './precision.js';
 
 // Independent float64 implementations of what the kernels are documented to compute (ONNX
 // operator specs and onnxruntime's contrib operator docs); nothing here calls precision.ts.
@@ -137,6 +137,15 @@ function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<number>
   for (let i = 0; i < expected.length; i++) max = Math.max(max, Math.abs(actual[i]! - expected[i]!));
   return max / scale;
 }
+
+test('roundHalfToEven rounds halves to the even neighbour, everything else to the nearest', () => {
+  const cases = [[0.5, 0], [1.5, 2], [2.5, 2], [-0.5, 0], [-1.5, -2], [-2.5, -2], [2.4, 2], [2.6, 3], [-2.6, -3], [-2.4, -2], [7.5, 8], [-7.5, -8], [126.5, 126], [0, 0]];
+  for (const [value, expected] of cases) expect(roundHalfToEven(value!) + 0, String(value)).toBe(expected);
+  for (let i = 0; i < 200; i++) {
+    const value = (i - 100) / 7;
+    if (Math.abs(value % 1) !== 0.5) expect(roundHalfToEven(value)).toBe(rint(value));
+  }
+});
 
 describe('q4: MatMulNBits packing', () => {
   test('block size: the requested one, halved until it divides K (WebGPU cannot pad), none below 16', () => {

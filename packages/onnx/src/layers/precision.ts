@@ -22,11 +22,9 @@ const MICROSOFT = 'com.microsoft';
 
 /** Rounds half to even (as numpy, and ONNX's QuantizeLinear / DynamicQuantizeLinear). */
 export function roundHalfToEven(value: number): number {
-  const floor = Math.floor(value);
-  const fraction = value - floor;
-  if (fraction > 0.5) return floor + 1;
-  if (fraction < 0.5) return floor;
-  return floor % 2 === 0 ? floor : floor + 1;
+  // Math.round takes halves up: step back where that made an odd number from a half.
+  const rounded = Math.round(value);
+  return rounded - value === 0.5 && (rounded & 1) !== 0 ? rounded - 1 : rounded;
 }
 
 // ---- int8 ------------------------------------------------------------------------------------
@@ -85,7 +83,10 @@ export function quantizeInt8Transposed(values: Float32Array, rows: number, colum
         const scale = scales[r]!;
         const offset = r * columns;
         for (let c = c0; c < c1; c++) {
-          const q = roundHalfToEven(values[offset + c]! / scale);
+          // roundHalfToEven, inlined (this loop runs once per weight)
+          const value = values[offset + c]! / scale;
+          let q = Math.round(value);
+          if (q - value === 0.5 && (q & 1) !== 0) q--;
           out[c * rows + r] = q > INT8_WEIGHT_LIMIT ? INT8_WEIGHT_LIMIT : q < -INT8_WEIGHT_LIMIT ? -INT8_WEIGHT_LIMIT : q;
         }
       }
@@ -229,9 +230,21 @@ export function quantizeQ4(values: Float32Array, layout: Q4Layout, parameters: Q
       const zeroPoint = q4ZeroPoint(parameters, layout, r, b);
       const start = r * columns + b * blockSize;
       const target = (r * blocks + b) * blob;
-      for (let i = 0; i < blockSize; i++) {
-        const q = scale === 0 ? zeroPoint : Math.min(15, Math.max(0, roundHalfToEven(values[start + i]! / scale) + zeroPoint));
-        out[target + (i >> 1)]! |= i % 2 === 0 ? q : q << 4;
+      if (scale === 0) {
+        out.fill(zeroPoint | (zeroPoint << 4), target, target + blob);
+        continue;
+      }
+      for (let i = 0; i < blockSize; i += 2) {
+        // roundHalfToEven, inlined (this loop runs once per pair of weights)
+        const low = values[start + i]! / scale;
+        let qLow = Math.round(low);
+        if (qLow - low === 0.5 && (qLow & 1) !== 0) qLow--;
+        qLow += zeroPoint;
+        const high = values[start + i + 1]! / scale;
+        let qHigh = Math.round(high);
+        if (qHigh - high === 0.5 && (qHigh & 1) !== 0) qHigh--;
+        qHigh += zeroPoint;
+        out[target + (i >> 1)] = (qLow < 0 ? 0 : qLow > 15 ? 15 : qLow) | ((qHigh < 0 ? 0 : qHigh > 15 ? 15 : qHigh) << 4);
       }
     }
   }
