@@ -325,6 +325,22 @@ describe('fp16: half-precision storage, float32 compute', () => {
   });
 });
 
+test('quantized weights are produced while the graph is written, from the checkpoint tensor (no copy held by the built graph)', () => {
+  for (const dtype of ['fp16', 'int8', 'q4'] as const) {
+    const weight = values(8 * 64, 17);
+    const stateDict: StateDict = { 'fc.weight': createTensor('float32', [8, 64], weight) };
+    const layers = new GraphLayers(stateDict, { architecture: 'test', dtype });
+    layers.produce('logits', layers.linear(layers.g.input('pixel_values', 'float32', [1, 64]), 'fc'), [1, 8]);
+    const graph = layers.finish();
+    // Changing the checkpoint after building changes what is written: nothing was quantized yet.
+    weight.fill(0.25);
+    const stored = initializer(decode(graphBytes(graph)), 'fc.weight');
+    const expected = { fp16: [float32ToFloat16(0.25)], int8: [INT8_WEIGHT_LIMIT], q4: [0xff] }[dtype];
+    const written = dtype === 'fp16' ? typed.uint16(stored.rawData) : dtype === 'int8' ? typed.int8(stored.rawData) : typed.uint8(stored.rawData);
+    expect(new Set(written), dtype).toEqual(new Set(expected));
+  }
+});
+
 test('every dtype is written in the graph metadata and on the built graph', () => {
   for (const dtype of ['fp32', 'fp16', 'int8', 'q4'] as const) {
     const { graph, bytes } = linearGraph(32, 4, dtype);
