@@ -246,18 +246,58 @@ function verticalPass(
 ): Uint8ClampedArray {
   const { start, length, weights, kernelSize } = axis;
   const out = new Uint8ClampedArray(outHeight * rowValues);
-  const accumulator = new Float64Array(rowValues);
   for (let y = 0; y < outHeight; y++) {
-    accumulator.fill(HALF);
     const taps = length[y]!;
     const kernelBase = y * kernelSize;
-    for (let tap = 0; tap < taps; tap++) {
-      const weight = weights[kernelBase + tap]!;
-      const rowBase = (start[y]! - firstSourceRow + tap) * rowValues;
-      for (let i = 0; i < rowValues; i++) accumulator[i] = accumulator[i]! + source[rowBase + i]! * weight;
-    }
+    const rowBase = (start[y]! - firstSourceRow) * rowValues;
     const outBase = y * rowValues;
-    for (let i = 0; i < rowValues; i++) out[outBase + i] = accumulator[i]! >> PRECISION_BITS;
+    // Integer arithmetic as in the horizontal pass (and PIL): partial sums stay inside int32.
+    if (taps <= 8) {
+      // Up to 8 taps (upscaling, and downscaling by up to about 2×: the common case) unrolled, the
+      // weights in locals: about 3× faster than a loop over taps. Missing taps weigh 0 and read the
+      // last real row, so every read is in bounds.
+      const w0 = weights[kernelBase]!;
+      const w1 = taps > 1 ? weights[kernelBase + 1]! : 0;
+      const w2 = taps > 2 ? weights[kernelBase + 2]! : 0;
+      const w3 = taps > 3 ? weights[kernelBase + 3]! : 0;
+      const w4 = taps > 4 ? weights[kernelBase + 4]! : 0;
+      const w5 = taps > 5 ? weights[kernelBase + 5]! : 0;
+      const w6 = taps > 6 ? weights[kernelBase + 6]! : 0;
+      const w7 = taps > 7 ? weights[kernelBase + 7]! : 0;
+      const last = taps - 1;
+      const r0 = rowBase;
+      const r1 = rowBase + Math.min(1, last) * rowValues;
+      const r2 = rowBase + Math.min(2, last) * rowValues;
+      const r3 = rowBase + Math.min(3, last) * rowValues;
+      const r4 = rowBase + Math.min(4, last) * rowValues;
+      const r5 = rowBase + Math.min(5, last) * rowValues;
+      const r6 = rowBase + Math.min(6, last) * rowValues;
+      const r7 = rowBase + Math.min(7, last) * rowValues;
+      for (let i = 0; i < rowValues; i++) {
+        const sum =
+          (HALF +
+            Math.imul(source[r0 + i]!, w0) +
+            Math.imul(source[r1 + i]!, w1) +
+            Math.imul(source[r2 + i]!, w2) +
+            Math.imul(source[r3 + i]!, w3) +
+            Math.imul(source[r4 + i]!, w4) +
+            Math.imul(source[r5 + i]!, w5) +
+            Math.imul(source[r6 + i]!, w6) +
+            Math.imul(source[r7 + i]!, w7)) |
+          0;
+        out[outBase + i] = sum >> PRECISION_BITS;
+      }
+    } else {
+      for (let i = 0; i < rowValues; i++) {
+        let sum = HALF;
+        let index = rowBase + i;
+        for (let tap = 0; tap < taps; tap++) {
+          sum = (sum + Math.imul(source[index]!, weights[kernelBase + tap]!)) | 0;
+          index += rowValues;
+        }
+        out[outBase + i] = sum >> PRECISION_BITS;
+      }
+    }
   }
   return out;
 }
