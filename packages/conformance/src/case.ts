@@ -20,7 +20,7 @@ import {
 import { checkpointGraph } from '@vitzoo/pipeline';
 import { nodeBackend } from '@vitzoo/runtime-node';
 import type { Backend } from '@vitzoo/runtime';
-import { PRECISION_BOUNDS, topOneAgreement } from './precision.js';
+import { logitsBound, PRECISION_BOUNDS, topOneAgreement } from './precision.js';
 import { loadWeights, readRequiredFile } from './weights.js';
 
 /** A model case in the fixture format (config.json, model.safetensors, io.safetensors). */
@@ -168,9 +168,10 @@ export async function verifyCase(dir: string, options: VerifyOptions): Promise<C
     const heads = HEAD_OUTPUT_NAMES.filter((name) => io[name] !== undefined && supported.includes(name));
     if (heads.length === 0) throw new InvalidArgumentError('io', `${ioPath} stores none of the outputs ${supported.join(', ')}.`);
     if (bound && !heads.includes('logits')) throw new InvalidArgumentError('io', `${ioPath} stores no logits, which --dtype ${dtype} is checked on.`);
-    if (bound) report.tolerance = bound.logitsMaxAbsDiff;
-    const runs: CaseRun[] = bound
-      ? [{ outputs: ['logits'], expected: io, tolerance: () => bound.logitsMaxAbsDiff }]
+    const logitsTolerance = bound ? logitsBound(dtype as Exclude<Dtype, 'fp32'>, io.logits!) : undefined;
+    if (logitsTolerance !== undefined) report.tolerance = logitsTolerance;
+    const runs: CaseRun[] = logitsTolerance !== undefined
+      ? [{ outputs: ['logits'], expected: io, tolerance: () => logitsTolerance }]
       : [{ outputs: heads, expected: io, tolerance: () => modelCase.tolerance }];
     const extrasPath = join(dir, 'extras.safetensors');
     if (!bound && (options.extras ?? true) && (await stat(extrasPath).catch(() => null))?.isFile()) {
