@@ -148,21 +148,24 @@ test('roundHalfToEven rounds halves to the even neighbour, everything else to th
 });
 
 describe('q4: MatMulNBits packing', () => {
-  test('block size: the requested one, halved until it divides K (WebGPU cannot pad), none below 16', () => {
-    expect(q4Layout(8, 768, 32)).toEqual({ rows: 8, columns: 768, blockSize: 32, blocks: 24, zeroPoints: true });
-    expect(q4Layout(8, 48, 32)).toEqual({ rows: 8, columns: 48, blockSize: 16, blocks: 3, zeroPoints: true });
-    expect(q4Layout(8, 192, 128)).toEqual({ rows: 8, columns: 192, blockSize: 64, blocks: 3, zeroPoints: true });
+  test('block size: the requested one, halved until it divides K rounded up to 16 (WebGPU cannot pad a block); K < 16 stays float32', () => {
+    expect(q4Layout(8, 768, 32)).toEqual({ rows: 8, columns: 768, paddedColumns: 768, blockSize: 32, blocks: 24, zeroPoints: true });
+    expect(q4Layout(8, 48, 32)).toEqual({ rows: 8, columns: 48, paddedColumns: 48, blockSize: 16, blocks: 3, zeroPoints: true });
+    expect(q4Layout(8, 192, 128)).toEqual({ rows: 8, columns: 192, paddedColumns: 192, blockSize: 64, blocks: 3, zeroPoints: true });
     // zero-point bytes N·⌈blocks/2⌉ must be a multiple of 4 (WebGPU reads them as 32-bit words), else symmetric
-    expect(q4Layout(10, 64, 32)).toEqual({ rows: 10, columns: 64, blockSize: 32, blocks: 2, zeroPoints: false });
-    expect(q4Layout(10, 128, 32)).toEqual({ rows: 10, columns: 128, blockSize: 32, blocks: 4, zeroPoints: true });
+    expect(q4Layout(10, 64, 32)).toEqual({ rows: 10, columns: 64, paddedColumns: 64, blockSize: 32, blocks: 2, zeroPoints: false });
+    expect(q4Layout(10, 128, 32)).toEqual({ rows: 10, columns: 128, paddedColumns: 128, blockSize: 32, blocks: 4, zeroPoints: true });
     expect(q4Layout(1000, 768, 32)!.zeroPoints).toBe(true);
-    expect(q4Layout(8, 92, 32)).toBeNull();
+    // FDViT's widths: padded with zero columns to a multiple of 16
+    expect(q4Layout(8, 92, 32)).toEqual({ rows: 8, columns: 92, paddedColumns: 96, blockSize: 32, blocks: 3, zeroPoints: true });
+    expect(q4Layout(8, 204, 32)).toEqual({ rows: 8, columns: 204, paddedColumns: 208, blockSize: 16, blocks: 13, zeroPoints: true });
     expect(q4Layout(8, 4, 16)).toBeNull();
+    expect(q4Layout(8, 15, 32)).toBeNull();
   });
 
   test('the written B, scales and zero points, read as the operator docs describe them, dequantize to within half a step of every weight', () => {
-    // asymmetric blocks of 16, 32 and 64, and symmetric ones (10 outputs × 1 zero-point byte)
-    for (const [n, k, requested] of [[5, 48, 32], [4, 96, 32], [4, 256, 64], [2, 160, 32], [10, 64, 32], [3, 32, 32]] as const) {
+    // asymmetric blocks of 16, 32 and 64, symmetric ones (10 outputs × 1 zero-point byte), padded K (92, 21)
+    for (const [n, k, requested] of [[5, 48, 32], [4, 96, 32], [4, 256, 64], [2, 160, 32], [10, 64, 32], [3, 32, 32], [4, 92, 32], [10, 21, 32]] as const) {
       const { weight, bytes } = linearGraph(k, n, 'q4', { q4BlockSize: requested });
       const model = decode(bytes);
       const node = model.graph.node.find((candidate) => candidate.opType === 'MatMulNBits')!;
@@ -170,8 +173,10 @@ describe('q4: MatMulNBits packing', () => {
       const blockSize = attribute('block_size');
       const layout = q4Layout(n, k, requested)!;
       expect(blockSize).toBe(layout.blockSize);
-      expect([attribute('K'), attribute('N'), attribute('bits')]).toEqual([k, n, 4]);
-      const blocks = k / blockSize;
+      const kernelK = layout.paddedColumns;
+      expect(kernelK % 16).toBe(0);
+      expect([attribute('K'), attribute('N'), attribute('bits')]).toEqual([kernelK, n, 4]);
+      const blocks = kernelK / blockSize;
       const b = initializer(model, 'fc.weight');
       expect(b.dims).toEqual([n, blocks, blockSize / 2]);
       const scales = typed.float32(initializer(model, 'fc.weight_scale').rawData);
@@ -181,14 +186,17 @@ describe('q4: MatMulNBits packing', () => {
       const zeroPoints = zeroPointTensor ? typed.uint8(zeroPointTensor.rawData) : null;
       expect(scales).toHaveLength(n * blocks);
       if (zeroPoints) expect(zeroPoints).toHaveLength(n * Math.ceil(blocks / 2));
-      const dequantized = dequantizeMatMulNBits(typed.uint8(b.rawData), scales, zeroPoints, n, k, blockSize);
+      const dequantized = dequantizeMatMulNBits(typed.uint8(b.rawData), scales, zeroPoints, n, kernelK, blockSize);
+      // W padded with zero columns to the kernel's K, computed here
+      const padded = (column: number, index: number) => (index < k ? weight[column * k + index]! : 0);
       for (let column = 0; column < n; column++) {
+        for (let index = k; index < kernelK; index++) expect(Math.abs(dequantized[column * kernelK + index]!)).toBe(0);
         for (let block = 0; block < blocks; block++) {
           // The range each block must cover, computed here in float64: [min(0, min w), max(0, max w)].
           let min = 0;
           let max = 0;
           for (let i = 0; i < blockSize; i++) {
-            const w = weight[column * k + block * blockSize + i]!;
+            const w = padded(column, block * blockSize + i);
             min = Math.min(min, w);
             max = Math.max(max, w);
           }
@@ -196,10 +204,10 @@ describe('q4: MatMulNBits packing', () => {
           // symmetric: the weight of largest magnitude, m, is exactly −8 steps: scale = m / −8
           expect(scale).toBeCloseTo(zeroPoints ? (max - min) / 15 : (-min >= max ? min : max) / -8, 6);
           for (let i = 0; i < blockSize; i++) {
-            const index = column * k + block * blockSize + i;
+            const w = padded(column, block * blockSize + i);
             // a symmetric block reaches only +7 steps on the side opposite m: one step there
-            const clipped = !zeroPoints && weight[index]! / scale > 7.5;
-            expect(Math.abs(dequantized[index]! - weight[index]!)).toBeLessThanOrEqual(Math.abs(scale) * (clipped ? 1 : 0.5) + 1e-6);
+            const clipped = !zeroPoints && w / scale > 7.5;
+            expect(Math.abs(dequantized[column * kernelK + block * blockSize + i]! - w)).toBeLessThanOrEqual(Math.abs(scale) * (clipped ? 1 : 0.5) + 1e-6);
           }
         }
       }
@@ -222,35 +230,40 @@ describe('q4: MatMulNBits packing', () => {
     expect(model.metadataProps).toEqual(expect.arrayContaining([{ key: 'vitzoo.dtype', value: 'q4' }, { key: 'vitzoo.q4_block_size', value: '32' }]));
   });
 
-  test('onnxruntime-node computes x · dequantized(W)ᵀ + b (float64 reference from the documented layout)', async () => {
-    for (const [n, k] of [[10, 48], [12, 64], [10, 64]] as const) {
+  test('onnxruntime-node computes x · dequantized(W)ᵀ + b (float64 reference from the documented layout), padded K included', async () => {
+    for (const [n, k] of [[10, 48], [12, 64], [10, 64], [6, 20], [8, 92]] as const) {
       const { weight, bias, bytes } = linearGraph(k, n, 'q4');
       const model = decode(bytes);
-      const blockSize = q4Layout(n, k, 32)!.blockSize;
+      const layout = q4Layout(n, k, 32)!;
       const zeroPoints = optionalInitializer(model, 'fc.weight_zero_point');
-      const dequantized = dequantizeMatMulNBits(
+      const kernelK = layout.paddedColumns;
+      const dequantizedPadded = dequantizeMatMulNBits(
         typed.uint8(initializer(model, 'fc.weight').rawData),
         typed.float32(initializer(model, 'fc.weight_scale').rawData),
         zeroPoints ? typed.uint8(zeroPoints.rawData) : null,
         n,
-        k,
-        blockSize,
+        kernelK,
+        layout.blockSize,
       );
+      // the padding columns multiply the activations' zero padding: W's own K columns are what counts
+      const dequantized = new Float64Array(n * k);
+      for (let column = 0; column < n; column++) for (let index = 0; index < k; index++) dequantized[column * k + index] = dequantizedPadded[column * kernelK + index]!;
+      expect(model.graph.node.map((node) => node.opType).includes('Concat')).toBe(kernelK !== k);
       const x = values(6 * k, 3);
       const output = await run(bytes, x, k);
-      expect(maxRelativeError(output.data as Float32Array, linear64(x, dequantized, bias, 6, k, n))).toBeLessThan(1e-5);
+      expect(maxRelativeError(output.data, linear64(x, dequantized, bias, 6, k, n))).toBeLessThan(1e-5);
       expect(maxRelativeError(dequantized, weight)).toBeLessThan(1 / 8);
     }
   });
 
-  test('a Linear whose K no block of 16 or more divides stays float32 (MatMul), and still computes x · Wᵀ + b', async () => {
-    const [n, k] = [5, 20];
+  test('a Linear narrower than one block (K < 16) stays float32 (MatMul), and still computes x · Wᵀ + b', async () => {
+    const [n, k] = [5, 12];
     const { weight, bias, bytes } = linearGraph(k, n, 'q4');
     const model = decode(bytes);
     expect(model.graph.node.map((node) => node.opType)).not.toContain('MatMulNBits');
     expect(model.graph.node.map((node) => node.opType)).toContain('MatMul');
     const x = values(6 * k, 5);
-    expect(maxRelativeError((await run(bytes, x, k)).data as Float32Array, linear64(x, weight, bias, 6, k, n))).toBeLessThan(1e-6);
+    expect(maxRelativeError((await run(bytes, x, k)).data, linear64(x, weight, bias, 6, k, n))).toBeLessThan(1e-6);
   });
 });
 

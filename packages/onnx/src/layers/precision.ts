@@ -133,8 +133,14 @@ export interface Q4Layout {
   rows: number;
   /** Input features K (columns of the PyTorch weight). */
   columns: number;
+  /**
+   * The kernel's K: `columns` rounded up to a multiple of 16. Where they differ, the weight is
+   * padded with zero columns and the activations with zeros (WebGPU's MatMulNBits gives wrong
+   * numbers for a padded last block, KERNELS.md rule 6, so the padding is explicit).
+   */
+  paddedColumns: number;
   blockSize: number;
-  /** Blocks per output feature: K / blockSize. */
+  /** Blocks per output feature: paddedColumns / blockSize. */
   blocks: number;
   /**
    * Whether the blocks are asymmetric, with a zero point each (packed two per byte, N·⌈blocks/2⌉
@@ -152,17 +158,18 @@ const MIN_Q4_BLOCK_SIZE = 16;
 export const Q4_DEFAULT_ZERO_POINT = 8;
 
 /**
- * The layout of a Linear [rows, columns] in a q4 graph: the requested block size, halved (down to
- * 16) until it divides K, because WebGPU's MatMulNBits gives wrong numbers for a padded last block
- * (KERNELS.md, rule 6); null when no block of 16 or more divides K: such a Linear stays float32.
+ * The layout of a Linear [rows, columns] in a q4 graph: K rounded up to a multiple of 16, then the
+ * requested block size halved (down to 16) until it divides that (WebGPU runs blocks of 16 and 32
+ * and no padded last block). Null for a Linear narrower than one block (K < 16, e.g. CaiT's
+ * talking-heads projections over 4 heads): padding would cost more than it saves, so it stays float32.
  */
 export function q4Layout(rows: number, columns: number, requestedBlockSize: number): Q4Layout | null {
-  for (let blockSize = requestedBlockSize; blockSize >= MIN_Q4_BLOCK_SIZE; blockSize /= 2) {
-    if (columns % blockSize !== 0) continue;
-    const blocks = columns / blockSize;
-    return { rows, columns, blockSize, blocks, zeroPoints: (rows * Math.ceil(blocks / 2)) % 4 === 0 };
-  }
-  return null;
+  if (columns < MIN_Q4_BLOCK_SIZE) return null;
+  const paddedColumns = Math.ceil(columns / MIN_Q4_BLOCK_SIZE) * MIN_Q4_BLOCK_SIZE;
+  let blockSize = requestedBlockSize;
+  while (paddedColumns % blockSize !== 0) blockSize /= 2;
+  const blocks = paddedColumns / blockSize;
+  return { rows, columns, paddedColumns, blockSize, blocks, zeroPoints: (rows * Math.ceil(blocks / 2)) % 4 === 0 };
 }
 
 /** Per-block quantization parameters of a q4 weight: `scales` [N·blocks] and, for asymmetric layouts, packed `zeroPoints` [N·⌈blocks/2⌉]. */
@@ -173,12 +180,13 @@ export interface Q4Parameters {
 
 /**
  * 4-bit parameters per block of `blockSize` weights along K (as ONNX Runtime's
- * MatMul4BitsQuantizer / MlasQuantizeBlockwise):
+ * MatMul4BitsQuantizer / MlasQuantizeBlockwise), padding columns counting as zeros:
  * - asymmetric (`layout.zeroPoints`): the range [min(0, min w), max(0, max w)] is mapped onto
  *   0…15: scale = (max − min) / 15, zero point = round(−min / scale); zero points packed two per
  *   byte, the even block in the low nibble, each output feature starting a new byte;
  * - symmetric: scale = m / −8 for the weight m of largest magnitude (m is then exactly q = 0),
  *   zero point 8 (not stored).
+ * Either way 0 is exactly representable, so padding dequantizes to 0.
  */
 export function q4Parameters(values: Float32Array, layout: Q4Layout): Q4Parameters {
   const { rows, columns, blockSize, blocks } = layout;
@@ -190,7 +198,8 @@ export function q4Parameters(values: Float32Array, layout: Q4Layout): Q4Paramete
       let min = 0;
       let max = 0;
       const start = r * columns + b * blockSize;
-      for (let i = 0; i < blockSize; i++) {
+      const valid = Math.min(blockSize, columns - b * blockSize);
+      for (let i = 0; i < valid; i++) {
         const w = values[start + i]!;
         if (w < min) min = w;
         if (w > max) max = w;
@@ -217,8 +226,8 @@ export function q4ZeroPoint(parameters: Q4Parameters, layout: Q4Layout, row: num
 
 /**
  * MatMulNBits' B: for output feature n and block b, blockSize / 2 bytes holding the 4-bit values
- * q = clamp(round(w / scale) + zero point, 0, 15) of W[n, b·blockSize …], two per byte, the even
- * one in the low nibble. Dequantized: (q − zero point) · scale.
+ * q = clamp(round(w / scale) + zero point, 0, 15) of W[n, b·blockSize …] (padding columns: the
+ * zero point), two per byte, the even one in the low nibble. Dequantized: (q − zero point) · scale.
  */
 export function quantizeQ4(values: Float32Array, layout: Q4Layout, parameters: Q4Parameters): Uint8Array {
   const { rows, columns, blockSize, blocks } = layout;
@@ -230,11 +239,10 @@ export function quantizeQ4(values: Float32Array, layout: Q4Layout, parameters: Q
       const zeroPoint = q4ZeroPoint(parameters, layout, r, b);
       const start = r * columns + b * blockSize;
       const target = (r * blocks + b) * blob;
-      if (scale === 0) {
-        out.fill(zeroPoint | (zeroPoint << 4), target, target + blob);
-        continue;
-      }
-      for (let i = 0; i < blockSize; i += 2) {
+      const valid = Math.min(blockSize, columns - b * blockSize);
+      if (scale === 0 || valid < blockSize) out.fill(zeroPoint | (zeroPoint << 4), target, target + blob);
+      if (scale === 0) continue;
+      for (let i = 0; i + 1 < valid; i += 2) {
         // roundHalfToEven, inlined (this loop runs once per pair of weights)
         const low = values[start + i]! / scale;
         let qLow = Math.round(low);
@@ -246,9 +254,22 @@ export function quantizeQ4(values: Float32Array, layout: Q4Layout, parameters: Q
         qHigh += zeroPoint;
         out[target + (i >> 1)] = (qLow < 0 ? 0 : qLow > 15 ? 15 : qLow) | ((qHigh < 0 ? 0 : qHigh > 15 ? 15 : qHigh) << 4);
       }
+      if (valid % 2 === 1) {
+        // an odd last weight before the padding: its high nibble is a padding zero
+        const q = Math.min(15, Math.max(0, roundHalfToEven(values[start + valid - 1]! / scale) + zeroPoint));
+        out[target + ((valid - 1) >> 1)] = q | (zeroPoint << 4);
+      }
     }
   }
   return out;
+}
+
+/** `x` [..., columns] with `padding` zeros appended on the last axis (any rank; Expand and Concat run on every provider). */
+function padLastAxis(layers: GraphLayers, x: Value, padding: number): Value {
+  const { g } = layers;
+  const leading = g.slice(g.shape(x), [0], [-1], [0]);
+  const zeros = g.op('Expand', [g.constant('float32', [1], Float32Array.of(0), 'zero'), g.concat([leading, g.ints([padding], 'padding')], 0)]);
+  return g.concat([x, zeros], -1);
 }
 
 function q4MatMul(layers: GraphLayers, x: Value, key: string, bias: Value | null): Value | null {
@@ -266,17 +287,18 @@ function q4MatMul(layers: GraphLayers, x: Value, key: string, bias: Value | null
   };
   const weight = g.derivedWeight(key, 'uint8', [rows, layout.blocks, layout.blockSize / 2], () => quantizeQ4(values(), layout, parameters()));
   const scales = g.derivedWeight(`${key}_scale`, 'float32', [rows * layout.blocks], () => (layout.zeroPoints ? parameters().scales : release(parameters().scales)));
-  const inputs = [x, weight, scales];
+  const input = layout.paddedColumns === columns ? x : padLastAxis(layers, x, layout.paddedColumns - columns);
+  const inputs = [input, weight, scales];
   if (layout.zeroPoints) inputs.push(g.derivedWeight(`${key}_zero_point`, 'uint8', [rows * Math.ceil(layout.blocks / 2)], () => release(parameters().zeroPoints!)));
   // No bias input: WebGPU's MatMulNBits refuses it (KERNELS.md, rule 6).
-  const product = g.op('MatMulNBits', inputs, { K: columns, N: rows, bits: 4, block_size: layout.blockSize }, { domain: MICROSOFT });
+  const product = g.op('MatMulNBits', inputs, { K: layout.paddedColumns, N: rows, bits: 4, block_size: layout.blockSize }, { domain: MICROSOFT });
   return bias ? g.add(product, bias) : product;
 }
 
 /**
  * x · Wᵀ (+ bias) with a quantized weight: the kernels for `int8` and `q4` graphs (one place for
- * every architecture's Linear layers). Returns null when this Linear cannot be quantized (q4 with
- * K not a multiple of 16): the caller keeps it float32.
+ * every architecture's Linear layers). Returns null when this Linear is not quantized (q4 with
+ * K < 16): the caller keeps it float32.
  */
 export function quantizedMatMul(layers: GraphLayers, x: Value, key: string, bias: Value | null, dtype: Extract<Dtype, 'int8' | 'q4'>): Value | null {
   return dtype === 'int8' ? int8MatMul(layers, x, key, bias) : q4MatMul(layers, x, key, bias);
