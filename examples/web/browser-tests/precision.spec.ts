@@ -4,8 +4,14 @@
  * same model at fp32 in the same page. The floors are what onnxruntime-node measures
  * (packages/pipeline/src/precision.test.ts); the issue's are fp16 360, int8 357, q4 350.
  */
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseSafetensors } from '@vitzoo/core';
+import { logitsBound } from '@vitzoo/conformance';
+// @ts-expect-error plain JavaScript helpers shared with tools/bench
+import { fixturesDirectory } from './support/workspace.mjs';
 // @ts-expect-error plain JavaScript helpers shared with tools/bench
 import { startHarness } from './support/harness.mjs';
 // @ts-expect-error plain JavaScript helpers shared with tools/bench
@@ -87,6 +93,46 @@ describe('digits at lower precision on WebGPU', () => {
         expect(row.topOne.equal, row.dtype).toBeGreaterThanOrEqual(WEBGPU_DIGITS - (360 - floor.agree));
         expect(row.maxLogitDiff, row.dtype).toBeLessThanOrEqual(floor.maxLogitDiff);
       }
+    } finally {
+      await page.close();
+    }
+  }, 600_000);
+});
+
+const cases = readdirSync(join(fixturesDirectory, 'models')).sort();
+const bound = (name: string, dtype: 'fp16' | 'int8' | 'q4') => logitsBound(dtype, parseSafetensors(readFileSync(join(fixturesDirectory, 'models', name, 'io.safetensors'))).tensors.logits!);
+
+async function fixtureCase(page: Page, name: string, backend: string, dtype: 'fp16' | 'int8' | 'q4') {
+  const result = await call(page, 'caseAtPrecision', name, backend, dtype);
+  if ('error' in result) throw new Error(`${name} ${dtype} on ${backend}: ${JSON.stringify(result.error)}`);
+  console.log(`[precision ${backend}] ${name} ${dtype}: max |logit diff| ${result.maxAbsDiff.toExponential(2)}, top-1 ${result.topOne.equal}/${result.topOne.total}, ${(result.graphBytes / 1e3).toFixed(0)} kB`);
+  expect(result.maxAbsDiff).toBeLessThanOrEqual(bound(name, dtype));
+  if (dtype === 'fp16') expect(result.topOne.equal).toBe(result.topOne.total);
+}
+
+describe('every fixture case at fp16, int8 and q4 in Chromium (wasm), within the verify bounds', () => {
+  it.each(cases)('%s', async (name) => {
+    const page = await harness.open();
+    try {
+      for (const dtype of ['fp16', 'int8', 'q4'] as const) await fixtureCase(page, name, 'wasm', dtype);
+    } finally {
+      await page.close();
+    }
+  });
+});
+
+describe('q4 fixture cases on WebGPU', () => {
+  // vit_tiny: blocks of 16 (K = 48); fdvit_tiny: widths padded to a multiple of 16 (activations zero-padded in the graph).
+  it.each(['vit_tiny', 'fdvit_tiny'])('%s at q4, or the reason WebGPU is unavailable', async (name, context) => {
+    const page = await harness.open({ webgpu: true });
+    try {
+      const unavailable = (await call(page, 'environment')).webGpuUnavailableReason;
+      if (unavailable !== null) {
+        context.annotate(`WebGPU unavailable, not run: ${unavailable}`, 'warning');
+        expect(unavailable.length).toBeGreaterThan(0);
+        return;
+      }
+      await fixtureCase(page, name, 'webgpu', 'q4');
     } finally {
       await page.close();
     }

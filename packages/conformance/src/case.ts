@@ -8,6 +8,7 @@ import {
   InvalidConfigError,
   maxAbsDifference,
   resolveDtype,
+  topOneAgreement,
   HEAD_OUTPUT_NAMES,
   parseSafetensors,
   VitzooError,
@@ -20,7 +21,7 @@ import {
 import { checkpointGraph } from '@vitzoo/pipeline';
 import { nodeBackend } from '@vitzoo/runtime-node';
 import type { Backend } from '@vitzoo/runtime';
-import { logitsBound, PRECISION_BOUNDS, topOneAgreement } from './precision.js';
+import { logitsBound, PRECISION_BOUNDS } from './precision.js';
 import { loadWeights, readRequiredFile } from './weights.js';
 
 /** A model case in the fixture format (config.json, model.safetensors, io.safetensors). */

@@ -1,4 +1,4 @@
-import { argmaxRows, type Dtype, type Tensor } from '@vitzoo/core';
+import { toFloat32, type Dtype, type Tensor } from '@vitzoo/core';
 
 /**
  * What `verify --dtype` holds a lower-precision graph's logits to, against the fixture's (float32
@@ -30,14 +30,8 @@ export const PRECISION_BOUNDS: Readonly<Record<Exclude<Dtype, 'fp32'>, Precision
 export function logitsBound(dtype: Exclude<Dtype, 'fp32'>, reference: Tensor): number {
   const bound = PRECISION_BOUNDS[dtype];
   if (bound.logitsMaxAbsDiff !== undefined) return bound.logitsMaxAbsDiff;
+  const values = toFloat32(reference).data;
   let largest = 0;
-  for (const value of reference.data as ArrayLike<number>) largest = Math.max(largest, Math.abs(value));
+  for (let i = 0; i < values.length; i++) largest = Math.max(largest, Math.abs(values[i]!));
   return bound.relativeToLogits! * largest;
-}
-
-/** How many rows of `actual` keep the top-1 class of `expected`. */
-export function topOneAgreement(actual: Tensor, expected: Tensor): { equal: number; total: number } {
-  const a = argmaxRows(actual);
-  const b = argmaxRows(expected);
-  return { equal: a.filter((index, row) => index === b[row]).length, total: b.length };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { argmaxRows, convertCheckpoint, InvalidArgumentError, InvalidCheckpointError, maxAbsDifference, resolveOutputs, rowCosines, UnsupportedError, type Architecture, type BuiltGraph } from './index.js';
+import { argmaxRows, convertCheckpoint, InvalidArgumentError, InvalidCheckpointError, maxAbsDifference, resolveOutputs, rowCosines, topOneAgreement, UnsupportedError, type Architecture, type BuiltGraph } from './index.js';
 
 /** A tiny architecture: one weight, and the outputs it says it can give. */
 const toy: Architecture<{ blocks: number }> = {
@@ -108,6 +108,7 @@ test('argmaxRows and rowCosines compare rows (logits, embeddings)', () => {
   const a = { dtype: 'float32' as const, shape: [3, 3], data: Float32Array.of(1, 3, 2, -1, -2, -3, 0, 0, 0) };
   const b = { dtype: 'float32' as const, shape: [3, 3], data: Float32Array.of(2, 6, 4, 1, 2, 3, 0, 0, 0) };
   expect(argmaxRows(a)).toEqual([1, 0, 0]);
+  expect(topOneAgreement(a, b)).toEqual({ equal: 2, total: 3 });
   const [same, opposite, zeros] = rowCosines(a, b);
   expect(same).toBeCloseTo(1, 12);
   expect(opposite).toBeCloseTo(-1, 12);

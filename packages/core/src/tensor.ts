@@ -288,6 +288,14 @@ export function argmaxRows(tensor: Tensor): number[] {
   return out;
 }
 
+/** How many rows of `actual` have the top-1 class (argmax) of the same row of `expected`. */
+export function topOneAgreement(actual: Tensor, expected: Tensor): { equal: number; total: number } {
+  const a = argmaxRows(actual);
+  const b = argmaxRows(expected);
+  if (a.length !== b.length) throw new InvalidArgumentError('shape', `Cannot compare ${a.length} rows with ${b.length}.`);
+  return { equal: a.filter((index, row) => index === b[row]).length, total: b.length };
+}
+
 /** The cosine similarity of each row of two same-shaped [rows, …] tensors, in float64 (1 for two zero rows, 0 for one). */
 export function rowCosines(a: Tensor, b: Tensor): number[] {
   if (!shapesEqual(a.shape, b.shape)) {

@@ -2,7 +2,6 @@ import {
   DTYPES,
   HEAD_OUTPUT_NAMES,
   InvalidArgumentError,
-  argmaxRows,
   convertCheckpoint,
   createTensor,
   elementCount,
@@ -10,6 +9,7 @@ import {
   resolveDtype,
   rowCosines,
   sliceRows,
+  topOneAgreement,
   type Architecture,
   type Dtype,
   type OutputName,
@@ -115,16 +115,14 @@ export async function compareDtypes(options: CompareDtypesOptions): Promise<Dtyp
     }
     const reference = built[0]!;
     const referenceMs = runs > 0 ? median(times[0]!) : null;
-    const referenceTop = argmaxRows(reference.results.logits!);
     return built.map((entry, index) => {
-      const top = argmaxRows(entry.results.logits!);
       const cosines = entry.results.pre_logits ? rowCosines(entry.results.pre_logits, reference.results.pre_logits!) : null;
       const msPerImage = referenceMs === null ? null : median(times[index]!);
       return {
         dtype: entry.dtype,
         bytes: entry.bytes,
         sizeRatio: entry.bytes / reference.bytes,
-        topOne: { equal: top.filter((value, row) => value === referenceTop[row]).length, total: top.length },
+        topOne: topOneAgreement(entry.results.logits!, reference.results.logits!),
         maxLogitDiff: maxAbsDifference(entry.results.logits!, reference.results.logits!),
         embeddingCosine: cosines ? { min: Math.min(...cosines), mean: cosines.reduce((sum, value) => sum + value, 0) / cosines.length } : null,
         msPerImage,

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { argmaxRows, convertCheckpoint, createRegistry, InvalidArgumentError, maxAbsDifference, parseSafetensors, UnsupportedError, type Architecture, type Dtype, type Tensor } from '@vitzoo/core';
+import { convertCheckpoint, topOneAgreement, createRegistry, InvalidArgumentError, maxAbsDifference, parseSafetensors, UnsupportedError, type Architecture, type Dtype, type Tensor } from '@vitzoo/core';
 import { loadImage } from '@vitzoo/preprocess/node';
 import { nodeBackend } from '@vitzoo/runtime-node';
 import { createDefaultRegistry, vit } from 'vitzoo';
@@ -45,8 +45,7 @@ describe.each(Object.keys(MEASURED))('models/%s at lower precision, the 360 test
     const model = await loadModel(`${root}models/${name}`, { registry, backend: nodeBackend, batchSize: 360, dtype });
     try {
       const logits = (await model.forward(model.transform.applyBatch(images))).logits!;
-      const top = argmaxRows(logits);
-      const agree = argmaxRows(reference).filter((index, row) => index === top[row]).length;
+      const agree = topOneAgreement(logits, reference).equal;
       const measured = MEASURED[name]![dtype];
       expect(agree).toBeGreaterThanOrEqual(measured.agree);
       expect(maxAbsDifference(logits, reference)).toBeLessThanOrEqual(measured.maxLogitDiff);

@@ -21,7 +21,7 @@ import { createDefaultRegistry } from 'vitzoo';
 import { runContract } from './contract.js';
 import { kernelProbes } from './kernels.js';
 import { sweepSample } from './sweep.js';
-import { digitsAtPrecision } from './precision.js';
+import { caseAtPrecision, digitsAtPrecision } from './precision.js';
 
 const parameters = new URLSearchParams(location.search);
 const wasmPathsParameter = parameters.get('wasmPaths');
@@ -248,7 +248,7 @@ async function trainHeadInPage(base: string, imageUrls: string[], labels: number
   }
 }
 
-const harness = { environment, contract, resolve, verifyCase, decodeParity, benchmarkCase, kernelProbes, sweepSample, classifyFolder, trainHeadInPage, digitsAtPrecision };
+const harness = { environment, contract, resolve, verifyCase, decodeParity, benchmarkCase, kernelProbes, sweepSample, classifyFolder, trainHeadInPage, digitsAtPrecision, caseAtPrecision };
 declare global {
   interface Window {
     vitzooHarness: typeof harness;

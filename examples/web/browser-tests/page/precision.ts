@@ -3,7 +3,7 @@
  * the 360 test digits decoded and preprocessed in the page, compared by @vitzoo/pipeline's
  * platform-free compareDtypes on the chosen onnxruntime-web backend.
  */
-import { parseSafetensors, VitzooError, type Dtype } from '@vitzoo/core';
+import { convertCheckpoint, graphBytes, maxAbsDifference, parseSafetensors, topOneAgreement, VitzooError, type Dtype } from '@vitzoo/core';
 import { compareDtypes, describeModelConfig } from '@vitzoo/pipeline';
 import { createTransform, loadImage } from '@vitzoo/preprocess/browser';
 import { resolveBackend } from '@vitzoo/runtime';
@@ -39,6 +39,27 @@ export async function digitsAtPrecision(model: string, backendName: string, dtyp
       runs: 0, // agreement, not speed
     });
     return { rows, images: files.length, seconds: (performance.now() - started) / 1000 };
+  } catch (error) {
+    return { error: VitzooError.isInstance(error) ? error.toJSON() : { message: error instanceof Error ? error.message : String(error) } };
+  }
+}
+
+/** A fixture case built at `dtype` in the page and run on its stored batch: max |logit − reference| and top-1 agreement. */
+export async function caseAtPrecision(caseName: string, backendName: string, dtype: Dtype) {
+  try {
+    const registry = createDefaultRegistry();
+    const base = `/fixtures/models/${caseName}/`;
+    const [configBytes, weights, ioBytes] = await Promise.all([fetchBytes(`${base}config.json`), fetchBytes(`${base}model.safetensors`), fetchBytes(`${base}io.safetensors`)]);
+    const config = JSON.parse(new TextDecoder().decode(configBytes)) as { architecture: string; kwargs?: Record<string, unknown> };
+    const io = parseSafetensors(ioBytes).tensors;
+    const graph = convertCheckpoint({ architecture: registry.architecture(config.architecture), kwargs: config.kwargs ?? {}, stateDict: parseSafetensors(weights).tensors, dtype });
+    const session = await (await resolveBackend([backendName])).createSession(graphBytes(graph));
+    try {
+      const { logits } = await session.run({ pixel_values: io.pixel_values! });
+      return { case: caseName, dtype, maxAbsDiff: maxAbsDifference(logits!, io.logits!), topOne: topOneAgreement(logits!, io.logits!), graphBytes: graph.byteLength };
+    } finally {
+      await session.dispose();
+    }
   } catch (error) {
     return { error: VitzooError.isInstance(error) ? error.toJSON() : { message: error instanceof Error ? error.message : String(error) } };
   }
