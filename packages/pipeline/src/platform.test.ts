@@ -25,6 +25,7 @@ describe('the @vitzoo/pipeline entry is platform-free', () => {
   it('imports no Node built-ins, no decoder and no runtime implementation', () => {
     const modules = reachable('index.ts');
     expect([...modules.keys()].map((file) => file.slice(here.length + 1)).sort()).toEqual([
+      'compare-dtypes.ts',
       'ensemble.ts',
       'explain.ts',
       'index.ts',

@@ -5,14 +5,15 @@ import { fileURLToPath } from 'node:url';
 import { convertCheckpoint, topOneAgreement, createRegistry, InvalidArgumentError, maxAbsDifference, parseSafetensors, UnsupportedError, type Architecture, type Dtype, type Tensor } from '@vitzoo/core';
 import { loadImage } from '@vitzoo/preprocess/node';
 import { nodeBackend } from '@vitzoo/runtime-node';
-import { createDefaultRegistry, vit } from 'vitzoo';
+import { deit } from '@vitzoo/deit';
+import { vit } from '@vitzoo/vit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareDtypes } from './compare-dtypes.js';
-import { createModel } from './model.js';
-import { loadModel, loadWeights, readModelFolder } from './node.js';
+import { compareDtypes, createModel } from '@vitzoo/pipeline';
+import { loadModel, loadWeights, readModelFolder } from '@vitzoo/pipeline/node';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const registry = createDefaultRegistry();
+/** @vitzoo/pipeline at lower precision with the real architectures (in the vitzoo package, as digits.test.ts explains). */
+const root = fileURLToPath(new URL('../../../../', import.meta.url));
+const registry = createRegistry([vit, deit]);
 
 let images: Awaited<ReturnType<typeof loadImage>>[];
 let scratch: string;
