@@ -41,6 +41,7 @@ describe('vitzoo serve: model arguments', () => {
       [['serve', '--port', '70000'], /--port must be a whole number from 0 to 65535, got '70000'/],
       [['serve', '--max-batch', '0'], /--max-batch must be a whole number from 1 up/],
       [['serve', '--dtype', 'fp8'], /Unknown dtype "fp8"; choose from fp32, fp16, int8, q4/],
+      [['serve', '--dtype', 'q4', '--q4-block-size', '24'], /q4BlockSize must be one of 16, 32, 64, 128, 256/],
       [['serve', '--log-level', 'loud'], /--log-level must be one of/],
       [['serve', '--model', 'a', '--model', 'b', '--name', 'c'], /--name names a single model/],
     ] as const) {

@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
-import { InvalidArgumentError, resolveDtype } from '@vitzoo/core';
+import { InvalidArgumentError } from '@vitzoo/core';
 import { resolveBackend } from '@vitzoo/pipeline/node';
 import '@vitzoo/runtime-node'; // registers the 'node' backend
 import { DEFAULT_BODY_LIMIT, MODEL_NAME, createServer } from '@vitzoo/server';
 import type { CommandContext } from '../context.js';
 import { DEFAULT_MODEL } from '../model-dir.js';
 import { createModelLoader } from '../model-loading.js';
+import { precisionOptions } from '../precision-options.js';
 
 interface ServeCommandOptions {
   model: string[];
@@ -19,6 +20,7 @@ interface ServeCommandOptions {
   maxBodyMb: string;
   threads?: string;
   dtype: string;
+  q4BlockSize?: string;
   outputs: string;
   backend: string;
   logLevel: string;
@@ -102,6 +104,7 @@ export function registerServe(program: Command, context: CommandContext): void {
     .option('--max-body-mb <mb>', 'largest request body in MiB (larger: 400)', String(DEFAULT_BODY_LIMIT / (1024 * 1024)))
     .option('--threads <n>', 'ONNX Runtime threads per model run (default: its own choice, every core)')
     .option('--dtype <dtype>', 'weight precision of the built graphs: fp32, fp16, int8, q4', 'fp32')
+    .option('--q4-block-size <n>', '--dtype q4: weights per 4-bit block (16, 32, 64, 128, 256; default 32)')
     .option('--outputs <names>', 'graph outputs to build and serve, comma-separated: logits, pre_logits, features', 'logits')
     .option('--backend <name>', 'runtime backend', 'node')
     .option('--log-level <level>', 'request log level: fatal, error, warn, info, debug, trace, silent', 'info')
@@ -121,7 +124,7 @@ export function registerServe(program: Command, context: CommandContext): void {
       const requestTimeoutMs = integerOption(options.requestTimeoutMs, '--request-timeout-ms', 1);
       const bodyLimit = integerOption(options.maxBodyMb, '--max-body-mb', 1) * 1024 * 1024;
       const threads = options.threads === undefined ? undefined : integerOption(options.threads, '--threads', 1);
-      const dtype = resolveDtype(options.dtype);
+      const { dtype, q4BlockSize } = precisionOptions(options);
       const outputs = options.outputs.split(',').map((name) => name.trim()).filter(Boolean);
       const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
       if (!levels.includes(options.logLevel)) throw new InvalidArgumentError('--log-level', `--log-level must be one of ${levels.join(', ')}, got '${options.logLevel}'.`);
@@ -131,7 +134,7 @@ export function registerServe(program: Command, context: CommandContext): void {
       // The CLI's one model loader (as classify); no progress bars: the output is the request log.
       const loader = createModelLoader(context, registry, { ...options, json: true });
       const load = (source: string) =>
-        loader.load(source, { backend, outputs, dtype, batchSize: maxBatch, ...(threads !== undefined ? { sessionOptions: { intraOpNumThreads: threads } } : {}) });
+        loader.load(source, { backend, outputs, dtype, ...(q4BlockSize !== undefined ? { q4BlockSize } : {}), batchSize: maxBatch, ...(threads !== undefined ? { sessionOptions: { intraOpNumThreads: threads } } : {}) });
       const server = createServer({
         models: models.map((model) => ({ name: model.name, load: () => load(model.source) })),
         maxBatch,
