@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,8 +24,8 @@ async function cli(args: string[]) {
   return { code, out: io.out, err: io.err };
 }
 
-/** The fixture cases whose architectures build on @vitzoo/onnx/layers (and so at every precision). */
-const CASES = ['vit_tiny', 'vit_gap', 'deit_distilled', 'vit_tiny_at48', 'vit_tiny_dynamic'];
+/** Every fixture case (every architecture builds on @vitzoo/onnx/layers, so at every precision). */
+const CASES = readdirSync(join(root, 'fixtures/models')).filter((name) => existsSync(join(root, 'fixtures/models', name, 'config.json'))).sort();
 
 /**
  * Every case's largest |logit − reference| as measured (onnxruntime-node 1.30, batch 2 and each
@@ -37,6 +37,10 @@ const MEASURED: Record<string, Record<'fp16' | 'int8' | 'q4', number>> = {
   deit_distilled: { fp16: 7.38e-4, int8: 3.16e-2, q4: 2.12e-1 },
   vit_tiny_at48: { fp16: 7.45e-4, int8: 4.76e-2, q4: 1.69e-1 },
   vit_tiny_dynamic: { fp16: 1.24e-3, int8: 4.0e-2, q4: 1.95e-1 },
+  swin_tiny: { fp16: 7.85e-4, int8: 3.64e-2, q4: 2.72e-1 },
+  cait_tiny: { fp16: 7.99e-4, int8: 4.21e-2, q4: 2.12e-1 },
+  cswin_tiny: { fp16: 3.9e-3, int8: 4.54e-1, q4: 1.57 },
+  fdvit_tiny: { fp16: 6.8e-4, int8: 4.13e-2, q4: 3.28e-1 },
 };
 
 const referenceLogits = (name: string) => parseSafetensors(readFileSync(join(root, 'fixtures/models', name, 'io.safetensors'))).tensors.logits!;
@@ -46,6 +50,7 @@ describe('vitzoo verify --dtype', () => {
     const { code, out } = await cli(['verify', ...CASES.map((name) => `fixtures/models/${name}`), '--dtype', dtype, '--json']);
     const report = JSON.parse(out);
     expect(report.cases.map((item: { case: string }) => item.case)).toEqual(CASES);
+    expect(Object.keys(MEASURED).sort()).toEqual(CASES);
     for (const item of report.cases) {
       expect({ case: item.case, status: item.status, dtype: item.dtype, error: item.error }).toEqual({ case: item.case, status: 'pass', dtype, error: undefined });
       expect(item.comparisons).toHaveLength(3);
