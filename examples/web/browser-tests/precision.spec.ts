@@ -40,6 +40,22 @@ afterAll(async () => {
   await harness?.close();
 });
 
+/** Runs `body` in a WebGPU page, or checks and records the reason there is no adapter. */
+async function onWebGpu(context: { annotate(message: string, type?: string): unknown }, body: (page: Page) => Promise<void>): Promise<void> {
+  const page = await harness.open({ webgpu: true });
+  try {
+    const unavailable = (await call(page, 'environment')).webGpuUnavailableReason;
+    if (unavailable !== null) {
+      context.annotate(`WebGPU unavailable, not run: ${unavailable}`, 'warning');
+      expect(unavailable.length).toBeGreaterThan(0);
+      return;
+    }
+    await body(page);
+  } finally {
+    await page.close();
+  }
+}
+
 async function digits(page: Page, model: string, backend: string, dtypes: string[], count?: number): Promise<Row[]> {
   const result = await call(page, 'digitsAtPrecision', model, backend, dtypes as never, count);
   if ('error' in result) throw new Error(`${model} on ${backend}: ${JSON.stringify(result.error)}`);
@@ -76,15 +92,8 @@ describe('digits at fp16, int8 and q4 in Chromium (wasm)', () => {
 const WEBGPU_DIGITS = 4;
 
 describe('digits at lower precision on WebGPU', () => {
-  it('digits-vit at fp16 (float16 storage, float32 compute) and q4 (MatMulNBits on WebGPU), or the reason WebGPU is unavailable', async (context) => {
-    const page = await harness.open({ webgpu: true });
-    try {
-      const unavailable = (await call(page, 'environment')).webGpuUnavailableReason;
-      if (unavailable !== null) {
-        context.annotate(`WebGPU unavailable, not run: ${unavailable}`, 'warning');
-        expect(unavailable.length).toBeGreaterThan(0);
-        return;
-      }
+  it('digits-vit at fp16 (float16 storage, float32 compute) and q4 (MatMulNBits on WebGPU), or the reason WebGPU is unavailable', (context) =>
+    onWebGpu(context, async (page) => {
       const rows = await digits(page, 'digits-vit', 'webgpu', ['fp16', 'q4'], WEBGPU_DIGITS);
       expect(rows.map((row) => row.dtype)).toEqual(['fp32', 'fp16', 'q4']);
       for (const row of rows.slice(1)) {
@@ -93,10 +102,7 @@ describe('digits at lower precision on WebGPU', () => {
         expect(row.topOne.equal, row.dtype).toBeGreaterThanOrEqual(WEBGPU_DIGITS - (360 - floor.agree));
         expect(row.maxLogitDiff, row.dtype).toBeLessThanOrEqual(floor.maxLogitDiff);
       }
-    } finally {
-      await page.close();
-    }
-  }, 600_000);
+    }), 600_000);
 });
 
 const cases = readdirSync(join(fixturesDirectory, 'models')).sort();
@@ -123,18 +129,5 @@ describe('every fixture case at fp16, int8 and q4 in Chromium (wasm), within the
 
 describe('q4 fixture cases on WebGPU', () => {
   // vit_tiny: blocks of 16 (K = 48); fdvit_tiny: widths padded to a multiple of 16 (activations zero-padded in the graph).
-  it.each(['vit_tiny', 'fdvit_tiny'])('%s at q4, or the reason WebGPU is unavailable', async (name, context) => {
-    const page = await harness.open({ webgpu: true });
-    try {
-      const unavailable = (await call(page, 'environment')).webGpuUnavailableReason;
-      if (unavailable !== null) {
-        context.annotate(`WebGPU unavailable, not run: ${unavailable}`, 'warning');
-        expect(unavailable.length).toBeGreaterThan(0);
-        return;
-      }
-      await fixtureCase(page, name, 'webgpu', 'q4');
-    } finally {
-      await page.close();
-    }
-  }, 600_000);
+  it.each(['vit_tiny', 'fdvit_tiny'])('%s at q4, or the reason WebGPU is unavailable', (name, context) => onWebGpu(context, (page) => fixtureCase(page, name, 'webgpu', 'q4')), 600_000);
 });

@@ -1,12 +1,14 @@
 import { describe, expect, test } from 'vitest';
 import { createTensor, float16ToFloat32, float32ToFloat16, graphBytes, type Dtype, type StateDict } from '@vitzoo/core';
 import { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
+import { dynamicQuantizeReference, matMulReference, quantizedMatMulReference, roundEven } from '../kernel-contracts-reference.js';
 import { ModelProto } from '../schema.js';
 import { GraphLayers } from './graph-layers.js';
 import { INT8_KERNELS, INT8_WEIGHT_LIMIT, int8Scales, roundHalfToEven, q4Layout, q4Parameters, quantizeInt8Transposed, quantizeQ4, type Int8Kernel } from './precision.js';
 
 // Independent float64 implementations of what the kernels are documented to compute (ONNX
-// operator specs and onnxruntime's contrib operator docs); nothing here calls precision.ts.
+// operator specs and onnxruntime's contrib operator docs: the kernel probes' references, and a
+// reader of MatMulNBits' layout below); nothing here calls precision.ts.
 
 /** Deterministic values in [-1, 1) with a few large outliers, as trained weights have. */
 function values(count: number, seed: number, outliers = true): Float32Array {
@@ -20,22 +22,11 @@ function values(count: number, seed: number, outliers = true): Float32Array {
   return out;
 }
 
-function rint(value: number): number {
-  const rounded = Math.round(value);
-  return Math.abs(value % 1) === 0.5 && rounded % 2 !== 0 ? rounded - 1 : rounded;
-}
-
-/** y = x · Wᵀ + b in float64; x [M, K], W [N, K] (row-major), b [N]. */
+/** y = x · Wᵀ + b in float64; x [M, K], W [N, K] (PyTorch's Linear layout), b [N]. */
 function linear64(x: ArrayLike<number>, weight: ArrayLike<number>, bias: ArrayLike<number> | null, m: number, k: number, n: number): Float64Array {
-  const out = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      let sum = bias ? bias[j]! : 0;
-      for (let t = 0; t < k; t++) sum += x[i * k + t]! * weight[j * k + t]!;
-      out[i * n + j] = sum;
-    }
-  }
-  return out;
+  const transposed = new Float64Array(k * n);
+  for (let j = 0; j < n; j++) for (let t = 0; t < k; t++) transposed[t * n + j] = weight[j * k + t]!;
+  return matMulReference(x, transposed, m, k, n, bias ?? undefined);
 }
 
 /**
@@ -61,21 +52,6 @@ function dequantizeMatMulNBits(b: Uint8Array, scales: Float32Array, zeroPoints: 
     }
   }
   return out;
-}
-
-/** DynamicQuantizeLinear (ONNX spec): uint8, range widened to include 0, round half to even. */
-function dynamicQuantizeLinear(x: ArrayLike<number>): { q: Float64Array; scale: number; zeroPoint: number } {
-  let min = 0;
-  let max = 0;
-  for (let i = 0; i < x.length; i++) {
-    min = Math.min(min, x[i]!);
-    max = Math.max(max, x[i]!);
-  }
-  const scale = Math.fround((max - min) / 255);
-  const zeroPoint = Math.min(255, Math.max(0, rint(-min / scale)));
-  const q = new Float64Array(x.length);
-  for (let i = 0; i < x.length; i++) q[i] = Math.min(255, Math.max(0, rint(x[i]! / scale) + zeroPoint));
-  return { q, scale, zeroPoint };
 }
 
 interface Initializer {
@@ -143,7 +119,7 @@ test('roundHalfToEven rounds halves to the even neighbour, everything else to th
   for (const [value, expected] of cases) expect(roundHalfToEven(value!) + 0, String(value)).toBe(expected);
   for (let i = 0; i < 200; i++) {
     const value = (i - 100) / 7;
-    if (Math.abs(value % 1) !== 0.5) expect(roundHalfToEven(value)).toBe(rint(value));
+    expect(roundHalfToEven(value) + 0).toBe(roundEven(value) + 0);
   }
 });
 
@@ -300,16 +276,9 @@ describe('int8: per-output-channel symmetric weights, activations quantized at r
     const q = typed.int8(initializer(model, 'fc.weight').rawData);
     const scales = typed.float32(initializer(model, 'fc.weight_scale').rawData);
     const x = values(6 * k, 9);
-    const quantized = dynamicQuantizeLinear(x);
     // Σ (x_q − zero point) · B[t, n] · x_scale · scale[n] + b[n], in float64
-    const expected = new Float64Array(6 * n);
-    for (let i = 0; i < 6; i++) {
-      for (let j = 0; j < n; j++) {
-        let sum = 0;
-        for (let t = 0; t < k; t++) sum += (quantized.q[i * k + t]! - quantized.zeroPoint) * q[t * n + j]!;
-        expected[i * n + j] = sum * quantized.scale * scales[j]! + bias[j]!;
-      }
-    }
+    const quantized = dynamicQuantizeReference(x);
+    const expected = quantizedMatMulReference(quantized.values, quantized.zeroPoint, quantized.scale, q, [0], scales, 6, k, n, bias);
     const output = (await run(bytes, x, k)).data as Float32Array;
     expect(maxRelativeError(output, expected)).toBeLessThan(1e-5);
     expect(maxRelativeError(output, linear64(x, weight, bias, 6, k, n))).toBeLessThan(0.05);
