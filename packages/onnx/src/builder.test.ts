@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import protobuf from 'protobufjs/light.js';
 import { createTensor, InvalidArgumentError } from '@vitzoo/core';
 import { attr, GraphBuilder } from './builder.js';
-import { modelChunks, serializeModel } from './serialize.js';
+import { modelChunks, readModel, serializeModel } from './serialize.js';
 import { ModelProto } from './schema.js';
 
 function decode(bytes: Uint8Array) {
@@ -76,4 +76,21 @@ describe('GraphBuilder and serializer', () => {
     expect(() => g.weight('w', createTensor('float32', [1]))).toThrow(InvalidArgumentError);
     expect(() => new GraphBuilder().build()).toThrow(/at least one output/);
   });
+});
+
+test('readModel gives back the nodes (inputs, outputs, typed attributes), the initializers\' bytes and the metadata', () => {
+  const g = new GraphBuilder({ metadata: { 'vitzoo.dtype': 'q4' } });
+  const x = g.input('x', 'float32', [2, 4]);
+  const weight = g.derivedWeight('w', 'uint8', [2, 3], () => Uint8Array.of(1, 2, 3, 250, 251, 252));
+  const y = g.op('Custom', [x, null, weight], { n: 3, ints: [1, 2], f: attr.float(0.5), s: 'text', fs: attr.floats([0.25]) }, { domain: 'com.example' });
+  g.output(y, 'y', 'float32', [2, 4]);
+  const model = readModel(serializeModel(g.build()));
+  expect(model.metadata).toEqual({ 'vitzoo.dtype': 'q4' });
+  expect(model.nodes).toEqual([
+    { name: '/Custom', opType: 'Custom', domain: 'com.example', inputs: ['x', '', 'w'], outputs: ['/Custom_output_0'], attributes: { n: 3, ints: [1, 2], f: 0.5, s: 'text', fs: [0.25] } },
+    { name: '/y/Identity', opType: 'Identity', domain: '', inputs: ['/Custom_output_0'], outputs: ['y'], attributes: {} },
+  ]);
+  expect(model.initializers).toHaveLength(1);
+  expect(model.initializers[0]).toMatchObject({ name: 'w', dataType: 2, dims: [2, 3] });
+  expect(Array.from(model.initializers[0]!.rawData)).toEqual([1, 2, 3, 250, 251, 252]);
 });

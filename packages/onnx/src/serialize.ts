@@ -151,8 +151,61 @@ export function serializeModel(model: OnnxModel): Uint8Array {
   return graphBytes(toBuiltGraph(model));
 }
 
+/** An ONNX model read back: nodes in graph order, initializers with their raw bytes, metadata. */
+export interface ReadModel {
+  nodes: { name: string; opType: string; domain: string; inputs: string[]; outputs: string[]; attributes: Record<string, number | number[] | string> }[];
+  initializers: { name: string; dataType: number; dims: number[]; rawData: Uint8Array }[];
+  metadata: Record<string, string>;
+}
+
+/** Reads an ONNX model's graph back (for tests and tools; the weights as `raw_data`, as vitzoo writes them). */
+export function readModel(bytes: Uint8Array): ReadModel {
+  interface DecodedAttribute {
+    name: string;
+    type: number;
+    f: number;
+    i: number;
+    s: Uint8Array;
+    floats: number[];
+    ints: number[];
+  }
+  interface Decoded {
+    metadataProps: { key: string; value: string }[];
+    graph?: {
+      node: { name: string; opType: string; domain: string; input: string[]; output: string[]; attribute: DecodedAttribute[] }[];
+      initializer: { name: string; dataType: number; dims: number[]; rawData: Uint8Array }[];
+    };
+  }
+  const model = ModelProto.toObject(ModelProto.decode(bytes), { longs: Number, defaults: true }) as Decoded;
+  const value = (attribute: DecodedAttribute): number | number[] | string => {
+    switch (attribute.type) {
+      case AttributeType.FLOAT:
+        return attribute.f;
+      case AttributeType.INT:
+        return attribute.i;
+      case AttributeType.STRING:
+        return new TextDecoder().decode(attribute.s);
+      case AttributeType.FLOATS:
+        return attribute.floats;
+      default:
+        return attribute.ints;
+    }
+  };
+  return {
+    nodes: (model.graph?.node ?? []).map((node) => ({
+      name: node.name,
+      opType: node.opType,
+      domain: node.domain,
+      inputs: node.input,
+      outputs: node.output,
+      attributes: Object.fromEntries(node.attribute.map((attribute) => [attribute.name, value(attribute)])),
+    })),
+    initializers: (model.graph?.initializer ?? []).map(({ name, dataType, dims, rawData }) => ({ name, dataType, dims, rawData })),
+    metadata: Object.fromEntries(model.metadataProps.map(({ key, value: text }) => [key, text])),
+  };
+}
+
 /** The nodes of an ONNX model, in graph order (name, op type, domain): for reading back a graph, e.g. one ONNX Runtime optimised. */
 export function readModelNodes(bytes: Uint8Array): { name: string; opType: string; domain: string }[] {
-  const model = ModelProto.toObject(ModelProto.decode(bytes), { defaults: true }) as { graph?: { node?: { name: string; opType: string; domain: string }[] } };
-  return (model.graph?.node ?? []).map((node) => ({ name: node.name, opType: node.opType, domain: node.domain }));
+  return readModel(bytes).nodes.map(({ name, opType, domain }) => ({ name, opType, domain }));
 }

@@ -4,7 +4,6 @@ import {
   InvalidArgumentError,
   convertCheckpoint,
   createTensor,
-  elementCount,
   maxAbsDifference,
   resolveDtype,
   rowCosines,

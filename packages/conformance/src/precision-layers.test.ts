@@ -1,14 +1,26 @@
 import { describe, expect, test } from 'vitest';
 import { createTensor, float16ToFloat32, float32ToFloat16, graphBytes, type Dtype, type StateDict } from '@vitzoo/core';
-import { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
-import { dynamicQuantizeReference, matMulReference, quantizedMatMulReference, roundEven } from '../kernel-contracts-reference.js';
-import { ModelProto } from '../schema.js';
-import { GraphLayers } from './graph-layers.js';
-import { INT8_KERNELS, INT8_WEIGHT_LIMIT, int8Scales, roundHalfToEven, q4Layout, q4Parameters, quantizeInt8Transposed, quantizeQ4, type Int8Kernel } from './precision.js';
+import { nodeBackend } from '@vitzoo/runtime-node';
+import { readModel, type ReadModel } from '@vitzoo/onnx';
+import {
+  GraphLayers,
+  INT8_KERNELS,
+  INT8_WEIGHT_LIMIT,
+  int8Scales,
+  roundHalfToEven,
+  q4Layout,
+  q4Parameters,
+  quantizeInt8Transposed,
+  quantizeQ4,
+  type Int8Kernel,
+} from '@vitzoo/onnx/layers';
+import { dynamicQuantizeReference, matMulReference, quantizedMatMulReference, roundEven } from './kernel-contracts-reference.js';
 
-// Independent float64 implementations of what the kernels are documented to compute (ONNX
-// operator specs and onnxruntime's contrib operator docs: the kernel probes' references, and a
-// reader of MatMulNBits' layout below); nothing here calls precision.ts.
+// The quantized Linears of @vitzoo/onnx/layers (precision.ts) against independent float64
+// implementations of what the kernels are documented to compute (ONNX operator specs and
+// onnxruntime's contrib operator docs: the kernel probes' references, and a reader of
+// MatMulNBits' layout below), and against onnxruntime-node. Nothing here calls the quantizer's
+// code to compute an expectation, except where a test says it checks the written graph against it.
 
 /** Deterministic values in [-1, 1) with a few large outliers, as trained weights have. */
 function values(count: number, seed: number, outliers = true): Float32Array {
@@ -54,26 +66,16 @@ function dequantizeMatMulNBits(b: Uint8Array, scales: Float32Array, zeroPoints: 
   return out;
 }
 
-interface Initializer {
-  name: string;
-  dims: number[];
-  dataType: number;
-  rawData: Uint8Array;
+type Initializer = ReadModel['initializers'][number];
+
+const decode = readModel;
+
+function optionalInitializer(model: ReadModel, name: string): Initializer | undefined {
+  return model.initializers.find((init) => init.name === name);
 }
 
-function decode(bytes: Uint8Array) {
-  return ModelProto.toObject(ModelProto.decode(bytes), { longs: Number, defaults: true }) as {
-    metadataProps: { key: string; value: string }[];
-    graph: { node: { opType: string; domain: string; input: string[]; attribute: { name: string; i: number }[] }[]; initializer: Initializer[] };
-  };
-}
-
-function optionalInitializer(model: ReturnType<typeof decode>, name: string): Initializer | undefined {
-  return model.graph.initializer.find((init) => init.name === name);
-}
-
-function initializer(model: ReturnType<typeof decode>, name: string): Initializer {
-  const found = model.graph.initializer.find((init) => init.name === name);
+function initializer(model: ReadModel, name: string): Initializer {
+  const found = optionalInitializer(model, name);
   if (!found) throw new Error(`no initializer ${name}`);
   return found;
 }
@@ -98,11 +100,11 @@ function linearGraph(k: number, n: number, dtype: Dtype, options: { q4BlockSize?
 }
 
 async function run(bytes: Uint8Array, input: Float32Array, k: number): Promise<{ data: Float32Array }> {
-  const session = await InferenceSession.create(bytes);
+  const session = await nodeBackend.createSession(bytes);
   try {
-    return { data: (await session.run({ pixel_values: new OrtTensor('float32', input, [2, 3, k]) })).logits!.data as Float32Array };
+    return { data: (await session.run({ pixel_values: createTensor('float32', [2, 3, k], input) })).logits!.data as Float32Array };
   } finally {
-    await session.release();
+    await session.dispose();
   }
 }
 
@@ -144,8 +146,8 @@ describe('q4: MatMulNBits packing', () => {
     for (const [n, k, requested] of [[5, 48, 32], [4, 96, 32], [4, 256, 64], [2, 160, 32], [10, 64, 32], [3, 32, 32], [4, 92, 32], [10, 21, 32]] as const) {
       const { weight, bytes } = linearGraph(k, n, 'q4', { q4BlockSize: requested });
       const model = decode(bytes);
-      const node = model.graph.node.find((candidate) => candidate.opType === 'MatMulNBits')!;
-      const attribute = (name: string) => node.attribute.find((a) => a.name === name)!.i;
+      const node = model.nodes.find((candidate) => candidate.opType === 'MatMulNBits')!;
+      const attribute = (name: string) => node.attributes[name] as number;
       const blockSize = attribute('block_size');
       const layout = q4Layout(n, k, requested)!;
       expect(blockSize).toBe(layout.blockSize);
@@ -158,7 +160,7 @@ describe('q4: MatMulNBits packing', () => {
       const scales = typed.float32(initializer(model, 'fc.weight_scale').rawData);
       const zeroPointTensor = optionalInitializer(model, 'fc.weight_zero_point');
       expect(zeroPointTensor !== undefined).toBe((n * Math.ceil(blocks / 2)) % 4 === 0);
-      expect(node.input).toHaveLength(zeroPointTensor ? 4 : 3);
+      expect(node.inputs).toHaveLength(zeroPointTensor ? 4 : 3);
       const zeroPoints = zeroPointTensor ? typed.uint8(zeroPointTensor.rawData) : null;
       expect(scales).toHaveLength(n * blocks);
       if (zeroPoints) expect(zeroPoints).toHaveLength(n * Math.ceil(blocks / 2));
@@ -203,7 +205,7 @@ describe('q4: MatMulNBits packing', () => {
     const symmetric = q4Layout(10, 64, 32)!;
     const { bytes: symmetricBytes } = linearGraph(64, 10, 'q4');
     expect(typed.uint8(initializer(decode(symmetricBytes), 'fc.weight').rawData)).toEqual(quantizeQ4(values(640, 7), symmetric, q4Parameters(values(640, 7), symmetric)));
-    expect(model.metadataProps).toEqual(expect.arrayContaining([{ key: 'vitzoo.dtype', value: 'q4' }, { key: 'vitzoo.q4_block_size', value: '32' }]));
+    expect(model.metadata).toMatchObject({ 'vitzoo.dtype': 'q4', 'vitzoo.q4_block_size': '32' });
   });
 
   test('onnxruntime-node computes x · dequantized(W)ᵀ + b (float64 reference from the documented layout), padded K included', async () => {
@@ -224,7 +226,7 @@ describe('q4: MatMulNBits packing', () => {
       // the padding columns multiply the activations' zero padding: W's own K columns are what counts
       const dequantized = new Float64Array(n * k);
       for (let column = 0; column < n; column++) for (let index = 0; index < k; index++) dequantized[column * k + index] = dequantizedPadded[column * kernelK + index]!;
-      expect(model.graph.node.map((node) => node.opType).includes('Concat')).toBe(kernelK !== k);
+      expect(model.nodes.map((node) => node.opType).includes('Concat')).toBe(kernelK !== k);
       const x = values(6 * k, 3);
       const output = await run(bytes, x, k);
       expect(maxRelativeError(output.data, linear64(x, dequantized, bias, 6, k, n))).toBeLessThan(1e-5);
@@ -236,8 +238,8 @@ describe('q4: MatMulNBits packing', () => {
     const [n, k] = [5, 12];
     const { weight, bias, bytes } = linearGraph(k, n, 'q4');
     const model = decode(bytes);
-    expect(model.graph.node.map((node) => node.opType)).not.toContain('MatMulNBits');
-    expect(model.graph.node.map((node) => node.opType)).toContain('MatMul');
+    expect(model.nodes.map((node) => node.opType)).not.toContain('MatMulNBits');
+    expect(model.nodes.map((node) => node.opType)).toContain('MatMul');
     const x = values(6 * k, 5);
     expect(maxRelativeError((await run(bytes, x, k)).data, linear64(x, weight, bias, 6, k, n))).toBeLessThan(1e-6);
   });
@@ -272,7 +274,7 @@ describe('int8: per-output-channel symmetric weights, activations quantized at r
     const [n, k] = [9, 48];
     const { weight, bias, bytes } = linearGraph(k, n, 'int8', { int8Kernel });
     const model = decode(bytes);
-    expect(model.graph.node.map((node) => node.opType)).toContain(int8Kernel);
+    expect(model.nodes.map((node) => node.opType)).toContain(int8Kernel);
     const q = typed.int8(initializer(model, 'fc.weight').rawData);
     const scales = typed.float32(initializer(model, 'fc.weight_scale').rawData);
     const x = values(6 * k, 9);
@@ -327,6 +329,6 @@ test('every dtype is written in the graph metadata and on the built graph', () =
   for (const dtype of ['fp32', 'fp16', 'int8', 'q4'] as const) {
     const { graph, bytes } = linearGraph(32, 4, dtype);
     expect(graph.dtype).toBe(dtype);
-    expect(decode(bytes).metadataProps).toContainEqual({ key: 'vitzoo.dtype', value: dtype });
+    expect(decode(bytes).metadata['vitzoo.dtype']).toBe(dtype);
   }
 });
