@@ -1,4 +1,4 @@
-import { FileNotFoundError } from '@vitzoo/core';
+import { DownloadError, FileNotFoundError, VitzooError } from '@vitzoo/core';
 
 /** The hub answered 404 for a file of a repo (wrong repo, revision or file name, or a private repo without HF_TOKEN). */
 export class HubFileNotFoundError extends FileNotFoundError {
@@ -35,5 +35,45 @@ export class OfflineCacheMissError extends FileNotFoundError {
   }
   override toJSON() {
     return { ...super.toJSON(), source: this.source, missing: this.missing };
+  }
+}
+
+/**
+ * A download stopped at a limit: a body longer than its announced size (`'announced-size'`), a file
+ * with no announced size past `maxDownloadBytes` or a JSON file past 16 MiB (`'size-cap'`), or a
+ * file not finished within `deadlineMs` (`'deadline'`). Nothing of it is kept (a deadline keeps the
+ * bytes received for resuming).
+ */
+export class DownloadLimitError extends DownloadError {
+  readonly limit: 'announced-size' | 'size-cap' | 'deadline';
+  /** Bytes (size limits) or milliseconds (deadline). */
+  readonly value: number;
+  constructor(url: string, limit: DownloadLimitError['limit'], value: number, reason: string) {
+    super(url, reason);
+    this.name = 'DownloadLimitError';
+    this.limit = limit;
+    this.value = value;
+  }
+  static override isInstance = (error: unknown): error is DownloadLimitError => VitzooError.isInstance(error) && error.name === 'DownloadLimitError';
+  override toJSON() {
+    return { ...super.toJSON(), url: this.url, limit: this.limit, value: this.value };
+  }
+}
+
+/** The server sent something else than the file asked for: an HTML page (a login wall) or text that is not JSON. Nothing is cached. */
+export class UnexpectedContentError extends DownloadError {
+  readonly file: string;
+  readonly expected: string;
+  readonly received: string;
+  constructor(url: string, file: string, expected: string, received: string) {
+    super(url, `expected ${expected} for '${file}' but the server sent ${received}; nothing was cached (check the URL, and HF_TOKEN for a gated or private repo)`);
+    this.name = 'UnexpectedContentError';
+    this.file = file;
+    this.expected = expected;
+    this.received = received;
+  }
+  static override isInstance = (error: unknown): error is UnexpectedContentError => VitzooError.isInstance(error) && error.name === 'UnexpectedContentError';
+  override toJSON() {
+    return { ...super.toJSON(), url: this.url, file: this.file, expected: this.expected, received: this.received };
   }
 }

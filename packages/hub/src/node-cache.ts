@@ -155,15 +155,16 @@ export class FileHubCache implements HubFileCache {
 
   /**
    * A file from a URL (e.g. an authors' release), cached under `urls/` by URL; size-checked
-   * against Content-Length, resumable, atomic. Offline: `OfflineCacheMissError` when not cached.
+   * against Content-Length, resumable, atomic. `refresh`: downloaded again even when cached (the
+   * new file replaces the old one atomically). Offline: `OfflineCacheMissError` when not cached.
    */
-  async getUrl(url: string, fileName: string, options: { progress?: ProgressListener; expectedSha256?: string } = {}): Promise<{ path: string; size: number }> {
+  async getUrl(url: string, fileName: string, options: { progress?: ProgressListener; expectedSha256?: string; refresh?: boolean } = {}): Promise<{ path: string; size: number }> {
     checkRepoFileName(fileName);
     if (fileName.includes('/')) throw new InvalidArgumentError('file', `Refusing file name ${JSON.stringify(fileName)} for ${url}: it must be a plain file name.`);
     const directory = this.urlDir(url);
     const path = this.inside(directory, fileName);
     const info = await stat(path).catch(() => null);
-    if (info?.isFile()) return { path, size: info.size };
+    if (info?.isFile() && (!options.refresh || this.offline)) return { path, size: info.size };
     if (this.offline) throw new OfflineCacheMissError(url, [fileName], this.root);
     const downloaded = await downloadFile({
       settings: this.settings,

@@ -443,6 +443,24 @@ export async function loadGraph(source: ModelSourceInput, options: LoadModelOpti
     return onnxLayoutGraph(files, config, options);
   }
   const description = describeModelConfig(config, registry, configContext);
+  const graphFile = [options.weights, files.modelFile].find((file) => file !== undefined && /\.onnx$/i.test(file));
+  if (graphFile !== undefined) {
+    // A graph built elsewhere (`vitzoo convert`, a bare .onnx URL): run as it is, preprocessed by config.json.
+    if (dtype !== 'fp32') throw new UnsupportedError(`${files.name} names an ONNX graph: it runs as it is, so dtype '${dtype}' cannot be built; load the checkpoint instead.`);
+    const graphName = files.path?.(graphFile) ?? `${files.name}/${graphFile}`;
+    if (!files.files.includes(graphFile) && !(options.weights !== undefined && files.path)) throw new FileNotFoundError(graphName, 'ONNX model');
+    checkAborted(options.signal);
+    return {
+      graph: files.path?.(graphFile) ?? (await files.read(graphFile)),
+      status: 'onnx',
+      source: files.name,
+      dtype: 'fp32',
+      outputs: options.outputs ?? ['logits'],
+      architecture: description.architecture.id,
+      pretrained: description.pretrained,
+      graphName,
+    };
+  }
   const weights = weightsFile(files, options.weights);
   const cacheGraph = options.cache !== false && (options.graphCache ?? files.cached === true);
   const store = cacheGraph ? options.fileSource?.graphStore?.(files, { cache: options.cache }) : undefined;
