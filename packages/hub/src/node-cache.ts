@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, readlink, rename, rm, stat, symlink, copyFile, link } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { InvalidArgumentError } from '@vitzoo/core';
+import { FileAccessError, InvalidArgumentError } from '@vitzoo/core';
 import { isTruthyEnvironmentValue, type CachedHubFile, type GetFileOptions, type HubCacheOptions, type HubFileCache, type ProgressListener } from './cache.js';
 import { OfflineCacheMissError } from './errors.js';
 import { fetchHubFileMetadata, hubSettings, type HubSettings } from './hub.js';
@@ -33,6 +33,15 @@ export interface FileCacheOptions extends HubCacheOptions {
   env?: Environment;
   /** An orphaned partial download untouched this long may be resumed by another process. Default 10 min. */
   staleAfterMs?: number;
+}
+
+/**
+ * A cache folder that cannot be used (a file where a folder should be, no permission, a read-only
+ * or full disk) as a typed `FileAccessError` naming the folder and how to choose another; other
+ * errors as they are.
+ */
+export function cacheFolderError(error: unknown, root: string, extraHint = ''): unknown {
+  return FileAccessError.from(error, 'write', { hint: `The cache folder is ${root}: set VITZOO_CACHE (or --cache-dir) to a folder you can write${extraHint}.` });
 }
 
 /** A blob name from an ETag: the ETag itself when it is a plain token, else its sha256. */
@@ -111,6 +120,14 @@ export class FileHubCache implements HubFileCache {
   }
 
   async get(repo: string, revision: string, file: string, options: GetFileOptions = {}): Promise<CachedHubFile> {
+    try {
+      return await this.getFile(repo, revision, file, options);
+    } catch (error) {
+      throw cacheFolderError(error, this.root);
+    }
+  }
+
+  private async getFile(repo: string, revision: string, file: string, options: GetFileOptions): Promise<CachedHubFile> {
     checkRepoFileName(file);
     checkRepoId(repo);
     checkRevision(revision);
@@ -159,6 +176,14 @@ export class FileHubCache implements HubFileCache {
    * new file replaces the old one atomically). Offline: `OfflineCacheMissError` when not cached.
    */
   async getUrl(url: string, fileName: string, options: { progress?: ProgressListener; expectedSha256?: string; refresh?: boolean } = {}): Promise<{ path: string; size: number }> {
+    try {
+      return await this.getUrlFile(url, fileName, options);
+    } catch (error) {
+      throw cacheFolderError(error, this.root);
+    }
+  }
+
+  private async getUrlFile(url: string, fileName: string, options: { progress?: ProgressListener; expectedSha256?: string; refresh?: boolean }): Promise<{ path: string; size: number }> {
     checkRepoFileName(fileName);
     if (fileName.includes('/')) throw new InvalidArgumentError('file', `Refusing file name ${JSON.stringify(fileName)} for ${url}: it must be a plain file name.`);
     const directory = this.urlDir(url);

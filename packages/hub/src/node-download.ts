@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { DownloadError, IntegrityError, VitzooError } from '@vitzoo/core';
+import { DownloadError, IntegrityError, VitzooError, isFileSystemError } from '@vitzoo/core';
 import type { ProgressListener } from './cache.js';
 import { DownloadLimitError, UnexpectedContentError } from './errors.js';
 import {
@@ -254,7 +254,7 @@ export async function downloadFile(request: DownloadRequest): Promise<{ path: st
     const refused = DownloadLimitError.isInstance(error) || UnexpectedContentError.isInstance(error);
     await park(!refused);
     if (expired) throw deadlineExceeded(reportUrl, settings);
-    if (VitzooError.isInstance(error)) throw error;
+    if (VitzooError.isInstance(error) || isFileSystemError(error)) throw error; // the cache turns file-system errors into typed ones
     throw new DownloadError(reportUrl, (error as Error).message ?? String(error), undefined, { cause: error });
   } finally {
     clearTimeout(timer);

@@ -6,7 +6,7 @@ import type { ProgressListener } from './cache.js';
 import { fetchHubModel } from './hub-model.js';
 import { folderLayout, type LayoutOptions, type ModelLayout } from './layout.js';
 import { checkRepoFileName } from './names.js';
-import { createFileCache, writeFileAtomic, type FileCacheOptions, type FileHubCache } from './node-cache.js';
+import { cacheFolderError, createFileCache, writeFileAtomic, type FileCacheOptions, type FileHubCache } from './node-cache.js';
 import { looksLikePath, parseModelSource, releaseTimmConfig } from './source.js';
 
 export interface ResolveSourceOptions extends FileCacheOptions, LayoutOptions {
@@ -95,7 +95,12 @@ function urlFileName(url: string): string {
 async function writeSyntheticConfig(dir: string, model: ResolvedModel, pretrained: PretrainedConfig, file: string): Promise<void> {
   const path = join(dir, 'config.json');
   const text = `${JSON.stringify(releaseTimmConfig(model, pretrained, file), null, 2)}\n`;
-  if ((await readFile(path, 'utf8').catch(() => undefined)) !== text) await writeFileAtomic(path, text);
+  if ((await readFile(path, 'utf8').catch(() => undefined)) === text) return;
+  try {
+    await writeFileAtomic(path, text);
+  } catch (error) {
+    throw cacheFolderError(error, dirname(dirname(dir)));
+  }
 }
 
 /**

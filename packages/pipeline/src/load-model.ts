@@ -5,6 +5,7 @@
  * no Node or DOM API and runs in Node, pages and workers alike.
  */
 import {
+  FileAccessError,
   FileNotFoundError,
   InvalidArgumentError,
   InvalidConfigError,
@@ -105,6 +106,11 @@ export interface LoadModelOptions {
   graphCache?: boolean;
   /** `{ stage: 'download', file, loaded, total }`, `{ stage: 'build', … }`, `{ stage: 'session' }`. */
   progress?: ProgressListener;
+  /**
+   * What went wrong without stopping the load, in a sentence (e.g. a graph cache folder that cannot
+   * be written, skipped). Default: `console.warn`.
+   */
+  warning?: (message: string) => void;
   /** Cancels downloads, conversion between steps, and session creation. */
   signal?: AbortSignal;
   sessionOptions?: SessionOptions;
@@ -338,7 +344,7 @@ async function onnxLayoutGraph(files: ModelFiles, config: Record<string, unknown
 }
 
 /** What `checkpointGraph` builds: an architecture's config and its weights. */
-export interface CheckpointGraphOptions extends Pick<LoadModelOptions, 'dtype' | 'outputs' | 'progress' | 'signal' | 'allowNonFinite'> {
+export interface CheckpointGraphOptions extends Pick<LoadModelOptions, 'dtype' | 'outputs' | 'progress' | 'warning' | 'signal' | 'allowNonFinite'> {
   architecture: Architecture;
   kwargs: Readonly<Record<string, unknown>>;
   pretrained?: PretrainedConfig;
@@ -378,10 +384,28 @@ export async function checkpointGraph(options: CheckpointGraphOptions): Promise<
     builderVersion: `${PRODUCER_VERSION}/${architecture.builderVersion ?? 'unversioned'}`,
     options: { dtype },
   });
-  const cached = await options.graphStore.get(key);
+  // The graph cache is optional: one that cannot be used (a file in its folder's place, no
+  // permission, a read-only HOME) is skipped with a warning, the graph built once either way.
+  const skipped = (error: unknown): boolean => {
+    if (!FileAccessError.isInstance(error)) return false;
+    (options.warning ?? ((message: string) => console.warn(`vitzoo: ${message}`)))(`the graph cache was skipped: ${error.message}`);
+    return true;
+  };
+  let cached: Awaited<ReturnType<GraphStore['get']>>;
+  try {
+    cached = await options.graphStore.get(key);
+  } catch (error) {
+    if (!skipped(error)) throw error;
+    return { ...result, graph: await build(), status: 'built' };
+  }
   if (cached !== undefined) return { ...result, graph: cached, status: 'cached' };
-  const graph = await options.graphStore.put(key, await build(), options.progress ? { progress: options.progress } : {});
-  return { ...result, graph, status: 'built' };
+  const built = await build();
+  try {
+    return { ...result, graph: await options.graphStore.put(key, built, options.progress ? { progress: options.progress } : {}), status: 'built' };
+  } catch (error) {
+    if (!skipped(error)) throw error;
+    return { ...result, graph: built, status: 'built' };
+  }
 }
 
 /** Where and how a graph runs. */

@@ -4,7 +4,7 @@
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, resolve } from 'node:path';
-import { FileNotFoundError, InvalidArgumentError, InvalidImageError, InvalidConfigError, type ProgressListener, type Registry } from '@vitzoo/core';
+import { FileAccessError, FileNotFoundError, InvalidArgumentError, InvalidImageError, InvalidConfigError, type ProgressListener, type Registry } from '@vitzoo/core';
 import { createGraphStore, defaultCacheDir, fileSha256, folderLayout, resolveModelSource, type GraphStore } from '@vitzoo/hub/node';
 import { type HuggingFaceProcessorConfig } from '@vitzoo/preprocess';
 import { decodeImage, type RawImage } from '@vitzoo/preprocess/node';
@@ -228,7 +228,11 @@ export async function nodeModelFiles(location: ModelLocation, name = location.di
     async sha256(file) {
       const info = await stat(path(file)).catch(() => null);
       if (!info?.isFile()) throw new FileNotFoundError(path(file), describeFile(file));
-      return fileSha256(path(file));
+      try {
+        return await fileSha256(path(file));
+      } catch (error) {
+        throw FileAccessError.from(error, 'read', { path: path(file) });
+      }
     },
     path,
   };

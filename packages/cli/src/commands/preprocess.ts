@@ -6,7 +6,7 @@ import { createTransform, INTERPOLATIONS, type TimmDataConfig } from '@vitzoo/pr
 import { readImageFile } from '@vitzoo/pipeline/node';
 import { JSON_FORMAT_VERSION } from '../exit.js';
 import { readModelFolder, resolveModelArgument } from '../model-dir.js';
-import { writeFileAtomic } from '../write-file.js';
+import { checkOutputPath, writeFileAtomic } from '../write-file.js';
 
 interface PreprocessCommandOptions {
   output: string;
@@ -104,6 +104,9 @@ export function registerPreprocess(program: Command, context: CommandContext): v
       if (options.dtype !== 'float32' && options.dtype !== 'float16') {
         throw new InvalidArgumentError('--dtype', `--dtype must be float32 or float16, got '${options.dtype}'.`);
       }
+      const outputPath = resolve(io.cwd, options.output);
+      const inputs = [{ path: resolve(io.cwd, image), what: 'image' }];
+      await checkOutputPath(outputPath, inputs);
       const { config, source } = await dataConfig(options, context);
       const maxPixels = options.maxPixels === undefined ? undefined : Number(options.maxPixels);
       if (maxPixels !== undefined && !(Number.isSafeInteger(maxPixels) && maxPixels > 0)) {
@@ -113,12 +116,11 @@ export function registerPreprocess(program: Command, context: CommandContext): v
       const pixels = await readImageFile(image, { cwd: io.cwd, maxPixels: transform.maxPixels });
       const geometry = transform.geometry(pixels, image);
       const tensor = transform.applyBatch([pixels]);
-      const outputPath = resolve(io.cwd, options.output);
       const bytes = serializeSafetensors(
         { pixel_values: tensor },
         { image, config: JSON.stringify(config), steps: JSON.stringify(transform.steps), producer: 'vitzoo preprocess' },
       );
-      await writeFileAtomic(outputPath, [bytes]);
+      await writeFileAtomic(outputPath, [bytes], inputs);
       const summary = {
         version: JSON_FORMAT_VERSION,
         output: outputPath,
