@@ -4,10 +4,11 @@
  * pipeline: EXIF orientation applied, embedded ICC profiles ignored (values as stored), alpha kept
  * apart (never premultiplied), 16-bit samples kept for the transform's `sixteenBit` rule.
  */
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { DownloadError, FileNotFoundError, InvalidArgumentError, InvalidImageError, UnsupportedError, VitzooError, type Tensor } from '@vitzoo/core';
-import type { SharpOptions } from 'sharp';
+import { DownloadError, FileNotFoundError, InvalidArgumentError, InvalidImageError, UnsupportedError, VitzooError, describeFileType, type Tensor } from '@vitzoo/core';
+import type { Metadata, SharpOptions } from 'sharp';
 import { DEFAULT_MAX_PIXELS, validateRawImage, type RawImage } from './raw-image.js';
 import type { ImageTransform, OutputDataType } from './transform.js';
 
@@ -16,9 +17,18 @@ export * from './index.js';
 /** A file path, an `http(s):` or `file:` URL (string or URL), or the encoded bytes. */
 export type ImageSource = string | URL | Uint8Array | ArrayBuffer;
 
+/** Largest image file (or download) read: 512 MiB; PIL's pixel limit in 16-bit RGBA is about 716 MB raw. */
+export const DEFAULT_MAX_IMAGE_BYTES = 512 * 1024 ** 2;
+/** How long fetching an image URL may take, start to end: 30 s. */
+export const DEFAULT_IMAGE_TIMEOUT_MS = 30_000;
+
 export interface LoadImageOptions {
   /** Largest accepted image in pixels (checked before decoding); default PIL's MAX_IMAGE_PIXELS. */
   maxPixels?: number;
+  /** Largest image file or download in bytes (checked before and while reading); default 512 MiB. */
+  maxBytes?: number;
+  /** http(s) URLs: milliseconds the whole request may take; default 30 000. */
+  timeoutMs?: number;
   /** Apply the EXIF Orientation tag (default true, as `ImageOps.exif_transpose`). */
   applyOrientation?: boolean;
   /** Used for http(s) URLs; default `globalThis.fetch`. */
@@ -70,6 +80,121 @@ function decodeFailure(error: unknown, maxPixels: number): string {
   return `it is corrupt or cannot be decoded (${first})`;
 }
 
+function checkLimit(value: number, name: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !(value > 0) || value > max) throw new InvalidArgumentError(name, `${name} must be a positive number up to ${max}, got ${String(value)}.`);
+  return value;
+}
+
+/**
+ * Reads an image file, bounded: only a regular file (a device such as /dev/zero, a FIFO or a
+ * socket would read without end or block), of at most `maxBytes` (default 512 MiB, checked before
+ * reading and while reading, so a file that grows is cut off). Errors name the file as `name`
+ * (default `path`): a missing file is `FileNotFoundError`, anything else `InvalidImageError`.
+ */
+export async function readImageBytes(path: string, options: { maxBytes?: number; name?: string } = {}): Promise<Uint8Array> {
+  const name = options.name ?? path;
+  const maxBytes = checkLimit(options.maxBytes ?? DEFAULT_MAX_IMAGE_BYTES, 'maxBytes');
+  let handle;
+  try {
+    // O_NONBLOCK: opening a FIFO without a writer would otherwise wait forever; it is refused below.
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new FileNotFoundError(name, 'Image file');
+    if (code === 'EISDIR') throw new InvalidImageError(name, 'it is a directory, not an image file');
+    throw new InvalidImageError(name, `it cannot be read (${(error as Error).message})`, { cause: error });
+  }
+  try {
+    const info = await handle.stat();
+    if (info.isDirectory()) throw new InvalidImageError(name, 'it is a directory, not an image file');
+    if (!info.isFile()) throw new InvalidImageError(name, `it is ${describeFileType(info)}, not an image file`);
+    if (info.size > maxBytes) throw new InvalidImageError(name, `it is ${info.size} bytes, more than the limit of ${maxBytes} bytes for an image file (raise maxBytes if the file is trusted)`);
+    // One byte more than allowed tells a file that grew since stat.
+    const buffer = new Uint8Array(Math.min(info.size, maxBytes) + 1);
+    let filled = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, filled, buffer.byteLength - filled, null);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+      if (filled === buffer.byteLength) {
+        if (filled > maxBytes) throw new InvalidImageError(name, `it grew past the limit of ${maxBytes} bytes while being read`);
+        break;
+      }
+    }
+    return buffer.subarray(0, filled);
+  } catch (error) {
+    if (VitzooError.isInstance(error)) throw error;
+    throw new InvalidImageError(name, `it cannot be read (${(error as Error).message})`, { cause: error });
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Fetches an image URL, bounded: the whole request within `timeoutMs` (default 30 s), the body at
+ * most `maxBytes` (default 512 MiB; an announced larger Content-Length is refused before reading).
+ */
+async function fetchImage(url: string, options: LoadImageOptions): Promise<Uint8Array> {
+  const maxBytes = checkLimit(options.maxBytes ?? DEFAULT_MAX_IMAGE_BYTES, 'maxBytes');
+  const timeoutMs = checkLimit(options.timeoutMs ?? DEFAULT_IMAGE_TIMEOUT_MS, 'timeoutMs', 2 ** 31 - 1);
+  const fetchImplementation = options.fetch ?? globalThis.fetch;
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, timeoutMs);
+  const outer = options.signal;
+  const cancel = () => controller.abort(outer?.reason);
+  outer?.addEventListener('abort', cancel, { once: true });
+  const failed = (error: unknown) => {
+    if (VitzooError.isInstance(error)) return error;
+    if (timedOut) return new DownloadError(url, `not finished within ${timeoutMs} ms (timeout; raise it with the timeoutMs option)`, undefined, { cause: error });
+    return new DownloadError(url, error instanceof Error ? error.message : String(error), undefined, { cause: error });
+  };
+  try {
+    if (outer?.aborted) throw outer.reason ?? new Error('aborted');
+    let response: Response;
+    try {
+      response = await fetchImplementation(url, { signal: controller.signal });
+    } catch (error) {
+      throw failed(error);
+    }
+    if (!response.ok) throw new DownloadError(url, `HTTP ${response.status} ${response.statusText}`.trim(), response.status);
+    const announced = Number(response.headers.get('content-length'));
+    if (announced > maxBytes) {
+      controller.abort();
+      throw new InvalidImageError(url, `the server announces ${announced} bytes, more than the limit of ${maxBytes} bytes for an image (raise maxBytes if the source is trusted)`);
+    }
+    const chunks: Uint8Array[] = [];
+    let received = 0;
+    try {
+      if (response.body) {
+        for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+          received += chunk.byteLength;
+          if (received > maxBytes) {
+            controller.abort();
+            throw new InvalidImageError(url, `the body passed the limit of ${maxBytes} bytes for an image; cut off there (raise maxBytes if the source is trusted)`);
+          }
+          chunks.push(chunk);
+        }
+      }
+    } catch (error) {
+      throw failed(error);
+    }
+    const bytes = new Uint8Array(received);
+    let offset = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    return bytes;
+  } finally {
+    clearTimeout(timer);
+    outer?.removeEventListener('abort', cancel);
+  }
+}
+
 async function readSource(source: ImageSource, options: LoadImageOptions): Promise<{ bytes: Uint8Array; name: string }> {
   if (source instanceof Uint8Array) return { bytes: source, name: '<buffer>' };
   if (source instanceof ArrayBuffer) return { bytes: new Uint8Array(source), name: '<buffer>' };
@@ -78,25 +203,43 @@ async function readSource(source: ImageSource, options: LoadImageOptions): Promi
   }
   if (isHttpUrl(source)) {
     const url = String(source);
-    const fetchImplementation = options.fetch ?? globalThis.fetch;
-    let response: Response;
-    try {
-      response = await fetchImplementation(url, options.signal ? { signal: options.signal } : {});
-    } catch (error) {
-      if (VitzooError.isInstance(error)) throw error;
-      throw new DownloadError(url, error instanceof Error ? error.message : String(error), undefined, { cause: error });
-    }
-    if (!response.ok) throw new DownloadError(url, `HTTP ${response.status} ${response.statusText}`.trim(), response.status);
-    return { bytes: new Uint8Array(await response.arrayBuffer()), name: url };
+    return { bytes: await fetchImage(url, options), name: url };
   }
   const path = source instanceof URL || /^file:/i.test(source) ? fileURLToPath(source) : source;
+  return { bytes: await readImageBytes(path, { maxBytes: options.maxBytes }), name: path };
+}
+
+/** sharp's metadata of an image's header, checked: a supported format, not empty, within `maxPixels`. */
+async function headerMetadata(bytes: Uint8Array, name: string, maxPixels: number): Promise<Metadata> {
+  const sharp = await loadSharp();
+  const metadata = await sharp(bytes, { ignoreIcc: true, failOn: 'warning', limitInputPixels: false }).metadata();
+  if (!metadata.format || !SUPPORTED_FORMATS.has(metadata.format)) {
+    throw new InvalidImageError(name, `unsupported image format '${metadata.format ?? 'unknown'}' (supported: ${SUPPORTED_NAMES})`);
+  }
+  const width = metadata.width ?? 0;
+  const height = metadata.height ?? 0;
+  if (width === 0 || height === 0) throw new InvalidImageError(name, `it is empty (${width}x${height} pixels)`);
+  if (width * height > maxPixels) {
+    throw new InvalidImageError(name, `it has ${width * height} pixels (${width}x${height}), more than the limit of ${maxPixels}`);
+  }
+  return metadata;
+}
+
+/**
+ * The size of an encoded image from its header alone (nothing decoded), checked as `decodeImage`
+ * checks it: a supported format, not empty, at most `maxPixels` pixels. Lets a caller budget memory
+ * before decoding (a decoded image takes width x height x channels bytes).
+ */
+export async function readImageHeader(bytes: Uint8Array, name = '<buffer>', options: Pick<LoadImageOptions, 'maxPixels'> = {}): Promise<{ width: number; height: number; format: string }> {
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  if (!(maxPixels > 0)) throw new InvalidArgumentError('maxPixels', `maxPixels must be a positive number, got ${String(maxPixels)}.`);
+  if (bytes.byteLength === 0) throw new InvalidImageError(name, 'it is empty (0 bytes)');
   try {
-    return { bytes: new Uint8Array(await readFile(path)), name: path };
+    const metadata = await headerMetadata(bytes, name, maxPixels);
+    return { width: metadata.width!, height: metadata.height!, format: metadata.format! };
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new FileNotFoundError(path, 'Image file');
-    if (code === 'EISDIR') throw new InvalidImageError(path, 'it is a directory, not an image file');
-    throw new InvalidImageError(path, `it cannot be read (${(error as Error).message})`, { cause: error });
+    if (VitzooError.isInstance(error)) throw error;
+    throw new InvalidImageError(name, decodeFailure(error, maxPixels), { cause: error });
   }
 }
 
@@ -117,19 +260,17 @@ export async function decodeImage(bytes: Uint8Array, name = '<buffer>', options:
   };
   try {
     // The header alone (no pixels decoded): checked here so the limit error can give the size.
-    const metadata = await sharp(bytes, { ...sharpOptions, limitInputPixels: false }).metadata();
-    if (!metadata.format || !SUPPORTED_FORMATS.has(metadata.format)) {
-      throw new InvalidImageError(name, `unsupported image format '${metadata.format ?? 'unknown'}' (supported: ${SUPPORTED_NAMES})`);
-    }
-    const width = metadata.width ?? 0;
-    const height = metadata.height ?? 0;
-    if (width === 0 || height === 0) throw new InvalidImageError(name, `it is empty (${width}x${height} pixels)`);
-    if (width * height > maxPixels) {
-      throw new InvalidImageError(name, `it has ${width * height} pixels (${width}x${height}), more than the limit of ${maxPixels}`);
-    }
+    const metadata = await headerMetadata(bytes, name, maxPixels);
     let pipeline = sharp(bytes, sharpOptions);
     if (options.applyOrientation ?? true) pipeline = pipeline.autoOrient();
     const sixteenBit = metadata.depth === 'ushort';
+    if (metadata.space === 'cmyk' && !sixteenBit && metadata.channels === 4) {
+      // CMYK as Pillow converts it; libvips would colour-manage it with a CMYK profile instead (up to
+      // 30 levels off). Kept in CMYK through the pipeline, libvips gives exactly Pillow's CMYK values
+      // (both read CMYK JPEGs as inverted, Adobe's convention, with or without the APP14 marker).
+      const { data, info } = await pipeline.pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer({ resolveWithObject: true });
+      return { data: cmykToRgb(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)), width: info.width, height: info.height, channels: 3 };
+    }
     if (sixteenBit) {
       // Keep the 16-bit samples: grey16 stays one channel (PIL mode I), colour stays rgb16.
       pipeline = pipeline.toColourspace(metadata.space === 'grey16' || metadata.space === 'b-w' ? 'grey16' : 'rgb16');
@@ -150,6 +291,24 @@ export async function decodeImage(bytes: Uint8Array, name = '<buffer>', options:
     if (VitzooError.isInstance(error)) throw error;
     throw new InvalidImageError(name, decodeFailure(error, maxPixels), { cause: error });
   }
+}
+
+/**
+ * Pillow's CMYK → RGB (`Image.convert('RGB')`, Convert.c `cmyk2rgb`): with nk = 255 - K,
+ * R = nk - MULDIV255(C, nk), G and B likewise from M and Y; no colour management. `cmyk` is
+ * interleaved C, M, Y, K bytes; returns interleaved R, G, B.
+ */
+export function cmykToRgb(cmyk: Uint8Array): Uint8Array {
+  const pixels = cmyk.length >> 2;
+  const rgb = new Uint8Array(pixels * 3);
+  for (let p = 0; p < pixels; p++) {
+    const nk = 255 - cmyk[p * 4 + 3]!;
+    for (let c = 0; c < 3; c++) {
+      const product = cmyk[p * 4 + c]! * nk + 128; // MULDIV255: a * b / 255, rounded as Pillow does
+      rgb[p * 3 + c] = nk - (((product >> 8) + product) >> 8);
+    }
+  }
+  return rgb;
 }
 
 /** Reads and decodes an image from a path, URL or bytes (see {@link decodeImage}). */
