@@ -72,7 +72,7 @@ export function createBrowserHubCache(options: BrowserHubCacheOptions = {}): Hub
       const hit = await peek(repo, revision, file);
       if (hit) return hit;
     }
-    if (offline) throw new OfflineCacheMissError(`${repo}@${revision}`, [file], `Cache API cache '${cacheName}'`);
+    if (offline) throw new OfflineCacheMissError(`${repo}@${revision}`, [file], `Cache API cache '${cacheName}'`, 'option');
     const metadata = await fetchHubFileMetadata(settings, repo, revision, file);
     const commit = metadata.commit ?? (isCommitHash(revision) ? revision : undefined);
     // The same limits and checks as the Node cache: announced size or cap, per-file deadline, no HTML.
@@ -127,7 +127,7 @@ export function createBrowserHubCache(options: BrowserHubCacheOptions = {}): Hub
     return { repo, revision, commit, file, size: loaded, sha256, bytes: async () => bytes };
   }
 
-  return { offline, location: `Cache API cache '${cacheName}'`, peek, get };
+  return { offline, ...(offline ? { offlineBy: 'option' as const } : {}), location: `Cache API cache '${cacheName}'`, peek, get };
 }
 
 /** Offline from a `VITZOO_OFFLINE` / `HF_HUB_OFFLINE`-style value (for hosts that pass environment-like settings). */

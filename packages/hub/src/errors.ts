@@ -23,20 +23,33 @@ export class HubFileNotFoundError extends FileNotFoundError {
 export class OfflineCacheMissError extends FileNotFoundError {
   readonly source: string;
   readonly missing: readonly string[];
-  constructor(source: string, missing: readonly string[], cacheDir: string) {
+  /** What turned offline mode on: 'VITZOO_OFFLINE', 'HF_HUB_OFFLINE' or 'option' (`offline: true`, the CLI's --offline). */
+  readonly offlineBy: OfflineSetting | undefined;
+  constructor(source: string, missing: readonly string[], cacheDir: string, offlineBy?: OfflineSetting) {
+    const by = offlineBy === undefined ? '' : offlineBy === 'option' ? ' (--offline, the offline option)' : ` (${offlineBy} is set)`;
+    const undo =
+      offlineBy === undefined
+        ? 'unset VITZOO_OFFLINE / HF_HUB_OFFLINE'
+        : offlineBy === 'option'
+          ? 'run without --offline (offline: false)'
+          : `unset ${offlineBy}`;
     super(
       cacheDir,
-      `Offline mode: ${source} is not fully cached; missing ${missing.map((file) => `'${file}'`).join(', ')}. ` +
-        `Fetch it once online (\`vitzoo download ${source}\`) or unset VITZOO_OFFLINE / HF_HUB_OFFLINE. Cache folder`,
+      `Offline mode${by}: ${source} is not fully cached; missing ${missing.map((file) => `'${file}'`).join(', ')}. ` +
+        `Fetch it once online (\`vitzoo download ${source}\`: ${undo}). Cache folder`,
     );
     this.name = 'OfflineCacheMissError';
     this.source = source;
     this.missing = missing;
+    this.offlineBy = offlineBy;
   }
   override toJSON() {
-    return { ...super.toJSON(), source: this.source, missing: this.missing };
+    return { ...super.toJSON(), source: this.source, missing: this.missing, offlineBy: this.offlineBy };
   }
 }
+
+/** What turned offline mode on. */
+export type OfflineSetting = 'VITZOO_OFFLINE' | 'HF_HUB_OFFLINE' | 'option';
 
 /**
  * A download stopped at a limit: a body longer than its announced size (`'announced-size'`), a file

@@ -4,7 +4,7 @@ import { homedir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { FileAccessError, InvalidArgumentError } from '@vitzoo/core';
 import { isTruthyEnvironmentValue, type CachedHubFile, type GetFileOptions, type HubCacheOptions, type HubFileCache, type ProgressListener } from './cache.js';
-import { OfflineCacheMissError } from './errors.js';
+import { OfflineCacheMissError, type OfflineSetting } from './errors.js';
 import { fetchHubFileMetadata, hubSettings, type HubSettings } from './hub.js';
 import { checkRepoFileName, checkRepoId, checkRevision, isCommitHash } from './names.js';
 import { downloadFile } from './node-download.js';
@@ -23,7 +23,14 @@ export function defaultCacheDir(env: Environment = process.env): string {
 
 /** Offline when VITZOO_OFFLINE or HF_HUB_OFFLINE is set to 1/true/yes/on. */
 export function isOfflineEnvironment(env: Environment = process.env): boolean {
-  return isTruthyEnvironmentValue(env.VITZOO_OFFLINE) || isTruthyEnvironmentValue(env.HF_HUB_OFFLINE);
+  return offlineEnvironmentVariable(env) !== undefined;
+}
+
+/** The environment variable that turns offline mode on (VITZOO_OFFLINE first), or undefined. */
+export function offlineEnvironmentVariable(env: Environment = process.env): 'VITZOO_OFFLINE' | 'HF_HUB_OFFLINE' | undefined {
+  if (isTruthyEnvironmentValue(env.VITZOO_OFFLINE)) return 'VITZOO_OFFLINE';
+  if (isTruthyEnvironmentValue(env.HF_HUB_OFFLINE)) return 'HF_HUB_OFFLINE';
+  return undefined;
 }
 
 export interface FileCacheOptions extends HubCacheOptions {
@@ -60,13 +67,15 @@ function blobName(etag: string | undefined): string | undefined {
 export class FileHubCache implements HubFileCache {
   readonly root: string;
   readonly offline: boolean;
+  readonly offlineBy: OfflineSetting | undefined;
   readonly settings: HubSettings;
   private readonly staleAfterMs: number;
 
   constructor(options: FileCacheOptions = {}) {
     const env = options.env ?? process.env;
     this.root = resolve(options.cacheDir ?? defaultCacheDir(env));
-    this.offline = options.offline ?? isOfflineEnvironment(env);
+    this.offlineBy = options.offline === undefined ? offlineEnvironmentVariable(env) : options.offline ? 'option' : undefined;
+    this.offline = this.offlineBy !== undefined;
     this.settings = hubSettings(options, env);
     this.staleAfterMs = options.staleAfterMs ?? 600_000;
   }
@@ -134,7 +143,7 @@ export class FileHubCache implements HubFileCache {
     if (!options.refresh || this.offline) {
       const hit = await this.peek(repo, revision, file);
       if (hit) return hit;
-      if (this.offline) throw new OfflineCacheMissError(`${repo}@${revision}`, [file], this.root);
+      if (this.offline) throw new OfflineCacheMissError(`${repo}@${revision}`, [file], this.root, this.offlineBy);
     }
     const metadata = await fetchHubFileMetadata(this.settings, repo, revision, file);
     const commit = metadata.commit ?? (isCommitHash(revision) ? revision : undefined);
@@ -190,7 +199,7 @@ export class FileHubCache implements HubFileCache {
     const path = this.inside(directory, fileName);
     const info = await stat(path).catch(() => null);
     if (info?.isFile() && (!options.refresh || this.offline)) return { path, size: info.size };
-    if (this.offline) throw new OfflineCacheMissError(url, [fileName], this.root);
+    if (this.offline) throw new OfflineCacheMissError(url, [fileName], this.root, this.offlineBy);
     const downloaded = await downloadFile({
       settings: this.settings,
       url,

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { DTYPES, HEAD_OUTPUT_NAMES, InvalidArgumentError, UnsupportedError, type Dtype } from '@vitzoo/core';
 import { createNodeFileSource, loadGraph } from '@vitzoo/pipeline/node';
 import { JSON_FORMAT_VERSION } from '../exit.js';
+import { resolveWeightsArgument } from '../model-dir.js';
 import { checkOutputPath, writeFileAtomic, type CommandInput } from '../write-file.js';
 
 /** What convert may read: the folder's config.json and checkpoint files, and `--weights`. */
@@ -35,14 +36,14 @@ export function registerConvert(program: Command, context: CommandContext): void
       new Option('--outputs <names>', `graph outputs, comma-separated: ${HEAD_OUTPUT_NAMES.join(', ')}, attention (every attention map) or attention.<module>, rollout, intermediates or intermediates.<i>`).default('logits'),
     )
     .option('--allow-non-finite', 'build even when the weights hold NaN or ±Inf (refused by default)')
-    .option('--weights <file>', 'weights file to use instead of model.safetensors')
+    .option('--weights <file>', 'weights file to use instead of model.safetensors; relative to the working directory, else to the model folder')
     .addOption(new Option('--dtype <name>', 'precision of the weights in the graph').choices(DTYPES).default('fp32'))
     .option('--json', 'print a JSON summary')
     .action(async (dir: string, options: { output: string; outputs: string; weights?: string; dtype: Dtype; json?: boolean; allowNonFinite?: boolean }) => {
       const outputs = parseOutputs(options.outputs);
       const registry = await context.registry();
       const modelDir = resolve(context.io.cwd, dir);
-      const weights = options.weights === undefined ? undefined : resolve(context.io.cwd, options.weights);
+      const weights = options.weights === undefined ? undefined : resolveWeightsArgument(options.weights, context.io.cwd, modelDir);
       // Refused before any work: an output that would replace our own input, or that is not a regular file.
       const outputPath = resolve(context.io.cwd, options.output);
       const inputs = await convertInputs(modelDir, weights);
