@@ -7,7 +7,19 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DownloadError, FileNotFoundError, InvalidImageError, UnsupportedError, parseSafetensors, type Tensor } from '@vitzoo/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_IMAGE_TIMEOUT_MS, DEFAULT_MAX_IMAGE_BYTES, cmykToRgb, createTransform, decodeImage, loadImage, preprocessImages, readImageBytes, toRgb } from './node.js';
+import {
+  DEFAULT_IMAGE_TIMEOUT_MS,
+  DEFAULT_MAX_IMAGE_BYTES,
+  cmykToRgb,
+  createTransform,
+  decodeImage,
+  loadImage,
+  preprocessEach,
+  preprocessImages,
+  readImageBytes,
+  stackImageTensors,
+  toRgb,
+} from './node.js';
 
 const root = fileURLToPath(new URL('../../../fixtures/', import.meta.url));
 const images = `${root}images/`;
@@ -136,6 +148,20 @@ describe('decoding with sharp matches PIL', () => {
     }
     // Hand-computed: nk = 255 - K; R = nk - round-ish(C * nk / 255) with MULDIV255.
     expect([...cmykToRgb(new Uint8Array([0, 0, 0, 0, 255, 255, 255, 255, 128, 64, 0, 100, 10, 20, 30, 255]))]).toEqual([255, 255, 255, 0, 0, 0, 77, 116, 155, 0, 0, 0]);
+  });
+
+  it('preprocessEach decodes within the pixel budget and gives exactly applyBatch\'s rows; a bad source is named, the others go on', async () => {
+    const files = ['astronaut.png', 'chelsea.png', 'coffee.png', 'rocket.jpg'];
+    const transform = createTransform({ inputSize: [3, 64, 64], interpolation: 'bilinear' });
+    const expected = transform.applyBatch(await Promise.all(files.map((file) => loadImage(`${images}${file}`))));
+    const { images: each, peakDecodedPixels } = await preprocessEach([...files.map((file) => `${images}${file}`), new Uint8Array([1, 2, 3])], transform, { pixelBudget: 300_000, concurrency: 4 });
+    expect(peakDecodedPixels).toBeLessThanOrEqual(300_000);
+    expect(peakDecodedPixels).toBeGreaterThanOrEqual(512 * 512); // the largest image, alone
+    expect(each[4]!.error?.message).toMatch(/^Invalid image <buffer>: /);
+    const batch = stackImageTensors(each.slice(0, 4).map((image) => image.tensor!));
+    expect(Buffer.from((batch.data as Float32Array).buffer).equals(Buffer.from((expected.data as Float32Array).buffer))).toBe(true);
+    const first = await rejection(preprocessImages([`${images}chelsea.png`, `${images}nope.png`], transform));
+    expect(FileNotFoundError.isInstance(first)).toBe(true);
   });
 
   it('prints the decode report', () => {

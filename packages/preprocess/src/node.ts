@@ -6,8 +6,9 @@
  */
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { DownloadError, FileNotFoundError, InvalidArgumentError, InvalidImageError, UnsupportedError, VitzooError, describeFileType, type Tensor } from '@vitzoo/core';
+import { DownloadError, FileNotFoundError, InvalidArgumentError, InvalidImageError, UnsupportedError, VitzooError, createTensor, describeFileType, type Tensor } from '@vitzoo/core';
 import type { Metadata, SharpOptions } from 'sharp';
 import { DEFAULT_MAX_PIXELS, validateRawImage, type RawImage } from './raw-image.js';
 import type { ImageTransform, OutputDataType } from './transform.js';
@@ -317,18 +318,145 @@ export async function loadImage(source: ImageSource, options: LoadImageOptions =
   return decodeImage(bytes, name, options);
 }
 
+export interface PreprocessEachOptions extends LoadImageOptions {
+  /**
+   * Most decoded pixels held at once, summed over the images being decoded and preprocessed;
+   * default the transform's `maxPixels` (PIL's limit, 89 478 485: about 268 MB as 8-bit RGB). An
+   * image larger than the budget is decoded alone.
+   */
+  pixelBudget?: number;
+  /** Images read and decoded at the same time, within the budget (default: the number of CPUs, at most 4). */
+  concurrency?: number;
+  /** Names for errors, one per source (default: the path or URL, `<buffer>` for bytes). */
+  names?: readonly string[];
+}
+
+/** One source, preprocessed: its `[3, H, W]` tensor and decoded size, or the typed error that stopped it. */
+export interface PreprocessedImage<D extends OutputDataType = 'float32'> {
+  tensor?: Tensor<D>;
+  width?: number;
+  height?: number;
+  error?: VitzooError;
+}
+
+/** Admits work by pixel count: at most `budget` pixels in flight, but always one item when nothing else is. */
+class PixelBudget {
+  private used = 0;
+  peak = 0;
+  private readonly waiting: { pixels: number; admit: () => void }[] = [];
+  constructor(private readonly budget: number) {}
+
+  async acquire(pixels: number): Promise<void> {
+    if (this.used === 0 || this.used + pixels <= this.budget) return this.take(pixels);
+    await new Promise<void>((admit) => this.waiting.push({ pixels, admit }));
+  }
+
+  release(pixels: number): void {
+    this.used -= pixels;
+    while (this.waiting.length > 0 && (this.used === 0 || this.used + this.waiting[0]!.pixels <= this.budget)) {
+      const next = this.waiting.shift()!;
+      this.take(next.pixels);
+      next.admit();
+    }
+  }
+
+  private take(pixels: number): void {
+    this.used += pixels;
+    this.peak = Math.max(this.peak, this.used);
+  }
+}
+
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError(name, `${name} must be a positive integer, got ${String(value)}.`);
+  return value;
+}
+
+/**
+ * Reads, decodes and preprocesses each source on its own, bounded in memory: an image is decoded
+ * only when the pixel budget allows (its size read from the header first), turned into its
+ * `[3, H, W]` tensor and released at once, so many large images never sit decoded together. A
+ * source that cannot be read, decoded or transformed gets its typed error; the others go on.
+ * `peakDecodedPixels`: the most decoded pixels held at once.
+ */
+export async function preprocessEach<D extends OutputDataType>(
+  sources: readonly ImageSource[],
+  transform: ImageTransform<D>,
+  options: PreprocessEachOptions = {},
+): Promise<{ images: PreprocessedImage<D>[]; peakDecodedPixels: number }> {
+  const maxPixels = options.maxPixels ?? transform.maxPixels;
+  const budget = new PixelBudget(positiveInteger(options.pixelBudget ?? maxPixels, 'pixelBudget'));
+  const concurrency = positiveInteger(options.concurrency ?? Math.min(4, availableParallelism()), 'concurrency');
+  const images: PreprocessedImage<D>[] = sources.map(() => ({}));
+  let next = 0;
+  const worker = async () => {
+    for (let index = next++; index < sources.length; index = next++) {
+      const entry = images[index]!;
+      try {
+        const source = sources[index]!;
+        const named = options.names?.[index];
+        const read = named !== undefined && typeof source === 'string' && !isHttpUrl(source) && !/^file:/i.test(source)
+          ? { bytes: await readImageBytes(source, { name: named, maxBytes: options.maxBytes }), name: named }
+          : await readSource(source, options);
+        const name = named ?? read.name;
+        const { width, height } = await readImageHeader(read.bytes, name, { maxPixels });
+        await budget.acquire(width * height);
+        try {
+          const image = await decodeImage(read.bytes, name, { ...options, maxPixels });
+          entry.width = image.width;
+          entry.height = image.height;
+          transform.geometry(image, name); // an image the transform cannot use fails here, named
+          entry.tensor = transform.apply(image);
+        } finally {
+          budget.release(width * height);
+        }
+      } catch (error) {
+        if (!VitzooError.isInstance(error)) throw error;
+        entry.error = error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, sources.length) }, worker));
+  return { images, peakDecodedPixels: budget.peak };
+}
+
+/**
+ * `[3, H, W]` tensors of one size as one `[N, 3, H, W]` batch. `names` (one per tensor) name a
+ * tensor of another size in the error.
+ */
+export function stackImageTensors<D extends OutputDataType>(tensors: readonly Tensor<D>[], names?: readonly string[]): Tensor<D> {
+  if (tensors.length === 0) throw new InvalidArgumentError('images', 'No images to stack into a batch.');
+  const [channels, height, width] = tensors[0]!.shape as [number, number, number];
+  const plane = channels * height * width;
+  const data = tensors[0]!.dtype === 'float16' ? new Uint16Array(tensors.length * plane) : new Float32Array(tensors.length * plane);
+  tensors.forEach((tensor, index) => {
+    if (tensor.shape[1] !== height || tensor.shape[2] !== width) {
+      throw new InvalidArgumentError(
+        'images',
+        `${names?.[index] ?? `Image #${index}`} gives a ${tensor.shape[2]}x${tensor.shape[1]} tensor but ${names?.[0] ?? 'image #0'} gives ${width}x${height}; ` +
+          'a batch needs one size: add a center crop or an exact resize to the transform.',
+      );
+    }
+    data.set(tensor.data as Float32Array & Uint16Array, index * plane);
+  });
+  return createTensor(tensors[0]!.dtype, [tensors.length, channels, height, width], data as Tensor<D>['data']);
+}
+
 /**
  * Loads every source and runs `transform` on them as one batch: `[N, 3, H, W]`. Sources are
- * decoded concurrently.
+ * decoded a few at a time within a pixel budget (see `preprocessEach`); the first source that
+ * fails throws its typed error.
  */
 export async function preprocessImages<D extends OutputDataType>(
   sources: ImageSource | readonly ImageSource[],
   transform: ImageTransform<D>,
-  options: LoadImageOptions = {},
+  options: PreprocessEachOptions = {},
 ): Promise<Tensor<D>> {
   const list = Array.isArray(sources) ? (sources as readonly ImageSource[]) : [sources as ImageSource];
-  const images = await Promise.all(list.map((source) => loadImage(source, { maxPixels: transform.maxPixels, ...options })));
-  return transform.applyBatch(images);
+  if (list.length === 0) throw new InvalidArgumentError('images', 'preprocessImages needs at least one image.');
+  const { images } = await preprocessEach(list, transform, options);
+  const failed = images.find((image) => image.error !== undefined);
+  if (failed) throw failed.error!;
+  return stackImageTensors(images.map((image) => image.tensor!));
 }
 
 /** Encodes 8-bit pixels (1–4 channels) as a PNG file's bytes (sharp). */
