@@ -267,7 +267,7 @@ export async function decodeImage(bytes: Uint8Array, name = '<buffer>', options:
     const sixteenBit = metadata.depth === 'ushort';
     if (metadata.space === 'cmyk' && !sixteenBit && metadata.channels === 4) {
       // CMYK as Pillow converts it; libvips would colour-manage it with a CMYK profile instead (up to
-      // 30 levels off). Kept in CMYK through the pipeline, libvips gives exactly Pillow's CMYK values
+      // 29 levels off). Kept in CMYK through the pipeline, libvips gives exactly Pillow's CMYK values
       // (both read CMYK JPEGs as inverted, Adobe's convention, with or without the APP14 marker).
       const { data, info } = await pipeline.pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer({ resolveWithObject: true });
       return { data: cmykToRgb(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)), width: info.width, height: info.height, channels: 3 };
