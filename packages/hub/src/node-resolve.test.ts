@@ -106,6 +106,7 @@ describe('resolveModelSource: registry names, release files, local folders', () 
     const file = await resolveModelSource(join(FIXTURE, 'model.safetensors'), { cacheDir });
     expect(file).toMatchObject({ dir: FIXTURE, layout: 'timm', modelFile: 'model.safetensors' });
     await expect(resolveModelSource('./does-not-exist', { cacheDir })).rejects.toThrow(/No such model folder/);
+    await expect(resolveModelSource(' ', { cacheDir })).rejects.toThrow(/^Empty model source/); // not the working directory
     expect(server.requests).toEqual([]);
   });
 });

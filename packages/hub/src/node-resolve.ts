@@ -152,6 +152,9 @@ function bareFileModel(url: string, fileName: string, options: ResolveSourceOpti
  * request (`refresh` downloads URLs again).
  */
 export async function resolveModelSource(nameOrPath: string, options: ResolveSourceOptions = {}): Promise<ResolvedSource> {
+  if (typeof nameOrPath !== 'string' || nameOrPath.trim() === '') {
+    throw new InvalidArgumentError('model', 'Empty model source: give a registry name, org/repo, a URL or a folder.');
+  }
   const cwd = options.cwd ?? process.cwd();
   const localPath = /^file:/i.test(nameOrPath) ? fileURLToPath(nameOrPath) : resolve(cwd, nameOrPath);
   if (looksLikePath(nameOrPath) || (await stat(localPath).catch(() => null))) return resolveLocal(localPath, options);
