@@ -13,8 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
 import { startHubTestServer, type HubTestServer } from '@vitzoo/hub/testing';
-import { run } from './run.js';
-import { captureIo } from './test-io.js';
+import { runCaptured } from './test-io.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const bin = join(root, 'packages/cli/dist/bin.js');
@@ -49,22 +48,9 @@ function caseCopy(): string {
 }
 
 async function cli(args: string[], env: Record<string, string | undefined> = {}) {
-  const saved = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
-  for (const [key, value] of Object.entries(env)) {
-    if (value === undefined) delete process.env[key];
-    else process.env[key] = value;
-  }
-  try {
-    const io = captureIo(root);
-    const code = await run(args, io);
-    expect(io.err).not.toMatch(/internal error|\n\s+at .*\(/);
-    return { code, out: io.out, err: io.err };
-  } finally {
-    for (const [key, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-  }
+  const result = await runCaptured(args, root, env);
+  expect(result.err).not.toMatch(/internal error|\n\s+at .*\(/);
+  return result;
 }
 
 /**

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSafetensors } from '@vitzoo/core';
-import { CLI_VERSION, run } from './run.js';
-import { captureIo } from './test-io.js';
+import { CLI_VERSION } from './run.js';
+import { runCaptured } from './test-io.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const bin = join(root, 'packages/cli/dist/bin.js');
@@ -23,20 +23,9 @@ beforeAll(() => {
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 async function cli(args: string[], env: Record<string, string | undefined> = {}) {
-  const saved = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
-  Object.assign(process.env, env);
-  for (const [key, value] of Object.entries(env)) if (value === undefined) delete process.env[key];
-  try {
-    const io = captureIo(root);
-    const code = await run(args, io);
-    expect(io.err).not.toMatch(/internal error|\n\s+at .*\(/);
-    return { code, out: io.out, err: io.err };
-  } finally {
-    for (const [key, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-  }
+  const result = await runCaptured(args, root, env);
+  expect(result.err).not.toMatch(/internal error|\n\s+at .*\(/);
+  return result;
 }
 
 describe('the built binary', () => {
