@@ -2,7 +2,7 @@
  * @vitzoo/pipeline/node: model folders on disk (timm hub layout and fixture cases), weights files
  * (safetensors, or PyTorch checkpoints through the safe reader of @vitzoo/pytorch), `loadModel`.
  */
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { FileAccessError, FileNotFoundError, InvalidArgumentError, InvalidConfigError, type ProgressListener, type Registry } from '@vitzoo/core';
 import { createGraphStore, defaultCacheDir, fileSha256, folderLayout, resolveModelSource, type GraphStore } from '@vitzoo/hub/node';
