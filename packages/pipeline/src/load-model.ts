@@ -61,6 +61,8 @@ export interface OpenModelOptions {
   registry: Registry;
   endpoint?: string;
   revision?: string;
+  /** A registry name saying what a bare model file (a URL of weights or of an .onnx graph) is. */
+  architecture?: string;
   cache?: string | false;
   progress?: ProgressListener;
   signal?: AbortSignal;
@@ -100,6 +102,11 @@ export interface LoadModelOptions {
   endpoint?: string;
   /** Hub revision when the source names none. */
   revision?: string;
+  /**
+   * A registry name (`arch_variant[.tag]`) saying what a bare model file is (a URL of weights or of
+   * an `.onnx` graph with no config.json beside it); default: the file's name when it is one.
+   */
+  architecture?: string;
   /** Where downloads and built graphs are kept (Node: a folder; browsers: a Cache API name), or false. */
   cache?: string | false;
   /** Keep the built graph (default: on for downloaded models, off for local and picked files). */
@@ -245,6 +252,7 @@ async function openModelFiles(source: ModelSourceInput, options: LoadModelOption
       registry: options.registry,
       ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
       ...(options.revision !== undefined ? { revision: options.revision } : {}),
+      ...(options.architecture !== undefined ? { architecture: options.architecture } : {}),
       ...(options.cache !== undefined ? { cache: options.cache } : {}),
       ...(options.progress ? { progress: options.progress } : {}),
       ...(options.signal ? { signal: options.signal } : {}),

@@ -256,6 +256,7 @@ export function createNodeFileSource(settings: NodeFileSourceOptions = {}): Mode
         cwd,
         registry: options.registry,
         ...(options.revision !== undefined ? { revision: options.revision } : {}),
+        ...(options.architecture !== undefined ? { architecture: options.architecture } : {}),
         ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
         ...(typeof options.cache === 'string' ? { cacheDir: resolve(cwd, options.cache) } : {}),
         ...(options.progress ? { progress: options.progress } : {}),

@@ -25,7 +25,8 @@ import { nodeBackend } from '@vitzoo/runtime-node';
 import { cswin } from '@vitzoo/cswin';
 import { vit } from '@vitzoo/vit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { loadModel, readOnnxModelFolder, softmax } from '@vitzoo/pipeline/node';
+import { loadModel as loadFrom } from '@vitzoo/pipeline';
+import { createNodeFileSource, loadModel, readOnnxModelFolder, softmax } from '@vitzoo/pipeline/node';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
 const vitCase = join(root, 'fixtures', 'models', 'vit_tiny');
@@ -342,5 +343,21 @@ describe('loadModel: a model file at a URL (no config.json beside it)', () => {
     expect((unknown as Error).message).toMatch(/Unknown model 'vit_fixtur'\. Did you mean 'vit_fixture'/);
     const notModel = await resolveModelSource(`${server.url}/files/page.html`, { registry, cacheDir, env: {} }).catch((e: unknown) => e);
     expect((notModel as Error).message).toMatch(/must name a weights file \(\.safetensors, \.pth, \.pt, \.bin\) or an ONNX graph/);
+  });
+
+  it('the one loader takes the architecture option (the Node file source downloads)', async () => {
+    const model = await loadFrom(`${server.url}/files/model.safetensors`, {
+      registry,
+      fileSource: createNodeFileSource({ download: true }),
+      backend: nodeBackend,
+      cache: await mkdtemp(join(scratch, 'loader-cache-')),
+      architecture: 'vit_fixture.test',
+    });
+    try {
+      const { logits } = await model.forward(vitFixture.io.pixel_values!);
+      expect(maxAbsDifference(logits!, vitFixture.io.logits!)).toBeLessThanOrEqual(1e-4);
+    } finally {
+      await model.dispose();
+    }
   });
 });
