@@ -132,7 +132,7 @@ describe('decoding with sharp matches PIL', () => {
     // Expected values from Pillow 9.4.0: fixtures/preprocess/cmyk_jpeg.py.
     const expected = parseSafetensors(new Uint8Array(readFileSync(`${root}preprocess/cmyk_jpeg.safetensors`))).tensors;
     for (const file of ['cmyk_adobe.jpg', 'cmyk_no_adobe.jpg']) {
-      const image = await loadImage(`${images}${file}`);
+      const image = await loadImage(`${root}preprocess/cmyk/${file}`);
       expect([image.width, image.height, image.channels], file).toEqual([128, 96, 3]);
       const stats = compare(image.data as Uint8Array, expected[`${file}/decoded`]!.data as Uint8Array);
       report.push(`${file}: exact ${(100 * stats.exact).toFixed(3)}%, mean |diff| ${stats.mean.toFixed(4)}, max ${stats.max}`);
