@@ -336,8 +336,13 @@ async function onnxLayoutGraph(files: ModelFiles, config: Record<string, unknown
   const preprocessor = parseJsonObject(await files.read('preprocessor_config.json'), processorContext) as HuggingFaceProcessorConfig;
   const transform = createHuggingFaceTransform(preprocessor);
   const classes = transformersClasses(config, `${files.name}/config.json`);
+  return graphAsIs(files, graphFile, options, 'ONNX model (transformers.js layout: onnx/model.onnx)', { transform, ...classes });
+}
+
+/** A graph file of the model run as it is (an ONNX-layout graph, or an `.onnx` file beside a timm config.json). */
+async function graphAsIs(files: ModelFiles, graphFile: string, options: LoadModelOptions, what: string, extra: Partial<ModelGraph>): Promise<ModelGraph> {
   const graphName = files.path?.(graphFile) ?? `${files.name}/${graphFile}`;
-  if (!files.files.includes(graphFile) && !(options.weights !== undefined && files.path)) throw new FileNotFoundError(graphName, 'ONNX model (transformers.js layout: onnx/model.onnx)');
+  if (!files.files.includes(graphFile) && !(options.weights !== undefined && files.path)) throw new FileNotFoundError(graphName, what);
   checkAborted(options.signal);
   return {
     graph: files.path?.(graphFile) ?? (await files.read(graphFile)),
@@ -345,9 +350,8 @@ async function onnxLayoutGraph(files: ModelFiles, config: Record<string, unknown
     source: files.name,
     dtype: 'fp32',
     outputs: options.outputs ?? ['logits'],
-    transform,
-    ...classes,
     graphName,
+    ...extra,
   };
 }
 
@@ -479,19 +483,7 @@ export async function loadGraph(source: ModelSourceInput, options: LoadModelOpti
   if (graphFile !== undefined) {
     // A graph built elsewhere (`vitzoo convert`, a bare .onnx URL): run as it is, preprocessed by config.json.
     if (dtype !== 'fp32') throw new UnsupportedError(`${files.name} names an ONNX graph: it runs as it is, so dtype '${dtype}' cannot be built; load the checkpoint instead.`);
-    const graphName = files.path?.(graphFile) ?? `${files.name}/${graphFile}`;
-    if (!files.files.includes(graphFile) && !(options.weights !== undefined && files.path)) throw new FileNotFoundError(graphName, 'ONNX model');
-    checkAborted(options.signal);
-    return {
-      graph: files.path?.(graphFile) ?? (await files.read(graphFile)),
-      status: 'onnx',
-      source: files.name,
-      dtype: 'fp32',
-      outputs: options.outputs ?? ['logits'],
-      architecture: description.architecture.id,
-      pretrained: description.pretrained,
-      graphName,
-    };
+    return graphAsIs(files, graphFile, options, 'ONNX model', { architecture: description.architecture.id, pretrained: description.pretrained });
   }
   const weights = weightsFile(files, options.weights);
   const cacheGraph = options.cache !== false && (options.graphCache ?? files.cached === true);

@@ -183,13 +183,7 @@ async function fetchImage(url: string, options: LoadImageOptions): Promise<Uint8
     } catch (error) {
       throw failed(error);
     }
-    const bytes = new Uint8Array(received);
-    let offset = 0;
-    for (const chunk of chunks) {
-      bytes.set(chunk, offset);
-      offset += chunk.byteLength;
-    }
-    return bytes;
+    return Buffer.concat(chunks, received);
   } finally {
     clearTimeout(timer);
     outer?.removeEventListener('abort', cancel);
