@@ -3,12 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidImageError } from '@vitzoo/core';
-import { createTransform, loadImage } from '@vitzoo/preprocess/node';
+import { loadImage } from '@vitzoo/preprocess/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { preprocessImageFiles, readImageFile } from './image-files.js';
+import { readImageFile, readImageFileBatches } from './image-files.js';
 
 const images = fileURLToPath(new URL('../../../fixtures/images/', import.meta.url));
-const transform = createTransform({ inputSize: [3, 64, 64], interpolation: 'bilinear', cropPct: 0.875 });
 let scratch: string;
 beforeAll(() => {
   scratch = mkdtempSync(join(tmpdir(), 'vitzoo-image-files-'));
@@ -17,44 +16,48 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-async function collect(paths: string[], options: Parameters<typeof preprocessImageFiles>[2]) {
+async function collect(paths: string[], options: Parameters<typeof readImageFileBatches>[1]) {
   const batches = [];
-  for await (const batch of preprocessImageFiles(paths, transform, { cwd: scratch, ...options })) batches.push(batch);
+  for await (const batch of readImageFileBatches(paths, { cwd: scratch, ...options })) batches.push(batch);
   return batches;
 }
 
-describe('preprocessImageFiles', () => {
-  const names = ['chelsea.png', 'broken.png', 'coffee.png', 'missing.png', 'rocket.jpg', 'astronaut.png'];
-
-  it('gives exactly the rows applyBatch gives, in order, with failed files named and left out', async () => {
-    const [batch] = await collect(names, { batchSize: 6 });
-    expect(batch!.files.map((file) => [file.path, file.row, file.error?.code])).toEqual([
-      ['chelsea.png', 0, undefined],
+// Decoded sizes: chelsea 451x300 = 135300, coffee 600x400 = 240000, astronaut 512x512 = 262144 pixels.
+describe('readImageFileBatches', () => {
+  it('decodes the files in order, failed ones named with their typed error and the others going on', async () => {
+    const names = ['chelsea.png', 'broken.png', 'coffee.png', 'missing.png', 'astronaut.png'];
+    const [batch] = await collect(names, {});
+    expect(batch!.files.map((file) => [file.path, file.image ? `${file.image.width}x${file.image.height}` : undefined, file.error?.code])).toEqual([
+      ['chelsea.png', '451x300', undefined],
       ['broken.png', undefined, 'invalid-image'],
-      ['coffee.png', 1, undefined],
+      ['coffee.png', '600x400', undefined],
       ['missing.png', undefined, 'file-not-found'],
-      ['rocket.jpg', 2, undefined],
-      ['astronaut.png', 3, undefined],
+      ['astronaut.png', '512x512', undefined],
     ]);
-    expect(batch!.files[0]).toMatchObject({ width: 451, height: 300 });
-    const good = ['chelsea.png', 'coffee.png', 'rocket.jpg', 'astronaut.png'];
-    const expected = transform.applyBatch(await Promise.all(good.map((name) => loadImage(join(scratch, name)))));
-    expect(batch!.pixels!.shape).toEqual([4, 3, 64, 64]);
-    expect(Buffer.from((batch!.pixels!.data as Float32Array).buffer).equals(Buffer.from((expected.data as Float32Array).buffer))).toBe(true);
+    const direct = await loadImage(join(scratch, 'coffee.png'));
+    expect(Buffer.from(batch!.files[2]!.image!.data).equals(Buffer.from(direct.data))).toBe(true);
+    expect(batch!.decodedPixels).toBe(135_300 + 240_000 + 262_144);
   });
 
-  it('holds no more decoded pixels at once than the budget (one image when it is smaller than the next), in batches of batchSize', async () => {
-    const paths = ['astronaut.png', 'chelsea.png', 'coffee.png', 'rocket.jpg']; // astronaut: 512x512 = 262144 pixels
-    const tight = await collect(paths, { batchSize: 4, pixelBudget: 300_000, concurrency: 4 });
-    expect(tight).toHaveLength(1);
-    expect(tight[0]!.peakDecodedPixels).toBeLessThanOrEqual(300_000);
-    expect(tight[0]!.peakDecodedPixels).toBeGreaterThanOrEqual(262_144);
-    const loose = await collect(paths, { batchSize: 2, pixelBudget: 10_000_000, concurrency: 4 });
-    expect(loose.map((batch) => batch.files.map((file) => file.path))).toEqual([paths.slice(0, 2), paths.slice(2)]);
-    expect(loose[0]!.peakDecodedPixels).toBeLessThanOrEqual(262_144 + 135_300);
-    const rows = [...tight[0]!.pixels!.data];
-    expect([...loose[0]!.pixels!.data, ...loose[1]!.pixels!.data]).toEqual(rows);
+  it('closes a batch before it would pass the pixel budget or the batch size; an image larger than the budget is alone', async () => {
+    const paths = ['chelsea.png', 'coffee.png', 'astronaut.png', 'chelsea.png'];
+    const tight = await collect(paths, { pixelBudget: 400_000 });
+    expect(tight.map((batch) => batch.files.map((file) => file.path))).toEqual([['chelsea.png', 'coffee.png'], ['astronaut.png', 'chelsea.png']]);
+    expect(tight.map((batch) => batch.decodedPixels)).toEqual([375_300, 397_444]);
+    const tiny = await collect(paths, { pixelBudget: 1000 });
+    expect(tiny.map((batch) => batch.files.length)).toEqual([1, 1, 1, 1]);
+    const counted = await collect(paths, { batchSize: 3 });
+    expect(counted.map((batch) => batch.files.length)).toEqual([3, 1]);
     await expect(collect(paths, { pixelBudget: 0 })).rejects.toThrow(/pixelBudget must be a positive integer/);
+  });
+
+  it('check fails one file, named', async () => {
+    const [batch] = await collect(['chelsea.png', 'coffee.png'], {
+      check: (image, path) => {
+        if (image.width > 500) throw new InvalidImageError(path, 'too wide for this test');
+      },
+    });
+    expect(batch!.files.map((file) => file.error?.message)).toEqual([undefined, 'Invalid image coffee.png: too wide for this test.']);
   });
 
   it('readImageFile names the path as given and refuses what is not a regular file', async () => {

@@ -1,11 +1,11 @@
 /**
- * Image files for a model, bounded in memory: read (regular files only, size-capped), decoded and
- * preprocessed one at a time or a few at once within a pixel budget, and released as soon as their
- * rows of the batch tensor are ready, so a batch of large images never holds them all decoded.
+ * Image files for a model, bounded in memory: read (regular files only, size-capped) and decoded
+ * lazily, in batches of at most `batchSize` images and `pixelBudget` decoded pixels, so a batch of
+ * large images never sits decoded all at once.
  */
 import { resolve } from 'node:path';
-import { InvalidArgumentError, type Tensor, type VitzooError } from '@vitzoo/core';
-import { decodeImage, preprocessEach, readImageBytes, stackImageTensors, type ImageTransform, type PreprocessEachOptions, type RawImage } from '@vitzoo/preprocess/node';
+import { InvalidArgumentError, VitzooError } from '@vitzoo/core';
+import { DEFAULT_MAX_PIXELS, decodeImage, readImageBytes, readImageHeader, type RawImage } from '@vitzoo/preprocess/node';
 
 export interface ReadImageFileOptions {
   /** Base for relative paths (errors name the path as given). Default: the process's. */
@@ -28,60 +28,90 @@ export async function readImageFile(path: string, options: ReadImageFileOptions 
   return decodeImage(bytes, path, options.maxPixels === undefined ? {} : { maxPixels: options.maxPixels });
 }
 
-export interface PreprocessImageFilesOptions extends ReadImageFileOptions, Pick<PreprocessEachOptions, 'pixelBudget' | 'concurrency'> {
-  /** Images per batch (default 32). */
+export interface ReadImageFileBatchesOptions extends ReadImageFileOptions {
+  /** Most images per batch (default 32). */
   batchSize?: number;
+  /**
+   * Most decoded pixels per batch, summed over its images (sizes read from the headers before
+   * anything is decoded); default `maxPixels` (PIL's limit, 89 478 485: about 268 MB as 8-bit RGB).
+   * An image larger than the budget makes a batch of its own.
+   */
+  pixelBudget?: number;
+  /** Checks a decoded image (e.g. that a transform can use it); a typed error it throws fails that file only. */
+  check?: (image: RawImage, path: string) => void;
 }
 
-/** One file of a batch: its row in `pixels`, or the typed error that kept it out. */
+/** One file of a batch: its decoded pixels, or the typed error that kept it out. */
 export interface ImageFileEntry {
   /** The path as given. */
   path: string;
-  /** Its row in the batch tensor; undefined when it failed. */
-  row?: number;
-  /** Decoded size. */
-  width?: number;
-  height?: number;
+  image?: RawImage;
   error?: VitzooError;
 }
 
 export interface ImageFileBatch {
+  /** In the order given; failed files are in it with their error. */
   files: ImageFileEntry[];
-  /** `[rows, 3, H, W]` for the files that succeeded, in order; undefined when none did. */
-  pixels: Tensor | undefined;
-  /** The most decoded pixels that were held at once while this batch was prepared. */
-  peakDecodedPixels: number;
+  /** Decoded pixels held by this batch (at most the budget, or the one image larger than it). */
+  decodedPixels: number;
+}
+
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError(name, `${name} must be a positive integer, got ${String(value)}.`);
+  return value;
 }
 
 /**
- * Reads, decodes and preprocesses image files for a model, in batches of `batchSize`, bounded in
- * memory by @vitzoo/preprocess/node `preprocessEach`: each image is decoded only when the pixel
- * budget allows (default `maxPixels`), turned into its rows and released at once, so a batch of 32
- * huge images holds at most the budget decoded, not 32 images. A file that cannot be read or
- * decoded (or that the transform cannot use) is reported in its batch with its typed error; the
- * others go on. Errors that are not about one input (bugs) are thrown.
+ * Reads image files in batches for `model.classify` / `embed`: each file's header is read first,
+ * and a batch closes before the next image would take it past `batchSize` images or `pixelBudget`
+ * decoded pixels; only then are its images decoded (concurrently). The caller drops a batch before
+ * asking for the next, so at most one batch is decoded at a time, whatever the number of images.
+ * A file that cannot be read or decoded (or fails `check`) is in its batch with its typed error;
+ * the others go on. Errors that are not about one input (bugs) are thrown.
  */
-export async function* preprocessImageFiles(
-  paths: readonly string[],
-  transform: ImageTransform,
-  options: PreprocessImageFilesOptions = {},
-): AsyncGenerator<ImageFileBatch> {
-  const batchSize = options.batchSize ?? 32;
-  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError('batchSize', `batchSize must be a positive integer, got ${String(batchSize)}.`);
-  for (let start = 0; start < paths.length; start += batchSize) {
-    const chunk = paths.slice(start, start + batchSize);
-    const { images, peakDecodedPixels } = await preprocessEach(
-      chunk.map((path) => (options.cwd === undefined ? path : resolve(options.cwd, path))),
-      transform,
-      { names: chunk, maxPixels: options.maxPixels, maxBytes: options.maxBytes, pixelBudget: options.pixelBudget, concurrency: options.concurrency },
+export async function* readImageFileBatches(paths: readonly string[], options: ReadImageFileBatchesOptions = {}): AsyncGenerator<ImageFileBatch> {
+  const batchSize = positiveInteger(options.batchSize ?? 32, 'batchSize');
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const budget = positiveInteger(options.pixelBudget ?? Math.floor(Math.min(maxPixels, Number.MAX_SAFE_INTEGER)), 'pixelBudget');
+  const failed = (entry: ImageFileEntry, error: unknown) => {
+    if (!VitzooError.isInstance(error)) throw error;
+    entry.error = error;
+  };
+  let pending: { entry: ImageFileEntry; bytes?: Uint8Array }[] = [];
+  let pixels = 0;
+  const flush = async (): Promise<ImageFileBatch> => {
+    await Promise.all(
+      pending.map(async (item) => {
+        if (!item.bytes) return;
+        try {
+          const image = await decodeImage(item.bytes, item.entry.path, { maxPixels });
+          options.check?.(image, item.entry.path);
+          item.entry.image = image;
+        } catch (error) {
+          failed(item.entry, error);
+        }
+      }),
     );
-    const files: ImageFileEntry[] = chunk.map((path, index) => {
-      const { width, height, error } = images[index]!;
-      return { path, ...(width === undefined ? {} : { width, height }), ...(error ? { error } : {}) };
-    });
-    const rows = images.flatMap((image, index) => (image.tensor ? [{ tensor: image.tensor, index }] : []));
-    rows.forEach(({ index }, row) => (files[index]!.row = row));
-    const pixels = rows.length > 0 ? stackImageTensors(rows.map(({ tensor }) => tensor), rows.map(({ index }) => chunk[index]!)) : undefined;
-    yield { files, pixels, peakDecodedPixels };
+    const batch = { files: pending.map((item) => item.entry), decodedPixels: pixels };
+    pending = [];
+    pixels = 0;
+    return batch;
+  };
+  for (const path of paths) {
+    const entry: ImageFileEntry = { path };
+    let bytes: Uint8Array | undefined;
+    let size = 0;
+    try {
+      bytes = await readImageBytes(options.cwd === undefined ? path : resolve(options.cwd, path), { name: path, maxBytes: options.maxBytes });
+      const { width, height } = await readImageHeader(bytes, path, { maxPixels });
+      size = width * height;
+    } catch (error) {
+      failed(entry, error);
+      bytes = undefined;
+    }
+    if (pending.length >= batchSize || (pixels > 0 && pixels + size > budget)) yield await flush();
+    pending.push({ entry, ...(bytes ? { bytes } : {}) });
+    pixels += size;
   }
+  if (pending.length > 0) yield await flush();
 }
