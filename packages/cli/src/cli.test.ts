@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseSafetensors, serializeSafetensors } from '@vitzoo/core';
 import { GraphBuilder, serializeModel } from '@vitzoo/onnx';
 import { nodeBackend } from '@vitzoo/runtime-node';
-import { runCli } from './test-io.js';
+import { runCli } from './test-cli.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const fixtures = join(root, 'fixtures/models');
@@ -278,7 +278,14 @@ describe('vitzoo convert', () => {
 describe('vitzoo list', () => {
   test('lists registered names with wildcards', async () => {
     const { out } = await cli(['list', 'deit_*distilled*', '--json']);
-    expect(JSON.parse(out)).toEqual(['deit_base_distilled_patch16_224', 'deit_base_distilled_patch16_384', 'deit_small_distilled_patch16_224', 'deit_tiny_distilled_patch16_224']);
+    expect(JSON.parse(out)).toEqual([
+      'deit_base_distilled_patch16_224.fb_in1k',
+      'deit_base_distilled_patch16_384.fb_in1k',
+      'deit_small_distilled_patch16_224.fb_in1k',
+      'deit_tiny_distilled_patch16_224.fb_in1k',
+    ]);
+    const names = await cli(['list', 'deit_*distilled*', '--names']);
+    expect(names.out).toBe('deit_base_distilled_patch16_224\ndeit_base_distilled_patch16_384\ndeit_small_distilled_patch16_224\ndeit_tiny_distilled_patch16_224\n');
   });
 });
 

@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { FileNotFoundError } from '@vitzoo/core';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -58,4 +59,17 @@ export function resolveModelArgument(model: string | undefined, cwd: string): st
   const bundled = findBundledModel(name, cwd);
   if (bundled && isDirectory(bundled)) return bundled;
   return name;
+}
+
+/**
+ * A `--weights` argument: a path relative to the working directory, or, when nothing is there, to
+ * the model or case folder (`verify fixtures/models/vit_tiny --weights model_legacy.pth`). Neither:
+ * `FileNotFoundError` naming both places.
+ */
+export function resolveWeightsArgument(weights: string, cwd: string, modelDir: string): string {
+  const fromCwd = resolve(cwd, weights);
+  if (existsSync(fromCwd) || isAbsolute(weights)) return fromCwd;
+  const fromFolder = resolve(modelDir, weights);
+  if (existsSync(fromFolder)) return fromFolder;
+  throw new FileNotFoundError(`${fromCwd} (nor in the model folder: ${fromFolder})`, 'Weights file');
 }

@@ -8,14 +8,16 @@ import { createProgressBars, hubSourceResolver, sourceOptions, type ModelSourceF
 export type { ModelSourceFlags };
 import { DEFAULT_MODEL, resolveModelArgument } from './model-dir.js';
 
-/** Registers the flags that say where models come from: --revision, --offline, --refresh, --cache-dir, --timeout (and --no-graph-cache). */
+/** Registers the flags that say where models come from: --revision, --offline, --refresh, --cache-dir, --timeout, --deadline, --arch (and --no-graph-cache). */
 export function addModelSourceOptions(command: Command, options: { graphCache?: boolean } = {}): Command {
   command
     .option('--revision <rev>', 'hub models: branch, tag or commit (default main; or org/repo@rev)')
     .option('--offline', 'never touch the network; fail naming the files the cache lacks (also VITZOO_OFFLINE=1 / HF_HUB_OFFLINE=1)')
-    .option('--refresh', 'ask the hub again even when the revision is cached')
+    .option('--refresh', 'ask the hub again even when the revision is cached; download URLs again')
     .option('--cache-dir <dir>', 'cache folder for downloads and built graphs (default VITZOO_CACHE, else $XDG_CACHE_HOME/vitzoo, else ~/.cache/vitzoo)')
-    .option('--timeout <seconds>', 'seconds without data before a download fails', '30');
+    .option('--timeout <seconds>', 'seconds without data before a download fails', '30')
+    .option('--deadline <seconds>', 'seconds a whole file may take to download (default 3600)')
+    .option('--arch <name>', "URL of a bare weights or .onnx file: the registry name saying what it is (default: the file's name, when it is one)");
   if (options.graphCache) command.option('--no-graph-cache', 'convert the checkpoint on every run instead of caching the built ONNX graph');
   return command;
 }
@@ -65,6 +67,7 @@ export function createModelLoader(context: CommandContext, registry: Registry, f
           // built graphs are cached in the same cache folder, so a second run skips conversion
           graphCache: flags.graphCache === false ? false : { cacheDir: source.cacheDir ?? defaultCacheDir() },
           ...(bars.progress ? { progress: bars.progress } : {}),
+          warning: (message: string) => io.stderr(`warning: ${message}\n`),
         });
       } finally {
         bars.stop();

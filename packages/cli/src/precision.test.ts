@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { maxAbsDifference, parseSafetensors } from '@vitzoo/core';
 import { logitsBound } from '@vitzoo/conformance';
 import { nodeBackend } from '@vitzoo/runtime-node';
-import { runCli } from './test-io.js';
+import { runCli } from './test-cli.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 let scratch: string;

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { VitzooError, type Architecture, type Registry } from '@vitzoo/core';
 import { createDefaultRegistry } from 'vitzoo';
@@ -29,9 +30,13 @@ async function buildRegistry(io: CliIo, options: GlobalOptions): Promise<Registr
   return createDefaultRegistry(extra);
 }
 
+/** The version of this package (@vitzoo/cli), from its package.json (beside src/ and dist/). */
+export const CLI_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
 export function createProgram(io: CliIo, exit: { code: number }): Command {
   const program = new Command('vitzoo')
     .description('Vision transformers from JavaScript with the reference implementation\'s numbers.')
+    .version(CLI_VERSION, '-V, --version', 'print the version of vitzoo')
     .option('--plugin <module>', 'load third-party architectures from a module, package folder or package name (repeatable); also VITZOO_PLUGINS=a,b', (value: string, previous: string[]) => [...previous, value], [] as string[])
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride()

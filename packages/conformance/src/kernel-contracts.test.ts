@@ -11,7 +11,7 @@ import { readModelNodes } from '@vitzoo/onnx';
 import { createIsolatedNodeBackend } from '@vitzoo/runtime-node/isolated';
 import { bicubicTaps, dynamicQuantizeReference, linearAlignCornersTaps, resampleReference } from './kernel-contracts-reference.js';
 import { erf } from './reference.js';
-import { KERNEL_PROBES, runKernelProbe, type ProbeBackend } from './kernel-contracts.js';
+import { KERNEL_PROBES, runKernelProbe } from './kernel-contracts.js';
 
 const backend = createIsolatedNodeBackend({ name: 'kernel-probes', timeoutMs: 30_000 });
 afterAll(() => backend.close());

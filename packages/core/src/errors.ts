@@ -21,6 +21,7 @@ export type VitzooErrorCode =
   | 'download-failed'
   | 'integrity-failed'
   | 'file-not-found'
+  | 'file-access'
   | 'unsupported';
 
 export class VitzooError extends Error {
@@ -311,6 +312,89 @@ export class FileNotFoundError extends VitzooError {
   static override isInstance = isCode<FileNotFoundError>('file-not-found');
   override toJSON() {
     return { ...super.toJSON(), path: this.path };
+  }
+}
+
+/** What file-system error codes mean, in words a user can act on. */
+const FILE_SYSTEM_REASONS: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOTDIR: 'a file is where a folder should be',
+  EEXIST: 'a file is in the way where a folder should be',
+  EISDIR: 'it is a folder, not a file',
+  EROFS: 'the file system is read-only',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'the disk quota is exceeded',
+  ENAMETOOLONG: 'the path is too long',
+  ELOOP: 'too many levels of symbolic links',
+  EMFILE: 'too many open files',
+  ENFILE: 'too many open files in the system',
+  EIO: 'an input/output error of the device',
+  EBUSY: 'the file or device is busy',
+  ETXTBSY: 'the file is busy',
+  EXDEV: 'it is on another device',
+  ENOENT: 'a folder on the way does not exist',
+};
+
+/** True for a Node file-system error (an `Error` with an `E…` code and the system call that failed). */
+export function isFileSystemError(error: unknown): error is Error & { code: string; syscall?: string; path?: string } {
+  const code = (error as { code?: unknown } | null)?.code;
+  return error instanceof Error && typeof code === 'string' && /^E[A-Z]+$/.test(code) && 'syscall' in error;
+}
+
+/** The parts of a file-system `Stats` that tell what kind of entry it is. */
+export interface FileTypeInfo {
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+  isFIFO(): boolean;
+  isSocket(): boolean;
+}
+
+/** What kind of file-system entry `info` is, in words: 'a regular file', 'a character device', 'a FIFO (named pipe)', … */
+export function describeFileType(info: FileTypeInfo): string {
+  if (info.isFile()) return 'a regular file';
+  if (info.isDirectory()) return 'a folder';
+  if (info.isCharacterDevice()) return 'a character device';
+  if (info.isBlockDevice()) return 'a block device';
+  if (info.isFIFO()) return 'a FIFO (named pipe)';
+  if (info.isSocket()) return 'a socket';
+  return 'a special file';
+}
+
+/**
+ * A file or folder that cannot be used as asked: no permission, a file where a folder should be,
+ * a read-only or full disk, a device or pipe where a regular file is needed. `reason` is the
+ * system's error code (`EACCES`, `ENOTDIR`, …) or a short description.
+ */
+export class FileAccessError extends VitzooError {
+  readonly path: string;
+  readonly operation: 'read' | 'write';
+  readonly reason: string;
+  constructor(path: string, operation: 'read' | 'write', reason: string, hint?: string, options?: { cause?: unknown }) {
+    const explained = FILE_SYSTEM_REASONS[reason] ?? reason;
+    super('file-access', `Cannot ${operation} ${path}: ${explained}${reason in FILE_SYSTEM_REASONS ? ` (${reason})` : ''}.${hint ? ` ${hint}` : ''}`, options);
+    this.name = 'FileAccessError';
+    this.path = path;
+    this.operation = operation;
+    this.reason = reason;
+  }
+
+  /**
+   * The typed form of a Node file-system error; other errors are returned as they are. `path`
+   * defaults to the one the error names; a failed write-side call (mkdir, rename, write, …) is a
+   * 'write' whatever `operation` says.
+   */
+  static from(error: unknown, operation: 'read' | 'write', options: { path?: string; hint?: string } = {}): unknown {
+    if (!isFileSystemError(error)) return error;
+    const writing = /^(mkdir|rename|symlink|link|unlink|rmdir|rm|write|copyfile|fsync|ftruncate|utime|chmod)$/.test(error.syscall ?? '');
+    return new FileAccessError(options.path ?? error.path ?? '(unknown path)', writing ? 'write' : operation, error.code, options.hint, { cause: error });
+  }
+
+  static override isInstance = isCode<FileAccessError>('file-access');
+  override toJSON() {
+    return { ...super.toJSON(), path: this.path, operation: this.operation, reason: this.reason };
   }
 }
 

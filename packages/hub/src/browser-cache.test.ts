@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { IntegrityError } from '@vitzoo/core';
 import { createBrowserHubCache } from './browser-cache.js';
-import { HubFileNotFoundError, OfflineCacheMissError } from './errors.js';
+import { DownloadLimitError, HubFileNotFoundError, OfflineCacheMissError, UnexpectedContentError } from './errors.js';
 import { fetchHubModel } from './hub-model.js';
 import { memoryCacheStorage, startHubTestServer, type HubTestServer } from './testing.js';
 
@@ -55,5 +55,21 @@ describe('createBrowserHubCache (Cache API)', () => {
     const offline = await make(memoryCacheStorage(), true).get('org/onnx', 'main', 'config.json').catch((e: unknown) => e);
     expect(offline).toBeInstanceOf(OfflineCacheMissError);
     expect(requests).toBe(before);
+  });
+
+  it('the same limits as the Node cache: a body past its announced size, an HTML page, a deadline', async () => {
+    const caches = memoryCacheStorage();
+    server.fault('onnx/model.onnx', { kind: 'endless' });
+    const endless = await make(caches).get('org/onnx', 'main', 'onnx/model.onnx').catch((e: unknown) => e);
+    expect(endless).toBeInstanceOf(DownloadLimitError);
+    expect((endless as DownloadLimitError).value).toBe(graph.byteLength);
+    server.clearFaults();
+    server.fault('config.json', { kind: 'html' });
+    await expect(make(caches).get('org/onnx', 'main', 'config.json')).rejects.toBeInstanceOf(UnexpectedContentError);
+    server.clearFaults();
+    server.fault('onnx/model.onnx', { kind: 'trickle', bytes: 100, intervalMs: 20 });
+    const slow = await createBrowserHubCache({ endpoint: server.url, caches, deadlineMs: 200 }).get('org/onnx', 'main', 'onnx/model.onnx').catch((e: unknown) => e);
+    expect((slow as DownloadLimitError).limit).toBe('deadline');
+    expect([...(caches.entries.get('vitzoo')?.keys() ?? [])]).toEqual([]);
   });
 });

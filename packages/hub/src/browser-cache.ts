@@ -1,7 +1,21 @@
 import { DownloadError, IntegrityError } from '@vitzoo/core';
 import { isTruthyEnvironmentValue, type CachedHubFile, type GetFileOptions, type HubCacheOptions, type HubFileCache } from './cache.js';
 import { OfflineCacheMissError } from './errors.js';
-import { fetchHubFileMetadata, fetchWithTimeout, hubFileUrl, hubSettings, readBody, requestHeaders, statusError, type HubSettings } from './hub.js';
+import {
+  checkDownloadedContent,
+  checkResponseContent,
+  deadlineExceeded,
+  downloadLimit,
+  expectedContent,
+  fetchHubFileMetadata,
+  fetchWithTimeout,
+  hubFileUrl,
+  hubSettings,
+  readBody,
+  requestHeaders,
+  statusError,
+  type HubSettings,
+} from './hub.js';
 import { sha256Hex } from './graph-cache.js';
 import { checkRepoFileName, checkRepoId, checkRevision, isCommitHash, isSha256 } from './names.js';
 
@@ -58,19 +72,40 @@ export function createBrowserHubCache(options: BrowserHubCacheOptions = {}): Hub
       const hit = await peek(repo, revision, file);
       if (hit) return hit;
     }
-    if (offline) throw new OfflineCacheMissError(`${repo}@${revision}`, [file], `Cache API cache '${cacheName}'`);
+    if (offline) throw new OfflineCacheMissError(`${repo}@${revision}`, [file], `Cache API cache '${cacheName}'`, 'option');
     const metadata = await fetchHubFileMetadata(settings, repo, revision, file);
     const commit = metadata.commit ?? (isCommitHash(revision) ? revision : undefined);
-    const { response, controller } = await fetchWithTimeout(settings, metadata.downloadUrl, { headers: requestHeaders(settings, metadata.downloadUrl) });
-    if (!response.ok) throw statusError(response, metadata.url, { repo, revision, file });
-    const total = metadata.size ?? (Number(response.headers.get('content-length')) || undefined);
+    // The same limits and checks as the Node cache: announced size or cap, per-file deadline, no HTML.
+    const content = expectedContent(file);
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), settings.deadlineMs);
     const chunks: Uint8Array[] = [];
     let loaded = 0;
-    await readBody(response, controller, settings, metadata.downloadUrl, (chunk) => {
-      chunks.push(chunk);
-      loaded += chunk.byteLength;
-      getOptions.progress?.({ stage: 'download', file, loaded, total });
-    });
+    let total: number | undefined;
+    try {
+      const { response, controller } = await fetchWithTimeout(settings, metadata.downloadUrl, { headers: requestHeaders(settings, metadata.downloadUrl), signal: deadline.signal });
+      if (!response.ok) throw statusError(response, metadata.url, { repo, revision, file });
+      checkResponseContent(response, metadata.url, file, content);
+      const limit = downloadLimit(settings, metadata.url, metadata.size ?? (Number(response.headers.get('content-length')) || undefined), content);
+      total = limit.announced ? limit.total : undefined;
+      await readBody(
+        response,
+        controller,
+        settings,
+        metadata.downloadUrl,
+        (chunk) => {
+          chunks.push(chunk);
+          loaded += chunk.byteLength;
+          getOptions.progress?.({ stage: 'download', file, loaded, total });
+        },
+        limit,
+      );
+    } catch (error) {
+      if (deadline.signal.aborted) throw deadlineExceeded(metadata.url, settings);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
     if (total !== undefined && loaded !== total) throw new DownloadError(metadata.url, `received ${loaded} of ${total} bytes (truncated)`);
     const bytes = new Uint8Array(loaded);
     let offset = 0;
@@ -78,6 +113,7 @@ export function createBrowserHubCache(options: BrowserHubCacheOptions = {}): Hub
       bytes.set(chunk, offset);
       offset += chunk.byteLength;
     }
+    checkDownloadedContent(bytes, metadata.url, file, content);
     const sha256 = await sha256Hex(bytes);
     if (metadata.sha256 && sha256 !== metadata.sha256) throw new IntegrityError(metadata.url, `sha256 ${metadata.sha256}`, `sha256 ${sha256}`);
     const cache = await open();
@@ -91,7 +127,7 @@ export function createBrowserHubCache(options: BrowserHubCacheOptions = {}): Hub
     return { repo, revision, commit, file, size: loaded, sha256, bytes: async () => bytes };
   }
 
-  return { offline, location: `Cache API cache '${cacheName}'`, peek, get };
+  return { offline, ...(offline ? { offlineBy: 'option' as const } : {}), location: `Cache API cache '${cacheName}'`, peek, get };
 }
 
 /** Offline from a `VITZOO_OFFLINE` / `HF_HUB_OFFLINE`-style value (for hosts that pass environment-like settings). */

@@ -1,3 +1,4 @@
+import type { OfflineSetting } from './errors.js';
 import type { HubOptions } from './hub.js';
 
 /** Progress reports are @vitzoo/core's one shape: `{ stage: 'download', file, loaded, total }`, `{ stage: 'build', … }`. */
@@ -34,6 +35,8 @@ export interface CachedHubFile {
 export interface HubFileCache {
   /** True when no method may touch the network. */
   readonly offline: boolean;
+  /** What turned offline mode on (for messages). */
+  readonly offlineBy?: OfflineSetting;
   /** A human-readable location, for messages. */
   readonly location: string;
   /** The cached file, or undefined; never touches the network. */

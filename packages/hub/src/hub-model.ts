@@ -70,7 +70,7 @@ export async function fetchHubModel(cache: HubFileCache, repo: string, revision:
   if (!options.refresh || cache.offline) {
     const cached = await fromCache(cache, repo, revision, options);
     if ('layout' in cached) return cached;
-    if (cache.offline) throw new OfflineCacheMissError(`${repo}@${revision}`, cached.missing, cache.location);
+    if (cache.offline) throw new OfflineCacheMissError(`${repo}@${revision}`, cached.missing, cache.location, cache.offlineBy);
   }
   const getOptions = { progress: options.progress, refresh: options.refresh };
   const config = await cache.get(repo, revision, 'config.json', getOptions);

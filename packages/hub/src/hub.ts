@@ -1,9 +1,17 @@
 import { DownloadError, InvalidArgumentError } from '@vitzoo/core';
-import { HubFileNotFoundError } from './errors.js';
+import { DownloadLimitError, HubFileNotFoundError, UnexpectedContentError } from './errors.js';
 import { checkRepoFileName, checkRepoId, checkRevision, isCommitHash, isSha256 } from './names.js';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
 export const DEFAULT_TIMEOUT_MS = 30_000;
+/** Per-file deadline of a download, start to end (besides the idle `timeoutMs`): one hour. */
+export const DEFAULT_DEADLINE_MS = 3_600_000;
+/** Largest file downloaded when neither the hub nor the server announces its size: 8 GiB. */
+export const DEFAULT_MAX_DOWNLOAD_BYTES = 8 * 1024 ** 3;
+/** Largest JSON file (config.json, preprocessor_config.json) downloaded, announced or not: 16 MiB. */
+export const MAX_JSON_DOWNLOAD_BYTES = 16 * 1024 ** 2;
+/** The longest delay Node's and browsers' timers take (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** How to reach the hub; every field optional (environment variables and defaults fill them). */
 export interface HubOptions {
@@ -15,6 +23,13 @@ export interface HubOptions {
   fetch?: typeof fetch;
   /** Milliseconds without a response or without body data before a request fails. Default 30 000. */
   timeoutMs?: number;
+  /** Milliseconds a whole file may take to download, however steadily it arrives. Default 3 600 000 (1 h). */
+  deadlineMs?: number;
+  /**
+   * Largest file accepted when neither the hub nor the server announces its size (bytes). Default
+   * 8 GiB. Files with an announced size are cut off at that size; JSON files at 16 MiB always.
+   */
+  maxDownloadBytes?: number;
 }
 
 export interface HubSettings {
@@ -22,20 +37,37 @@ export interface HubSettings {
   token: string | undefined;
   fetch: typeof fetch;
   timeoutMs: number;
+  deadlineMs: number;
+  maxDownloadBytes: number;
+}
+
+/** Checks a timer delay: a positive number of milliseconds a timer can wait (at most `MAX_TIMER_MS`). */
+export function checkTimerMilliseconds(value: number, name: string): number {
+  if (typeof value !== 'number' || !(value > 0) || value > MAX_TIMER_MS) {
+    throw new InvalidArgumentError(
+      name,
+      `${name} must be a positive number of milliseconds up to ${MAX_TIMER_MS} (2^31 - 1, about 24.8 days: the longest a timer waits), got ${String(value)}.`,
+    );
+  }
+  return value;
 }
 
 /** Fills hub options from `env` (HF_ENDPOINT, HF_TOKEN) and defaults. */
 export function hubSettings(options: HubOptions = {}, env: Readonly<Record<string, string | undefined>> = {}): HubSettings {
   const endpoint = (options.endpoint ?? env.HF_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
   if (!/^https?:\/\//.test(endpoint)) throw new InvalidArgumentError('endpoint', `Hub endpoint ${JSON.stringify(endpoint)} must be an http(s) URL (HF_ENDPOINT).`);
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (!(timeoutMs > 0)) throw new InvalidArgumentError('timeoutMs', `Timeout must be a positive number of milliseconds, got ${timeoutMs}.`);
+  const timeoutMs = checkTimerMilliseconds(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs');
+  const deadlineMs = checkTimerMilliseconds(options.deadlineMs ?? DEFAULT_DEADLINE_MS, 'deadlineMs');
+  const maxDownloadBytes = options.maxDownloadBytes ?? DEFAULT_MAX_DOWNLOAD_BYTES;
+  if (!Number.isSafeInteger(maxDownloadBytes) || maxDownloadBytes < 1) {
+    throw new InvalidArgumentError('maxDownloadBytes', `maxDownloadBytes must be a positive integer number of bytes, got ${String(maxDownloadBytes)}.`);
+  }
   if (typeof (options.fetch ?? globalThis.fetch) !== 'function') throw new InvalidArgumentError('fetch', 'No fetch available: pass one in the options.');
   // Browsers refuse a fetch called as a method of another object ('Illegal invocation'): always call it unbound.
   const given = options.fetch;
   const fetchFunction: typeof fetch = given ? (input, init) => given(input, init) : (input, init) => globalThis.fetch(input, init);
   const token = options.token ?? (env.HF_TOKEN || undefined);
-  return { endpoint, token, fetch: fetchFunction, timeoutMs };
+  return { endpoint, token, fetch: fetchFunction, timeoutMs, deadlineMs, maxDownloadBytes };
 }
 
 /** `{endpoint}/{repo}/resolve/{revision}/{file}` with each part URL-encoded. */
@@ -82,9 +114,17 @@ function parseSize(value: string | null): number | undefined {
   return Number(value.trim());
 }
 
-/** Runs `fetch` with a timeout: fails with `DownloadError` when no response arrives in time. */
-export async function fetchWithTimeout(settings: HubSettings, url: string, init: RequestInit): Promise<{ response: Response; controller: AbortController }> {
+/**
+ * Runs `fetch` with a timeout: fails with `DownloadError` when no response arrives in time. An
+ * `init.signal` (a caller's deadline or cancellation) aborts the request and its body too.
+ */
+export async function fetchWithTimeout(settings: Pick<HubSettings, 'fetch' | 'timeoutMs'>, url: string, init: RequestInit): Promise<{ response: Response; controller: AbortController }> {
   const controller = new AbortController();
+  const outer = init.signal;
+  if (outer) {
+    if (outer.aborted) controller.abort(outer.reason);
+    else outer.addEventListener('abort', () => controller.abort(outer.reason), { once: true });
+  }
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -163,10 +203,98 @@ export async function fetchHubFileMetadata(
   throw new DownloadError(url, 'too many redirects');
 }
 
+/** The most bytes a body may have, and the error to throw past it. */
+export interface BodyLimit {
+  maxBytes: number;
+  exceeded(): Error;
+}
+
+/** What a downloaded file must be: JSON (configs: parsed before it is kept) or binary (weights, graphs: never an HTML page). */
+export type ExpectedContent = 'json' | 'binary';
+
+/** JSON for `.json` file names, binary for the rest. */
+export function expectedContent(fileName: string): ExpectedContent {
+  return /\.json$/i.test(fileName) ? 'json' : 'binary';
+}
+
+/**
+ * The body limit of a download: the announced size when there is one (a longer body is cut off
+ * there), else `settings.maxDownloadBytes`; JSON files never more than `MAX_JSON_DOWNLOAD_BYTES`.
+ * An announced JSON size over that limit is refused at once. `offset`: bytes already held (a resumed download).
+ */
+export function downloadLimit(
+  settings: Pick<HubSettings, 'maxDownloadBytes'>,
+  url: string,
+  announced: number | undefined,
+  content: ExpectedContent,
+  offset = 0,
+): BodyLimit & { total: number; announced: boolean } {
+  const cap = content === 'json' ? Math.min(MAX_JSON_DOWNLOAD_BYTES, settings.maxDownloadBytes) : settings.maxDownloadBytes;
+  if (announced !== undefined && content === 'json' && announced > cap) {
+    throw new DownloadLimitError(url, 'size-cap', cap, `it announces ${announced} bytes, more than the limit of ${cap} bytes for a JSON file`);
+  }
+  const total = announced ?? cap;
+  const reason =
+    announced !== undefined
+      ? `the server sent more than the announced ${announced} bytes; cut off at ${announced} bytes and nothing kept`
+      : `no size was announced and the body passed the limit of ${cap} bytes; cut off there and nothing kept` +
+        (content === 'json' ? ' (JSON files are at most 16 MiB)' : ' (raise the maxDownloadBytes option if the file is trusted)');
+  return {
+    total,
+    announced: announced !== undefined,
+    maxBytes: total - offset,
+    exceeded: () => new DownloadLimitError(url, announced !== undefined ? 'announced-size' : 'size-cap', total, reason),
+  };
+}
+
+/** The error of a download stopped by its per-file deadline. */
+export function deadlineExceeded(url: string, settings: Pick<HubSettings, 'deadlineMs'>): DownloadLimitError {
+  return new DownloadLimitError(
+    url,
+    'deadline',
+    settings.deadlineMs,
+    `not finished within ${settings.deadlineMs / 1000} s (the per-file deadline; raise it with the deadlineMs option or --deadline)`,
+  );
+}
+
+/**
+ * Refuses a response whose Content-Type says it is an HTML page (a login wall, a captive portal, an
+ * error page served with 200) before its body is read.
+ */
+export function checkResponseContent(response: Response, url: string, fileName: string, content: ExpectedContent): void {
+  const type = response.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase();
+  if (type === 'text/html' || type === 'application/xhtml+xml') {
+    throw new UnexpectedContentError(url, fileName, content === 'json' ? 'JSON' : 'a binary file', `an HTML page (Content-Type ${type})`);
+  }
+}
+
+const HTML_START = /^(?:\uFEFF)?\s*<(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>]|!--)/i;
+
+/**
+ * Checks downloaded bytes before they are kept: `head` is the file's start (at least its first
+ * KiB) for binary files, the whole file for JSON. An HTML page is refused whatever its label;
+ * JSON must parse.
+ */
+export function checkDownloadedContent(head: Uint8Array, url: string, fileName: string, content: ExpectedContent): void {
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(content === 'json' ? head : head.subarray(0, 1024));
+  if (HTML_START.test(text)) {
+    throw new UnexpectedContentError(url, fileName, content === 'json' ? 'JSON' : 'a binary file', 'an HTML page (a login wall or an error page?)');
+  }
+  if (content === 'json') {
+    try {
+      JSON.parse(text);
+    } catch (error) {
+      throw new UnexpectedContentError(url, fileName, 'JSON', `text that is not JSON (${(error as Error).message}; it starts ${JSON.stringify(text.slice(0, 40))})`);
+    }
+  }
+}
+
 /**
  * Reads a response body chunk by chunk, failing with `DownloadError` when no data arrives for
  * `timeoutMs` (the request is aborted) or the connection breaks (e.g. a body shorter than its
- * Content-Length). `onChunk` may be async (writes to disk); reading waits for it.
+ * Content-Length). `onChunk` may be async (writes to disk); reading waits for it. With a `limit`, a
+ * body longer than `limit.maxBytes` is cut off (the request aborted, nothing past it handed on)
+ * and `limit.exceeded()` thrown.
  */
 export async function readBody(
   response: Response,
@@ -174,8 +302,10 @@ export async function readBody(
   settings: Pick<HubSettings, 'timeoutMs'>,
   url: string,
   onChunk: (chunk: Uint8Array) => void | Promise<void>,
+  limit?: BodyLimit,
 ): Promise<void> {
   if (!response.body) return;
+  let received = 0;
   const reader = response.body.getReader();
   let timedOut = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -198,6 +328,12 @@ export async function readBody(
       }
       if (result.done) break;
       clearTimeout(timer);
+      received += result.value.byteLength;
+      if (limit && received > limit.maxBytes) {
+        // Cut off: nothing past the limit is handed on, and the connection is dropped.
+        controller.abort();
+        throw limit.exceeded();
+      }
       await onChunk(result.value);
       arm();
     }

@@ -2,9 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, readlink, rename, rm, stat, symlink, copyFile, link } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { InvalidArgumentError } from '@vitzoo/core';
+import { FileAccessError, InvalidArgumentError } from '@vitzoo/core';
 import { isTruthyEnvironmentValue, type CachedHubFile, type GetFileOptions, type HubCacheOptions, type HubFileCache, type ProgressListener } from './cache.js';
-import { OfflineCacheMissError } from './errors.js';
+import { OfflineCacheMissError, type OfflineSetting } from './errors.js';
 import { fetchHubFileMetadata, hubSettings, type HubSettings } from './hub.js';
 import { checkRepoFileName, checkRepoId, checkRevision, isCommitHash } from './names.js';
 import { downloadFile } from './node-download.js';
@@ -23,7 +23,14 @@ export function defaultCacheDir(env: Environment = process.env): string {
 
 /** Offline when VITZOO_OFFLINE or HF_HUB_OFFLINE is set to 1/true/yes/on. */
 export function isOfflineEnvironment(env: Environment = process.env): boolean {
-  return isTruthyEnvironmentValue(env.VITZOO_OFFLINE) || isTruthyEnvironmentValue(env.HF_HUB_OFFLINE);
+  return offlineEnvironmentVariable(env) !== undefined;
+}
+
+/** The environment variable that turns offline mode on (VITZOO_OFFLINE first), or undefined. */
+export function offlineEnvironmentVariable(env: Environment = process.env): 'VITZOO_OFFLINE' | 'HF_HUB_OFFLINE' | undefined {
+  if (isTruthyEnvironmentValue(env.VITZOO_OFFLINE)) return 'VITZOO_OFFLINE';
+  if (isTruthyEnvironmentValue(env.HF_HUB_OFFLINE)) return 'HF_HUB_OFFLINE';
+  return undefined;
 }
 
 export interface FileCacheOptions extends HubCacheOptions {
@@ -33,6 +40,15 @@ export interface FileCacheOptions extends HubCacheOptions {
   env?: Environment;
   /** An orphaned partial download untouched this long may be resumed by another process. Default 10 min. */
   staleAfterMs?: number;
+}
+
+/**
+ * A cache folder that cannot be used (a file where a folder should be, no permission, a read-only
+ * or full disk) as a typed `FileAccessError` naming the folder and how to choose another; other
+ * errors as they are.
+ */
+export function cacheFolderError(error: unknown, root: string, extraHint = ''): unknown {
+  return FileAccessError.from(error, 'write', { hint: `The cache folder is ${root}: set VITZOO_CACHE (or --cache-dir) to a folder you can write${extraHint}.` });
 }
 
 /** A blob name from an ETag: the ETag itself when it is a plain token, else its sha256. */
@@ -51,13 +67,15 @@ function blobName(etag: string | undefined): string | undefined {
 export class FileHubCache implements HubFileCache {
   readonly root: string;
   readonly offline: boolean;
+  readonly offlineBy: OfflineSetting | undefined;
   readonly settings: HubSettings;
   private readonly staleAfterMs: number;
 
   constructor(options: FileCacheOptions = {}) {
     const env = options.env ?? process.env;
     this.root = resolve(options.cacheDir ?? defaultCacheDir(env));
-    this.offline = options.offline ?? isOfflineEnvironment(env);
+    this.offlineBy = options.offline === undefined ? offlineEnvironmentVariable(env) : options.offline ? 'option' : undefined;
+    this.offline = this.offlineBy !== undefined;
     this.settings = hubSettings(options, env);
     this.staleAfterMs = options.staleAfterMs ?? 600_000;
   }
@@ -111,13 +129,21 @@ export class FileHubCache implements HubFileCache {
   }
 
   async get(repo: string, revision: string, file: string, options: GetFileOptions = {}): Promise<CachedHubFile> {
+    try {
+      return await this.getFile(repo, revision, file, options);
+    } catch (error) {
+      throw cacheFolderError(error, this.root);
+    }
+  }
+
+  private async getFile(repo: string, revision: string, file: string, options: GetFileOptions): Promise<CachedHubFile> {
     checkRepoFileName(file);
     checkRepoId(repo);
     checkRevision(revision);
     if (!options.refresh || this.offline) {
       const hit = await this.peek(repo, revision, file);
       if (hit) return hit;
-      if (this.offline) throw new OfflineCacheMissError(`${repo}@${revision}`, [file], this.root);
+      if (this.offline) throw new OfflineCacheMissError(`${repo}@${revision}`, [file], this.root, this.offlineBy);
     }
     const metadata = await fetchHubFileMetadata(this.settings, repo, revision, file);
     const commit = metadata.commit ?? (isCommitHash(revision) ? revision : undefined);
@@ -155,16 +181,25 @@ export class FileHubCache implements HubFileCache {
 
   /**
    * A file from a URL (e.g. an authors' release), cached under `urls/` by URL; size-checked
-   * against Content-Length, resumable, atomic. Offline: `OfflineCacheMissError` when not cached.
+   * against Content-Length, resumable, atomic. `refresh`: downloaded again even when cached (the
+   * new file replaces the old one atomically). Offline: `OfflineCacheMissError` when not cached.
    */
-  async getUrl(url: string, fileName: string, options: { progress?: ProgressListener; expectedSha256?: string } = {}): Promise<{ path: string; size: number }> {
+  async getUrl(url: string, fileName: string, options: { progress?: ProgressListener; expectedSha256?: string; refresh?: boolean } = {}): Promise<{ path: string; size: number }> {
+    try {
+      return await this.getUrlFile(url, fileName, options);
+    } catch (error) {
+      throw cacheFolderError(error, this.root);
+    }
+  }
+
+  private async getUrlFile(url: string, fileName: string, options: { progress?: ProgressListener; expectedSha256?: string; refresh?: boolean }): Promise<{ path: string; size: number }> {
     checkRepoFileName(fileName);
     if (fileName.includes('/')) throw new InvalidArgumentError('file', `Refusing file name ${JSON.stringify(fileName)} for ${url}: it must be a plain file name.`);
     const directory = this.urlDir(url);
     const path = this.inside(directory, fileName);
     const info = await stat(path).catch(() => null);
-    if (info?.isFile()) return { path, size: info.size };
-    if (this.offline) throw new OfflineCacheMissError(url, [fileName], this.root);
+    if (info?.isFile() && (!options.refresh || this.offline)) return { path, size: info.size };
+    if (this.offline) throw new OfflineCacheMissError(url, [fileName], this.root, this.offlineBy);
     const downloaded = await downloadFile({
       settings: this.settings,
       url,

@@ -5,7 +5,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { graphBytes, type BuiltGraph, type ProgressListener } from '@vitzoo/core';
 import { checkGraphKey, graphKeyText, type GraphKeyInput, type GraphStore } from './graph-cache.js';
 import { isSha256 } from './names.js';
-import { defaultCacheDir, type Environment } from './node-cache.js';
+import { cacheFolderError, defaultCacheDir, type Environment } from './node-cache.js';
 import { writeFileAtomic } from './node-write-file.js';
 
 /**
@@ -130,11 +130,20 @@ function* slices(bytes: Uint8Array, size = 1 << 24): Iterable<Uint8Array> {
  */
 export async function cachedGraph(key: string, build: () => BuiltGraph | Promise<BuiltGraph>, options: GraphCacheOptions = {}): Promise<string> {
   const path = graphPath(key, options);
-  const { problem } = await checkStored(path, key, false);
+  const { problem } = await unusableCache(path, () => checkStored(path, key, false));
   if (problem === undefined) return path;
   const graph = await build();
-  await storeGraph(path, key, graph.chunks(), graph.byteLength, options.progress);
+  await unusableCache(path, () => storeGraph(path, key, graph.chunks(), graph.byteLength, options.progress));
   return path;
+}
+
+/** Runs a graph-cache file operation; a cache folder that cannot be used is a `FileAccessError` saying how to choose another or turn the cache off. */
+async function unusableCache<T>(path: string, operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    throw cacheFolderError(error, dirname(dirname(path)), ', or turn the graph cache off (graphCache: false, --no-graph-cache)');
+  }
 }
 
 /** A graph from the graph cache, in memory. */
@@ -155,11 +164,11 @@ export interface LoadedGraph {
  */
 export async function loadCachedGraph(key: string, build: () => BuiltGraph | Promise<BuiltGraph>, options: GraphCacheOptions = {}): Promise<LoadedGraph> {
   const path = graphPath(key, options);
-  const stored = await checkStored(path, key, true);
+  const stored = await unusableCache(path, () => checkStored(path, key, true));
   if (stored.problem === undefined && stored.bytes) return { bytes: stored.bytes, path, status: 'cached' };
   const graph = await build();
   const bytes = graphBytes(graph);
-  await storeGraph(path, key, slices(bytes), bytes.byteLength, options.progress);
+  await unusableCache(path, () => storeGraph(path, key, slices(bytes), bytes.byteLength, options.progress));
   const rebuilt = stored.problem !== 'not cached';
   return { bytes, path, status: rebuilt ? 'rebuilt' : 'built', ...(rebuilt ? { problem: stored.problem } : {}) };
 }
@@ -173,11 +182,11 @@ export function createGraphStore(options: Pick<GraphCacheOptions, 'cacheDir' | '
     location: dirname(graphPath('0'.repeat(64), options)),
     async get(key) {
       const path = graphPath(key, options);
-      return (await checkStored(path, key, false)).problem === undefined ? path : undefined;
+      return (await unusableCache(path, () => checkStored(path, key, false))).problem === undefined ? path : undefined;
     },
     async put(key, graph, putOptions = {}) {
       const path = graphPath(key, options);
-      await storeGraph(path, key, graph.chunks(), graph.byteLength, putOptions.progress);
+      await unusableCache(path, () => storeGraph(path, key, graph.chunks(), graph.byteLength, putOptions.progress));
       return path;
     },
   };

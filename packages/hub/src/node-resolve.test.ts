@@ -74,10 +74,30 @@ describe('resolveModelSource: registry names, release files, local folders', () 
     await expect(resolveModelSource('fake_tiny.nowhere', { registry, cacheDir })).rejects.toBeInstanceOf(UnsupportedError);
   });
 
-  it('a plain URL is downloaded into the cache', async () => {
-    const resolved = await resolveModelSource(`${server.url}/files/fake_tiny.pth`, { cacheDir });
-    expect(resolved).toMatchObject({ layout: 'timm', modelFile: 'fake_tiny.pth', revision: undefined });
+  it('a URL of a model file is downloaded into the cache with the config of the registry name it carries; refresh downloads it again', async () => {
+    const registry = registryWithReleaseAt(`${server.url}/files/fake_tiny.pth`);
+    const url = `${server.url}/files/fake_tiny.pth`;
+    const resolved = await resolveModelSource(url, { registry, cacheDir });
+    expect(resolved).toMatchObject({ layout: 'timm', modelFile: 'fake_tiny.pth', files: ['config.json', 'fake_tiny.pth'], revision: undefined, name: 'fake_tiny.hub' });
     expect(resolved.dir.startsWith(join(cacheDir, 'urls'))).toBe(true);
+    expect(JSON.parse(await readFile(join(resolved.dir, 'config.json'), 'utf8'))).toMatchObject({ architecture: 'fake_tiny', pretrained_cfg: { tag: 'hub', input_size: [3, 32, 32] } });
+    // Another architecture for the same URL rewrites the generated config.
+    await resolveModelSource(url, { registry, cacheDir, architecture: 'fake_tiny.release' });
+    expect(JSON.parse(await readFile(join(resolved.dir, 'config.json'), 'utf8')).pretrained_cfg.tag).toBe('release');
+    // Cached: no request; refresh: downloaded again, and a changed file replaces the old one.
+    server.requests.length = 0;
+    await resolveModelSource(url, { registry, cacheDir });
+    expect(server.requests).toEqual([]);
+    const changed = release.map((value) => 255 - value);
+    server.setFile('fake_tiny.pth', changed);
+    try {
+      await resolveModelSource(url, { registry, cacheDir, refresh: true });
+      expect(server.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /files/fake_tiny.pth']);
+      expect(sha256(await readFile(join(resolved.dir, 'fake_tiny.pth')))).toBe(sha256(changed));
+      expect((await readdir(resolved.dir)).sort()).toEqual(['config.json', 'fake_tiny.pth']);
+    } finally {
+      server.setFile('fake_tiny.pth', release);
+    }
   });
 
   it('local folders and files are used in place', async () => {
@@ -86,6 +106,7 @@ describe('resolveModelSource: registry names, release files, local folders', () 
     const file = await resolveModelSource(join(FIXTURE, 'model.safetensors'), { cacheDir });
     expect(file).toMatchObject({ dir: FIXTURE, layout: 'timm', modelFile: 'model.safetensors' });
     await expect(resolveModelSource('./does-not-exist', { cacheDir })).rejects.toThrow(/No such model folder/);
+    await expect(resolveModelSource(' ', { cacheDir })).rejects.toThrow(/^Empty model source/); // not the working directory
     expect(server.requests).toEqual([]);
   });
 });

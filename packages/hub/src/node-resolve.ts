@@ -1,12 +1,12 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InvalidArgumentError, UnsupportedError, type Registry } from '@vitzoo/core';
+import { InvalidArgumentError, UnsupportedError, type PretrainedConfig, type Registry, type ResolvedModel } from '@vitzoo/core';
 import type { ProgressListener } from './cache.js';
 import { fetchHubModel } from './hub-model.js';
 import { folderLayout, type LayoutOptions, type ModelLayout } from './layout.js';
 import { checkRepoFileName } from './names.js';
-import { createFileCache, writeFileAtomic, type FileCacheOptions, type FileHubCache } from './node-cache.js';
+import { cacheFolderError, createFileCache, writeFileAtomic, type FileCacheOptions, type FileHubCache } from './node-cache.js';
 import { looksLikePath, parseModelSource, releaseTimmConfig } from './source.js';
 
 export interface ResolveSourceOptions extends FileCacheOptions, LayoutOptions {
@@ -21,7 +21,16 @@ export interface ResolveSourceOptions extends FileCacheOptions, LayoutOptions {
   cwd?: string;
   /** Use this cache instead of creating one from the options. */
   cache?: FileHubCache;
+  /**
+   * A registry name (`arch_variant[.tag]`) saying what a bare model file at a URL is (weights or an
+   * ONNX graph, no config.json beside it): its architecture, kwargs and pretrained config. Without
+   * it, the URL's file name must be one (`…/deit_small_patch16_224.fb_in1k.safetensors`).
+   */
+  architecture?: string;
 }
+
+/** Extensions of model files a URL may name: weights, or an ONNX graph. */
+export const MODEL_FILE_EXTENSIONS = ['.safetensors', '.pth', '.pt', '.bin', '.onnx'] as const;
 
 /** A local folder the pipeline can load. */
 export interface ResolvedSource {
@@ -82,14 +91,70 @@ function urlFileName(url: string): string {
   }
 }
 
+/** Writes the generated config.json of a bare model file unless the same one is there (a changed `architecture` rewrites it). */
+async function writeSyntheticConfig(dir: string, model: ResolvedModel, pretrained: PretrainedConfig, file: string): Promise<void> {
+  const path = join(dir, 'config.json');
+  const text = `${JSON.stringify(releaseTimmConfig(model, pretrained, file), null, 2)}\n`;
+  if ((await readFile(path, 'utf8').catch(() => undefined)) === text) return;
+  try {
+    await writeFileAtomic(path, text);
+  } catch (error) {
+    throw cacheFolderError(error, dirname(dirname(dir)));
+  }
+}
+
+/**
+ * What a bare model file at a URL is, decided before anything is downloaded: the `architecture`
+ * option, else the file's name when it is a registry name with a pretrained config; otherwise a
+ * clear refusal (vitzoo never guesses an architecture from the weights).
+ */
+function bareFileModel(url: string, fileName: string, options: ResolveSourceOptions): { model: ResolvedModel; pretrained: PretrainedConfig } {
+  const extension = extname(fileName).toLowerCase();
+  if (!(MODEL_FILE_EXTENSIONS as readonly string[]).includes(extension)) {
+    throw new InvalidArgumentError(
+      'model',
+      `${url} names '${fileName}'; a model URL must name a weights file (.safetensors, .pth, .pt, .bin) or an ONNX graph (.onnx). ` +
+        'For a hub repo give org/repo; for a folder, its path.',
+    );
+  }
+  const stem = fileName.slice(0, -extension.length);
+  const named = options.architecture ?? stem;
+  let model: ResolvedModel | undefined;
+  if (options.registry) {
+    try {
+      model = options.registry.resolve(named);
+    } catch (error) {
+      if (options.architecture !== undefined) throw error; // UnknownModelError with suggestions
+    }
+  }
+  if (!model) {
+    throw new InvalidArgumentError(
+      'architecture',
+      `${url} is a bare ${extension === '.onnx' ? 'ONNX graph' : 'weights file'} and '${stem}' is not a registered model name, so vitzoo cannot tell its architecture and preprocessing. ` +
+        'Name it with --arch <registry name> (architecture option; e.g. --arch deit_small_patch16_224.fb_in1k, see `vitzoo list`), ' +
+        'or give a hub repo or folder with its config.json. Nothing was downloaded.',
+    );
+  }
+  if (!model.pretrained) {
+    throw new InvalidArgumentError('architecture', `'${named}' (${model.variant}) has no pretrained config to preprocess images with; name a variant.tag that has one (\`vitzoo list --names --pretrained\`).`);
+  }
+  return { model, pretrained: model.pretrained };
+}
+
 /**
  * Resolves what a user typed to a local folder the pipeline can load:
  * an existing folder or file as it is; `org/repo[@revision]` / `hf-hub:…` fetched into the cache
  * (timm or transformers.js ONNX layout, pinned to the hub's commit); a registry name through its
  * pretrained config (hub repo, or the authors' release file with a generated timm config.json);
- * an http(s) URL downloaded into the cache. A model already cached is returned without any request.
+ * an http(s) URL of a model file downloaded into the cache, with a timm config.json generated beside
+ * it from the registry name the `architecture` option or the file's name gives (an `.onnx` graph then
+ * runs as it is, preprocessed by that config). A model already cached is returned without any
+ * request (`refresh` downloads URLs again).
  */
 export async function resolveModelSource(nameOrPath: string, options: ResolveSourceOptions = {}): Promise<ResolvedSource> {
+  if (typeof nameOrPath !== 'string' || nameOrPath.trim() === '') {
+    throw new InvalidArgumentError('model', 'Empty model source: give a registry name, org/repo, a URL or a folder.');
+  }
   const cwd = options.cwd ?? process.cwd();
   const localPath = /^file:/i.test(nameOrPath) ? fileURLToPath(nameOrPath) : resolve(cwd, nameOrPath);
   if (looksLikePath(nameOrPath) || (await stat(localPath).catch(() => null))) return resolveLocal(localPath, options);
@@ -113,8 +178,11 @@ export async function resolveModelSource(nameOrPath: string, options: ResolveSou
   }
   if (spec.kind === 'url') {
     const fileName = urlFileName(spec.url);
-    const { path } = await cache.getUrl(spec.url, fileName, { progress: options.progress });
-    return { dir: dirname(path), layout: extname(fileName) === '.onnx' ? 'onnx' : 'timm', files: [fileName], modelFile: fileName, revision: undefined, source: spec.url, cacheDir: cache.root };
+    const { model, pretrained } = bareFileModel(spec.url, fileName, options);
+    const { path } = await cache.getUrl(spec.url, fileName, { progress: options.progress, refresh: options.refresh });
+    await writeSyntheticConfig(dirname(path), model, pretrained, fileName);
+    const name = model.tag === undefined ? model.variant : `${model.variant}.${model.tag}`;
+    return { dir: dirname(path), layout: 'timm', files: ['config.json', fileName], modelFile: fileName, revision: undefined, source: spec.url, name, cacheDir: cache.root };
   }
   if (spec.kind === 'registry') {
     if (!spec.url) {
@@ -124,12 +192,9 @@ export async function resolveModelSource(nameOrPath: string, options: ResolveSou
       );
     }
     const fileName = spec.pretrained.file ?? urlFileName(spec.url);
-    const { path } = await cache.getUrl(spec.url, fileName, { progress: options.progress });
+    const { path } = await cache.getUrl(spec.url, fileName, { progress: options.progress, refresh: options.refresh });
     const dir = dirname(path);
-    const configPath = join(dir, 'config.json');
-    if (!(await stat(configPath).catch(() => null))) {
-      await writeFileAtomic(configPath, `${JSON.stringify(releaseTimmConfig(spec.model, spec.pretrained, fileName), null, 2)}\n`);
-    }
+    await writeSyntheticConfig(dir, spec.model, spec.pretrained, fileName);
     return { dir, layout: 'timm', files: ['config.json', fileName], modelFile: fileName, revision: undefined, source: spec.url, name: spec.name, cacheDir: cache.root };
   }
   if (spec.kind === 'local') return resolveLocal(resolve(cwd, spec.path), options);

@@ -6,8 +6,9 @@
  * with ETag / X-Repo-Commit / Content-Length, and for LFS files a 302 to `/cdn/{sha256}` carrying
  * X-Linked-Etag / X-Linked-Size, as huggingface.co does; `/cdn/{sha256}` and `/files/{name}` serve
  * bytes with Range support. Every answer carries CORS headers (any origin; the hub's headers
- * exposed), so browser pages on another origin can use it. Faults (status codes, truncated or stalled bodies, wrong hashes,
- * no Range support) can be set per file.
+ * exposed), so browser pages on another origin can use it. Faults (status codes, truncated,
+ * stalled, endless or trickling bodies, no announced size, HTML login walls, wrong hashes, no
+ * Range support) can be set per file.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -28,7 +29,21 @@ export type HubTestFault =
   /** Advertise this X-Linked-Etag instead of the sha256 (e.g. a hostile value). */
   | { kind: 'etag'; etag: string }
   /** Wait this long before sending the body. */
-  | { kind: 'delay'; ms: number };
+  | { kind: 'delay'; ms: number }
+  /**
+   * Send the file, then `extra` more bytes (or bytes without end when `extra` is undefined), with no
+   * Content-Length (chunked), while the hub's HEAD still announces the file's real size.
+   */
+  | { kind: 'endless'; extra?: number }
+  /** Announce no size anywhere: no X-Linked-Size, no Content-Length (a chunked body). */
+  | { kind: 'no-size' }
+  /** Answer 200 with an HTML page (a login wall) instead of the file, as `text/html` unless `contentType` says otherwise. */
+  | { kind: 'html'; contentType?: string }
+  /** Send `bytes` bytes every `intervalMs` (a slow-loris body that never trips an idle timeout). */
+  | { kind: 'trickle'; bytes: number; intervalMs: number };
+
+/** The page a hub or CDN shows instead of a file when it wants a login. */
+export const LOGIN_WALL_HTML = '<!DOCTYPE html>\n<html lang="en"><head><title>Sign in</title></head><body><form action="/login">Sign in to continue</form></body></html>\n';
 
 export interface RecordedRequest {
   method: string;
@@ -92,6 +107,19 @@ export async function startHubTestServer(
     return entry.fault;
   };
 
+  /** True when a fault of this kind is set for `key` (without using it up). */
+  const peekFault = (key: string, kind: HubTestFault['kind']): boolean => faults.get(key)?.some((entry) => entry.fault.kind === kind && entry.remaining > 0) ?? false;
+
+  /** Answers with the login-wall page when `key` has the 'html' fault. */
+  const sendHtml = (request: IncomingMessage, response: ServerResponse, key: string): boolean => {
+    const fault = takeFault(key, ['html']);
+    if (fault?.kind !== 'html') return false;
+    const page = new TextEncoder().encode(LOGIN_WALL_HTML);
+    response.writeHead(200, { 'content-type': fault.contentType ?? 'text/html; charset=utf-8', 'content-length': String(page.byteLength) });
+    response.end(request.method === 'HEAD' ? undefined : page);
+    return true;
+  };
+
   /** Sends bytes honouring Range and the body faults of `key`. */
   const sendBytes = (request: IncomingMessage, response: ServerResponse, bytes: Uint8Array, key: string, headers: Record<string, string>) => {
     const noRange = takeFault(key, ['no-range']) !== undefined;
@@ -109,8 +137,10 @@ export async function startHubTestServer(
       status = 206;
       head['content-range'] = `bytes ${start}-${bytes.byteLength - 1}/${bytes.byteLength}`;
     }
-    head['content-length'] = String(body.byteLength);
+    const unannounced = peekFault(key, 'no-size') || (request.method !== 'HEAD' && peekFault(key, 'endless'));
+    if (!unannounced) head['content-length'] = String(body.byteLength);
     if (request.method === 'HEAD') {
+      takeFault(key, ['no-size']);
       response.writeHead(status, head).end();
       return;
     }
@@ -123,8 +153,39 @@ export async function startHubTestServer(
   };
 
   const sendBody = (response: ServerResponse, status: number, head: Record<string, string>, body: Uint8Array, key: string) => {
-    const fault = takeFault(key, ['truncate', 'stall']);
+    takeFault(key, ['no-size']);
+    const fault = takeFault(key, ['truncate', 'stall', 'endless', 'trickle']);
     response.writeHead(status, head);
+    if (fault?.kind === 'endless') {
+      // The file, then filler until `extra` bytes more were sent or the client goes away.
+      const filler = new Uint8Array(64 * 1024).fill(0x41);
+      let remaining = fault.extra ?? Number.POSITIVE_INFINITY;
+      const pump = () => {
+        while (!response.destroyed && remaining > 0) {
+          const chunk = filler.subarray(0, Math.min(filler.byteLength, remaining));
+          remaining -= chunk.byteLength;
+          if (!response.write(chunk)) return void response.once('drain', pump);
+        }
+        if (!response.destroyed) response.end();
+      };
+      response.write(body);
+      pump();
+      return;
+    }
+    if (fault?.kind === 'trickle') {
+      let sent = 0;
+      const timer = setInterval(() => {
+        if (response.destroyed) return clearInterval(timer);
+        const next = body.subarray(sent, sent + fault.bytes);
+        sent += next.byteLength;
+        if (sent >= body.byteLength) {
+          clearInterval(timer);
+          response.end(next);
+        } else response.write(next);
+      }, fault.intervalMs);
+      response.on('close', () => clearInterval(timer));
+      return;
+    }
     if (fault?.kind === 'truncate') {
       // Let the client read what was sent before the connection closes (a stream that errors
       // drops the chunks it still queues).
@@ -155,6 +216,7 @@ export async function startHubTestServer(
       const bytes = blobs.get(cdn[1]!);
       if (!bytes) return void response.writeHead(404).end('no such blob');
       const key = (request.headers['x-test-file'] as string | undefined) ?? [...store.values()].flatMap((files) => [...files].filter(([, b]) => b === bytes).map(([name]) => name))[0] ?? '';
+      if (sendHtml(request, response, key)) return;
       return sendBytes(request, response, bytes, key, { etag: `"${cdn[1]}"` });
     }
     const release = /^\/files\/(.+)$/.exec(path);
@@ -163,6 +225,7 @@ export async function startHubTestServer(
       const status = takeFault(`/files/${release[1]}`, ['status']);
       if (status?.kind === 'status') return void response.writeHead(status.status).end('fault');
       if (!bytes) return void response.writeHead(404).end('not found');
+      if (sendHtml(request, response, `/files/${release[1]}`)) return;
       return sendBytes(request, response, bytes, `/files/${release[1]}`, { etag: `"${gitSha1(bytes)}"` });
     }
     const resolve = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(path);
@@ -175,7 +238,9 @@ export async function startHubTestServer(
     if (!bytes) return void response.writeHead(404, { 'x-error-code': 'EntryNotFound', 'x-repo-commit': commit }).end('Entry not found');
     const status = takeFault(file, ['status']);
     if (status?.kind === 'status') return void response.writeHead(status.status, { 'x-repo-commit': commit }).end('fault');
+    if (sendHtml(request, response, file)) return;
     const digest = sha256(bytes);
+    const noSize = peekFault(file, 'no-size');
     if (isLfs(file)) {
       const override = takeFault(file, ['wrong-hash', 'etag']);
       const advertised = override?.kind === 'wrong-hash' ? sha256(new TextEncoder().encode(`not ${digest}`)) : override?.kind === 'etag' ? override.etag : digest;
@@ -184,7 +249,7 @@ export async function startHubTestServer(
           location: `/cdn/${digest}`,
           'x-repo-commit': commit,
           'x-linked-etag': `"${advertised}"`,
-          'x-linked-size': String(bytes.byteLength),
+          ...(noSize ? {} : { 'x-linked-size': String(bytes.byteLength) }),
           etag: `"${gitSha1(bytes)}"`,
           'content-length': '0',
         })

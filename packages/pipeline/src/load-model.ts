@@ -5,6 +5,7 @@
  * no Node or DOM API and runs in Node, pages and workers alike.
  */
 import {
+  FileAccessError,
   FileNotFoundError,
   InvalidArgumentError,
   InvalidConfigError,
@@ -61,6 +62,8 @@ export interface OpenModelOptions {
   registry: Registry;
   endpoint?: string;
   revision?: string;
+  /** A registry name saying what a bare model file (a URL of weights or of an .onnx graph) is. */
+  architecture?: string;
   cache?: string | false;
   progress?: ProgressListener;
   signal?: AbortSignal;
@@ -102,12 +105,22 @@ export interface LoadModelOptions {
   endpoint?: string;
   /** Hub revision when the source names none. */
   revision?: string;
+  /**
+   * A registry name (`arch_variant[.tag]`) saying what a bare model file is (a URL of weights or of
+   * an `.onnx` graph with no config.json beside it); default: the file's name when it is one.
+   */
+  architecture?: string;
   /** Where downloads and built graphs are kept (Node: a folder; browsers: a Cache API name), or false. */
   cache?: string | false;
   /** Keep the built graph (default: on for downloaded models, off for local and picked files). */
   graphCache?: boolean;
   /** `{ stage: 'download', file, loaded, total }`, `{ stage: 'build', … }`, `{ stage: 'session' }`. */
   progress?: ProgressListener;
+  /**
+   * What went wrong without stopping the load, in a sentence (e.g. a graph cache folder that cannot
+   * be written, skipped). Default: `console.warn`.
+   */
+  warning?: (message: string) => void;
   /** Cancels downloads, conversion between steps, and session creation. */
   signal?: AbortSignal;
   sessionOptions?: SessionOptions;
@@ -242,6 +255,7 @@ async function openModelFiles(source: ModelSourceInput, options: LoadModelOption
       registry: options.registry,
       ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
       ...(options.revision !== undefined ? { revision: options.revision } : {}),
+      ...(options.architecture !== undefined ? { architecture: options.architecture } : {}),
       ...(options.cache !== undefined ? { cache: options.cache } : {}),
       ...(options.progress ? { progress: options.progress } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
@@ -327,8 +341,13 @@ async function onnxLayoutGraph(files: ModelFiles, config: Record<string, unknown
   const preprocessor = parseJsonObject(await files.read('preprocessor_config.json'), processorContext) as HuggingFaceProcessorConfig;
   const transform = createHuggingFaceTransform(preprocessor);
   const classes = transformersClasses(config, `${files.name}/config.json`);
+  return graphAsIs(files, graphFile, options, 'ONNX model (transformers.js layout: onnx/model.onnx)', { transform, ...classes });
+}
+
+/** A graph file of the model run as it is (an ONNX-layout graph, or an `.onnx` file beside a timm config.json). */
+async function graphAsIs(files: ModelFiles, graphFile: string, options: LoadModelOptions, what: string, extra: Partial<ModelGraph>): Promise<ModelGraph> {
   const graphName = files.path?.(graphFile) ?? `${files.name}/${graphFile}`;
-  if (!files.files.includes(graphFile) && !(options.weights !== undefined && files.path)) throw new FileNotFoundError(graphName, 'ONNX model (transformers.js layout: onnx/model.onnx)');
+  if (!files.files.includes(graphFile) && !(options.weights !== undefined && files.path)) throw new FileNotFoundError(graphName, what);
   checkAborted(options.signal);
   return {
     graph: files.path?.(graphFile) ?? (await files.read(graphFile)),
@@ -336,14 +355,13 @@ async function onnxLayoutGraph(files: ModelFiles, config: Record<string, unknown
     source: files.name,
     dtype: 'fp32',
     outputs: options.outputs ?? ['logits'],
-    transform,
-    ...classes,
     graphName,
+    ...extra,
   };
 }
 
 /** What `checkpointGraph` builds: an architecture's config and its weights. */
-export interface CheckpointGraphOptions extends Pick<LoadModelOptions, 'dtype' | 'q4BlockSize' | 'outputs' | 'progress' | 'signal' | 'allowNonFinite'> {
+export interface CheckpointGraphOptions extends Pick<LoadModelOptions, 'dtype' | 'q4BlockSize' | 'outputs' | 'progress' | 'warning' | 'signal' | 'allowNonFinite'> {
   architecture: Architecture;
   kwargs: Readonly<Record<string, unknown>>;
   pretrained?: PretrainedConfig;
@@ -390,10 +408,28 @@ export async function checkpointGraph(options: CheckpointGraphOptions): Promise<
     builderVersion: `${PRODUCER_VERSION}/${architecture.builderVersion ?? 'unversioned'}`,
     options: precision,
   });
-  const cached = await options.graphStore.get(key);
+  // The graph cache is optional: one that cannot be used (a file in its folder's place, no
+  // permission, a read-only HOME) is skipped with a warning, the graph built once either way.
+  const skipped = (error: unknown): boolean => {
+    if (!FileAccessError.isInstance(error)) return false;
+    (options.warning ?? ((message: string) => console.warn(`vitzoo: ${message}`)))(`the graph cache was skipped: ${error.message}`);
+    return true;
+  };
+  let cached: Awaited<ReturnType<GraphStore['get']>>;
+  try {
+    cached = await options.graphStore.get(key);
+  } catch (error) {
+    if (!skipped(error)) throw error;
+    return { ...result, graph: await build(), status: 'built' };
+  }
   if (cached !== undefined) return { ...result, graph: cached, status: 'cached' };
-  const graph = await options.graphStore.put(key, await build(), options.progress ? { progress: options.progress } : {});
-  return { ...result, graph, status: 'built' };
+  const built = await build();
+  try {
+    return { ...result, graph: await options.graphStore.put(key, built, options.progress ? { progress: options.progress } : {}), status: 'built' };
+  } catch (error) {
+    if (!skipped(error)) throw error;
+    return { ...result, graph: built, status: 'built' };
+  }
 }
 
 /** Where and how a graph runs. */
@@ -457,6 +493,12 @@ export async function loadGraph(source: ModelSourceInput, options: LoadModelOpti
     return onnxLayoutGraph(files, config, options);
   }
   const description = describeModelConfig(config, registry, configContext);
+  const graphFile = [options.weights, files.modelFile].find((file) => file !== undefined && /\.onnx$/i.test(file));
+  if (graphFile !== undefined) {
+    // A graph built elsewhere (`vitzoo convert`, a bare .onnx URL): run as it is, preprocessed by config.json.
+    if (dtype !== 'fp32') throw new UnsupportedError(`${files.name} names an ONNX graph: it runs as it is, so dtype '${dtype}' cannot be built; load the checkpoint instead.`);
+    return graphAsIs(files, graphFile, options, 'ONNX model', { architecture: description.architecture.id, pretrained: description.pretrained });
+  }
   const weights = weightsFile(files, options.weights);
   const cacheGraph = options.cache !== false && (options.graphCache ?? files.cached === true);
   const store = cacheGraph ? options.fileSource?.graphStore?.(files, { cache: options.cache }) : undefined;

@@ -2,12 +2,11 @@
  * @vitzoo/pipeline/node: model folders on disk (timm hub layout and fixture cases), weights files
  * (safetensors, or PyTorch checkpoints through the safe reader of @vitzoo/pytorch), `loadModel`.
  */
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, resolve } from 'node:path';
-import { FileNotFoundError, InvalidArgumentError, InvalidImageError, InvalidConfigError, type ProgressListener, type Registry } from '@vitzoo/core';
+import { FileAccessError, FileNotFoundError, InvalidArgumentError, InvalidConfigError, type ProgressListener, type Registry } from '@vitzoo/core';
 import { createGraphStore, defaultCacheDir, fileSha256, folderLayout, resolveModelSource, type GraphStore } from '@vitzoo/hub/node';
 import { type HuggingFaceProcessorConfig } from '@vitzoo/preprocess';
-import { decodeImage, type RawImage } from '@vitzoo/preprocess/node';
 import { loadWeights, readRequiredFile } from '@vitzoo/pytorch/node';
 import {
   WEIGHTS_FILE_NAMES,
@@ -24,6 +23,7 @@ import { describeModelConfig, type ModelDescription } from './model-config.js';
 import type { Model } from './model.js';
 
 export * from './index.js';
+export * from './image-files.js';
 export * from './node-dataset.js';
 export * from './node-model-folder.js';
 export * from './node-soup.js';
@@ -31,25 +31,6 @@ export * from './node-train-head.js';
 
 /** Weights files and required files are read by @vitzoo/pytorch/node (one implementation for every package). */
 export { loadWeights, readRequiredFile };
-
-/**
- * Reads and decodes an image file (sharp, see @vitzoo/preprocess/node `decodeImage`), resolving
- * `path` against `cwd` but naming it in errors as given: a missing file is `FileNotFoundError`; a
- * folder, an unreadable file, or data that is corrupt, truncated, empty, of an unsupported format
- * or over `maxPixels` pixels (default PIL's limit) is `InvalidImageError`.
- */
-export async function readImageFile(path: string, options: { cwd?: string; maxPixels?: number } = {}): Promise<RawImage> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(options.cwd === undefined ? path : resolve(options.cwd, path));
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new FileNotFoundError(path, 'Image file');
-    if (code === 'EISDIR') throw new InvalidImageError(path, 'it is a folder, not an image file');
-    throw new InvalidImageError(path, `it cannot be read (${(error as Error).message})`, { cause: error });
-  }
-  return decodeImage(bytes, path, options.maxPixels === undefined ? {} : { maxPixels: options.maxPixels });
-}
 
 /** A model folder: what to build, with what preprocessing, and where the weights are. */
 export interface ModelSource extends ModelDescription {
@@ -228,7 +209,11 @@ export async function nodeModelFiles(location: ModelLocation, name = location.di
     async sha256(file) {
       const info = await stat(path(file)).catch(() => null);
       if (!info?.isFile()) throw new FileNotFoundError(path(file), describeFile(file));
-      return fileSha256(path(file));
+      try {
+        return await fileSha256(path(file));
+      } catch (error) {
+        throw FileAccessError.from(error, 'read', { path: path(file) });
+      }
     },
     path,
   };
@@ -271,6 +256,7 @@ export function createNodeFileSource(settings: NodeFileSourceOptions = {}): Mode
         cwd,
         registry: options.registry,
         ...(options.revision !== undefined ? { revision: options.revision } : {}),
+        ...(options.architecture !== undefined ? { architecture: options.architecture } : {}),
         ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
         ...(typeof options.cache === 'string' ? { cacheDir: resolve(cwd, options.cache) } : {}),
         ...(options.progress ? { progress: options.progress } : {}),

@@ -1,10 +1,25 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DownloadError, FileNotFoundError, InvalidImageError, UnsupportedError, parseSafetensors, type Tensor } from '@vitzoo/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTransform, decodeImage, loadImage, preprocessImages, toRgb } from './node.js';
+import {
+  DEFAULT_IMAGE_TIMEOUT_MS,
+  DEFAULT_MAX_IMAGE_BYTES,
+  cmykToRgb,
+  createTransform,
+  decodeImage,
+  loadImage,
+  preprocessEach,
+  preprocessImages,
+  readImageBytes,
+  stackImageTensors,
+  toRgb,
+} from './node.js';
 
 const root = fileURLToPath(new URL('../../../fixtures/', import.meta.url));
 const images = `${root}images/`;
@@ -113,9 +128,45 @@ describe('decoding with sharp matches PIL', () => {
     });
   });
 
+  it('CMYK JPEGs, with and without the Adobe marker, decode exactly as PIL (inverted CMYK, Convert.c cmyk2rgb)', async () => {
+    // Expected values from Pillow 9.4.0: fixtures/preprocess/cmyk_jpeg.py.
+    const expected = parseSafetensors(new Uint8Array(readFileSync(`${root}preprocess/cmyk_jpeg.safetensors`))).tensors;
+    for (const file of ['cmyk_adobe.jpg', 'cmyk_no_adobe.jpg']) {
+      const image = await loadImage(`${root}preprocess/cmyk/${file}`);
+      expect([image.width, image.height, image.channels], file).toEqual([128, 96, 3]);
+      const stats = compare(image.data as Uint8Array, expected[`${file}/decoded`]!.data as Uint8Array);
+      report.push(`${file}: exact ${(100 * stats.exact).toFixed(3)}%, mean |diff| ${stats.mean.toFixed(4)}, max ${stats.max}`);
+      expect(stats.max, file).toBe(0);
+    }
+  });
+
+  it('cmykToRgb is Pillow\'s Convert.c cmyk2rgb on every value it sees in the fixtures', () => {
+    const expected = parseSafetensors(new Uint8Array(readFileSync(`${root}preprocess/cmyk_jpeg.safetensors`))).tensors;
+    for (const file of ['cmyk_adobe.jpg', 'cmyk_no_adobe.jpg']) {
+      const cmyk = expected[`${file}/cmyk`]!.data as Uint8Array;
+      expect(Buffer.from(cmykToRgb(cmyk)).equals(Buffer.from(expected[`${file}/decoded`]!.data as Uint8Array)), file).toBe(true);
+    }
+    // Hand-computed: nk = 255 - K; R = nk - round-ish(C * nk / 255) with MULDIV255.
+    expect([...cmykToRgb(new Uint8Array([0, 0, 0, 0, 255, 255, 255, 255, 128, 64, 0, 100, 10, 20, 30, 255]))]).toEqual([255, 255, 255, 0, 0, 0, 77, 116, 155, 0, 0, 0]);
+  });
+
+  it('preprocessEach decodes within the pixel budget and gives exactly applyBatch\'s rows; a bad source is named, the others go on', async () => {
+    const files = ['astronaut.png', 'chelsea.png', 'coffee.png', 'rocket.jpg'];
+    const transform = createTransform({ inputSize: [3, 64, 64], interpolation: 'bilinear' });
+    const expected = transform.applyBatch(await Promise.all(files.map((file) => loadImage(`${images}${file}`))));
+    const { images: each, peakDecodedPixels } = await preprocessEach([...files.map((file) => `${images}${file}`), new Uint8Array([1, 2, 3])], transform, { pixelBudget: 300_000, concurrency: 4 });
+    expect(peakDecodedPixels).toBeLessThanOrEqual(300_000);
+    expect(peakDecodedPixels).toBeGreaterThanOrEqual(512 * 512); // the largest image, alone
+    expect(each[4]!.error?.message).toMatch(/^Invalid image <buffer>: /);
+    const batch = stackImageTensors(each.slice(0, 4).map((image) => image.tensor!));
+    expect(Buffer.from((batch.data as Float32Array).buffer).equals(Buffer.from((expected.data as Float32Array).buffer))).toBe(true);
+    const first = await rejection(preprocessImages([`${images}chelsea.png`, `${images}nope.png`], transform));
+    expect(FileNotFoundError.isInstance(first)).toBe(true);
+  });
+
   it('prints the decode report', () => {
     console.log(report.join('\n'));
-    expect(report.length).toBe(Object.keys(catalogue).length);
+    expect(report.length).toBe(Object.keys(catalogue).length + 2);
   });
 });
 
@@ -127,6 +178,22 @@ describe('sources', () => {
       if (request.url === '/chelsea.png') {
         response.writeHead(200, { 'content-type': 'image/png' });
         response.end(readFileSync(`${images}chelsea.png`));
+      } else if (request.url === '/slow.png') {
+        // Headers at once, then a byte now and then: never idle long, never done.
+        response.writeHead(200, { 'content-type': 'image/png' });
+        const timer = setInterval(() => response.write(Buffer.from([0])), 20);
+        response.on('close', () => clearInterval(timer));
+      } else if (request.url === '/endless.png') {
+        response.writeHead(200, { 'content-type': 'image/png' });
+        const chunk = Buffer.alloc(64 * 1024);
+        const pump = () => {
+          while (!response.destroyed && response.write(chunk));
+          if (!response.destroyed) response.once('drain', pump);
+        };
+        pump();
+      } else if (request.url === '/announced.png') {
+        response.writeHead(200, { 'content-type': 'image/png', 'content-length': String(2 * 1024 ** 3) });
+        response.write(Buffer.alloc(10));
       } else if (request.url === '/text') {
         response.writeHead(200, { 'content-type': 'text/plain' });
         response.end('not an image');
@@ -161,6 +228,20 @@ describe('sources', () => {
     const image = await loadImage('https://example.test/coffee.png', { fetch });
     expect(requested).toEqual(['https://example.test/coffee.png']);
     expect([image.width, image.height]).toEqual([600, 400]);
+  });
+
+  it('URLs are bounded: a total timeout, and a size limit announced or not', async () => {
+    const started = Date.now();
+    const slow = await rejection(loadImage(`${base}/slow.png`, { timeoutMs: 300 }));
+    expect(DownloadError.isInstance(slow)).toBe(true);
+    expect(slow.message).toMatch(/slow\.png failed: not finished within 300 ms \(timeout/);
+    expect(Date.now() - started).toBeLessThan(5000);
+    const endless = await rejection(loadImage(`${base}/endless.png`, { maxBytes: 1_000_000 }));
+    expect(InvalidImageError.isInstance(endless)).toBe(true);
+    expect(endless.message).toMatch(/the body passed the limit of 1000000 bytes for an image; cut off there/);
+    const announced = await rejection(loadImage(`${base}/announced.png`));
+    expect(announced.message).toMatch(/the server announces 2147483648 bytes, more than the limit of 536870912 bytes/);
+    expect(DEFAULT_IMAGE_TIMEOUT_MS).toBe(30_000);
   });
 
   it('HTTP errors are DownloadError; a non-image response is InvalidImageError naming the URL', async () => {
@@ -210,6 +291,29 @@ describe('bad input is InvalidImageError naming the input and the reason', () =>
   it('a missing file is FileNotFoundError', async () => {
     const error = await rejection(loadImage(`${images}nope.png`));
     expect(FileNotFoundError.isInstance(error)).toBe(true);
+  });
+
+  it('only regular files are read, and only up to maxBytes: /dev/zero, a FIFO, a file too large', async () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'vitzoo-image-'));
+    try {
+      const fifo = join(scratch, 'pipe.png');
+      execFileSync('mkfifo', [fifo]);
+      const started = Date.now();
+      for (const [path, pattern] of [
+        ['/dev/zero', /\/dev\/zero: it is a character device, not an image file/],
+        [fifo, /pipe\.png: it is a FIFO \(named pipe\), not an image file/],
+      ] as const) {
+        const error = await rejection(loadImage(path));
+        expect(InvalidImageError.isInstance(error), path).toBe(true);
+        expect(error.message).toMatch(pattern);
+      }
+      expect(Date.now() - started).toBeLessThan(5000);
+      const large = await rejection(readImageBytes(`${images}chelsea.png`, { maxBytes: 1000, name: 'chelsea.png' }));
+      expect(large.message).toMatch(/chelsea\.png: it is \d+ bytes, more than the limit of 1000 bytes for an image file/);
+      expect(DEFAULT_MAX_IMAGE_BYTES).toBe(512 * 1024 ** 2);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
   });
 
   it('a directory is InvalidImageError', async () => {

@@ -31,7 +31,7 @@ import type { VisionTransformerConfig } from './config.js';
 export function referenceVisionTransformer(config: VisionTransformerConfig, weights: StateDict, pixels: Tensor): ReferenceOutputs {
   const w = weightReader(weights);
   const input = fromTensor(pixels);
-  const [batch, , height, width] = input.shape as [number, number, number, number];
+  const batch = input.shape[0]!;
   const dim = config.embedDim;
   const eps = config.layerNormEps;
   const [ph, pw] = config.patchSize;

@@ -36,7 +36,7 @@ describe('vitzoo classify with several --model: an ensemble', () => {
       expect(lines[row].predictions[0].score).toBeCloseTo(scores[top]!, 5);
       if (top === Number(/_(\d)\.png$/.exec(file)![1])) correct++;
     });
-    expect(lines[360]).toEqual({ accuracy: correct / 360, correct, total: 360 });
+    expect(lines[360]).toEqual({ version: 1, accuracy: correct / 360, correct, total: 360 });
   });
 
   test('human output names every member; options are checked', async () => {

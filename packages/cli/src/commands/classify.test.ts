@@ -40,8 +40,8 @@ function jsonLines(text: string): Record<string, unknown>[] {
   return text.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
-/** A PNG whose header announces width x height, with a few bytes of pixel data (a decompression bomb's shape). */
-function pngHeader(width: number, height: number): Uint8Array {
+/** A PNG of `width` x `height` 8-bit RGB pixels with the given IDAT payload. */
+function png(width: number, height: number, idat: Uint8Array): Uint8Array {
   const crcTable = Array.from({ length: 256 }, (_, n) => {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
@@ -64,7 +64,19 @@ function pngHeader(width: number, height: number): Uint8Array {
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
   ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(1000))), chunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', new Uint8Array(0))]);
+}
+
+/** A PNG whose header announces width x height, with a few bytes of pixel data (a decompression bomb's shape). */
+function pngHeader(width: number, height: number): Uint8Array {
+  return png(width, height, deflateSync(Buffer.alloc(1000)));
+}
+
+/** A valid PNG of one colour: tiny on disk, width x height x 3 bytes decoded. */
+function solidPng(width: number, height: number, rgb: [number, number, number]): Uint8Array {
+  const row = Buffer.alloc(1 + 3 * width);
+  for (let x = 0; x < width; x++) row.set(rgb, 1 + 3 * x); // filter byte 0, then the pixels
+  return png(width, height, deflateSync(Buffer.concat(Array.from({ length: height }, () => row)), { level: 9 }));
 }
 
 describe('vitzoo classify', () => {
@@ -81,9 +93,10 @@ describe('vitzoo classify', () => {
       expect(predictions[0]!.index, files[index]).toBe(vitPredictions[files[index]!]);
       expect(predictions[0]!.label).toBe(String(predictions[0]!.index));
       for (let i = 1; i < 5; i++) expect(predictions[i]!.score).toBeLessThanOrEqual(predictions[i - 1]!.score);
-      expect(Object.keys(line)).toEqual(['image', 'predictions']);
+      expect(Object.keys(line)).toEqual(['version', 'image', 'predictions']);
+      expect(line.version).toBe(1);
     });
-    expect(lines[360]).toEqual({ accuracy: 348 / 360, correct: 348, total: 360 });
+    expect(lines[360]).toEqual({ version: 1, accuracy: 348 / 360, correct: 348, total: 360 });
   });
 
   test('--model digits-deit (a bundled name) on the test folder gives 342/360; human output marks each verdict', async () => {
@@ -91,7 +104,7 @@ describe('vitzoo classify', () => {
     const lines = jsonLines(json.out);
     expect(lines.slice(0, 360).map((line) => line.image)).toEqual(paths); // a folder expands to its images, sorted
     lines.slice(0, 360).forEach((line, index) => expect((line.predictions as { index: number }[])[0]!.index).toBe(deitPredictions[files[index]!]));
-    expect(lines[360]).toEqual({ accuracy: 342 / 360, correct: 342, total: 360 });
+    expect(lines[360]).toEqual({ version: 1, accuracy: 342 / 360, correct: 342, total: 360 });
 
     const wrong = files.find((file) => deitPredictions[file] !== Number(file[5]))!; // <index>_<label>.png
     const human = await cli(['classify', 'fixtures/digits/test/0021_1.png', `fixtures/digits/test/${wrong}`, '-m', 'models/digits-deit', '-k', '2']);
@@ -108,11 +121,11 @@ describe('vitzoo classify', () => {
     copyFileSync(join(testImages, '0021_1.png'), join(folder, 'a.png'));
     copyFileSync(join(testImages, '0024_4.png'), join(folder, 'b.png'));
     const unknown = await cli(['classify', 'a.png', 'b.png', '--json'], folder);
-    expect(jsonLines(unknown.out).map((line) => Object.keys(line))).toEqual([['image', 'predictions'], ['image', 'predictions']]);
+    expect(jsonLines(unknown.out).map((line) => Object.keys(line))).toEqual([['version', 'image', 'predictions'], ['version', 'image', 'predictions']]);
     expect(jsonLines(unknown.out)[0]!.image).toBe('a.png');
     writeFileSync(join(folder, 'labels.json'), JSON.stringify({ 'a.png': 1, 'b.png': '7' }));
     const known = await cli(['classify', 'a.png', 'b.png', '--json'], folder);
-    expect(jsonLines(known.out)[2]).toEqual({ accuracy: 0.5, correct: 1, total: 2 });
+    expect(jsonLines(known.out)[2]).toEqual({ version: 1, accuracy: 0.5, correct: 1, total: 2 });
   });
 
   test('--threshold leaves out unlikely classes; options are checked', async () => {
@@ -179,3 +192,55 @@ describe('vitzoo classify', () => {
     expect(jsonLines(out).slice(0, 2).map((line) => line.image)).toEqual([absolute, relative(scratch, absolute)]);
   });
 });
+
+describe('memory: a batch of images that decode huge', () => {
+  test('is decoded within the pixel budget (here --max-pixels), not all at once', async () => {
+    // A solid 4000x4000 PNG is about 50 KB on disk and 48 MB decoded; eight of them in one batch.
+    const large = solidPng(4000, 4000, [200, 30, 90]);
+    expect(large.byteLength).toBeLessThan(200_000);
+    const folder = join(scratch, 'large');
+    mkdirSync(folder);
+    for (let i = 0; i < 8; i++) writeFileSync(join(folder, `large_${i}.png`), large);
+    // The digits model with nearest-neighbour resizing: the memory is the decoder's, the resizing stays cheap.
+    const model = join(scratch, 'digits-nearest');
+    mkdirSync(model);
+    const config = JSON.parse(readFileSync(join(root, 'models/digits-vit/config.json'), 'utf8'));
+    config.pretrained_cfg.interpolation = 'nearest';
+    writeFileSync(join(model, 'config.json'), JSON.stringify(config));
+    copyFileSync(join(root, 'models/digits-vit/model.safetensors'), join(model, 'model.safetensors'));
+    const args = ['classify', folder, '--model', model, '--batch-size', '8', '--max-pixels', '20000000', '--json', '--top-k', '1'];
+    await cli(['classify', 'fixtures/digits/test/0021_1.png', '--model', model]); // warm up: model, graph cache, sharp
+    global.gc?.();
+    const baseline = process.memoryUsage.rss();
+    let peak = baseline;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 2);
+    let result;
+    try {
+      result = await cli(args);
+    } finally {
+      clearInterval(sampler);
+    }
+    peak = Math.max(peak, process.memoryUsage.rss());
+    expect(result.code).toBe(0);
+    const lines = jsonLines(result.out);
+    expect(lines).toHaveLength(8);
+    // Every image is the same solid colour: the same prediction for each.
+    expect(new Set(lines.map((line) => JSON.stringify(line.predictions))).size).toBe(1);
+    // All eight decoded at once would be 384 MB; one at a time (20 M pixels) about 48 MB plus the decoder's buffers.
+    expect((peak - baseline) / 1e6).toBeLessThan(250);
+  });
+});
+
+describe('the default digits model on something that is not a digit', () => {
+  test('hints on stderr when an image is not 32x32; not for digits, not when --model is given', async () => {
+    const photo = await cli(['classify', 'fixtures/images/chelsea.png', digitPath()]);
+    expect(photo.code).toBe(0);
+    expect(photo.err).toMatch(/^hint: the default model \(models\/digits-vit\) knows only 32x32 images of handwritten digits .*1 image\(s\) here are not 32x32 \(fixtures\/images\/chelsea\.png \(451x300\)\).*--model deit_small_patch16_224\.fb_in1k/);
+    expect((await cli(['classify', digitPath()])).err).toBe('');
+    expect((await cli(['classify', 'fixtures/images/chelsea.png', '--model', 'digits-vit'])).err).toBe('');
+  });
+});
+
+function digitPath(): string {
+  return 'fixtures/digits/test/0021_1.png';
+}

@@ -2,11 +2,10 @@ import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { InvalidArgumentError, VitzooError } from '@vitzoo/core';
-import { createEnsemble, readImageFile, resolveBackend, type Ensemble, type EnsembleCombine, type Model, type Prediction } from '@vitzoo/pipeline/node';
-import type { RawImage } from '@vitzoo/preprocess/node';
+import { InvalidArgumentError } from '@vitzoo/core';
+import { createEnsemble, readImageFileBatches, resolveBackend, type Ensemble, type EnsembleCombine, type Model, type Prediction } from '@vitzoo/pipeline/node';
 import '@vitzoo/runtime-node'; // registers the 'node' backend
-import { EXIT } from '../exit.js';
+import { EXIT, JSON_FORMAT_VERSION } from '../exit.js';
 import { positiveInteger } from '../option-values.js';
 import { DEFAULT_MODEL } from '../model-dir.js';
 import { createModelLoader, type ModelSourceFlags } from '../model-loading.js';
@@ -94,32 +93,47 @@ function formatPredictions(predictions: readonly Prediction[]): string {
   return predictions.map((p) => `${p.label} ${(p.score * 100).toFixed(2)}%`).join(', ');
 }
 
+/** The rule behind the default model's hint: it was trained on 32x32 renderings of handwritten digits. */
+const DIGITS_SIZE = 32;
+
 export function registerClassify(program: Command, context: CommandContext): void {
   addPrecisionOptions(program.command('classify'))
-    .description('classify images with a model (default: the bundled digits ViT, models/digits-vit)')
+    .description('classify images with a model (default: the bundled digits ViT, models/digits-vit, which knows only 32x32 handwritten digits)')
     .argument('<images...>', 'image files (JPEG, PNG, WebP, GIF, TIFF, AVIF) or folders of them')
-    .option('-m, --model <name|dir>', `model folder (timm hub layout or fixture case) or bundled model name (default ${DEFAULT_MODEL}, from the repository's models/); repeat it for an ensemble`, (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option(
+      '-m, --model <name>',
+      'a registry name (deit_small_patch16_224.fb_in1k, see `vitzoo list`; fetched from its hub repo or release), ' +
+        'a hub repo org/repo[@revision] (timm or transformers.js ONNX layout), a URL of a .safetensors/.pth/.onnx file (with --arch), ' +
+        `a model folder or fixture case, or a bundled model name (default ${DEFAULT_MODEL}, from the repository's models/); repeat it for an ensemble`,
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
     .option('--combine <how>', 'ensembles (several --model): mean-probs (the mean of the softmax probabilities) or mean-logits', 'mean-probs')
     .option('-k, --top-k <n>', 'classes to print per image', '5')
     .option('--threshold <p>', 'leave out classes scoring below this probability')
-    .option('--json', 'one JSON line per image: {"image", "predictions": [{"index", "label", "score"}]}; then {"accuracy", "correct", "total"} when labels are known')
+    .option('--json', `one JSON line per image: {"version": ${JSON_FORMAT_VERSION}, "image", "predictions": [{"index", "label", "score"}]}; then {"version", "accuracy", "correct", "total"} when labels are known`)
     .option('--backend <name>', 'runtime backend', 'node')
     .option('--weights <file>', 'weights file to use instead of the model folder\'s model.safetensors')
     .option('--batch-size <n>', 'images per inference call', '32')
-    .option('--max-pixels <n>', 'refuse images with more pixels than this (decompression bombs); default 89478485, as PIL')
+    .option('--max-pixels <n>', 'refuse images with more pixels than this (decompression bombs); default 89478485, as PIL; also the most decoded pixels held at once')
     .option('--revision <rev>', 'hub models: branch, tag or commit (default main; or org/repo@rev)')
     .option('--quantized', 'ONNX hub repos: take onnx/model_quantized.onnx instead of onnx/model.onnx')
     .option('--offline', 'never touch the network; fail naming the files the cache lacks (also VITZOO_OFFLINE=1 / HF_HUB_OFFLINE=1)')
-    .option('--refresh', 'ask the hub again even when the revision is cached')
+    .option('--refresh', 'ask the hub again even when the revision is cached; download URLs again')
     .option('--cache-dir <dir>', 'cache folder for downloads and built graphs (default VITZOO_CACHE, else $XDG_CACHE_HOME/vitzoo, else ~/.cache/vitzoo)')
     .option('--timeout <seconds>', 'seconds without data before a download fails', '30')
+    .option('--deadline <seconds>', 'seconds a whole file may take to download (default 3600)')
+    .option('--arch <name>', "URL of a bare weights or .onnx file: the registry name saying what it is (default: the file's name, when it is one)")
     .option('--no-graph-cache', 'convert the checkpoint on every run instead of caching the built ONNX graph')
     .action(async (imageArguments: string[], options: ClassifyCommandOptions) => {
       const { io } = context;
+      if (options.model.some((name) => name.trim() === '')) {
+        throw new InvalidArgumentError('--model', '--model needs a value: a registry name, org/repo, a URL or a folder (leave the option out for the default model).');
+      }
       const images = await expandImageArguments(imageArguments, io.cwd);
       const topK = positiveInteger(options.topK, '--top-k');
       const batchSize = positiveInteger(options.batchSize, '--batch-size');
-      const threshold = options.threshold === undefined ? undefined : Number(options.threshold);
+      const threshold = options.threshold === undefined ? undefined : options.threshold.trim() === '' ? Number.NaN : Number(options.threshold);
       if (threshold !== undefined && !(threshold >= 0 && threshold <= 1)) {
         throw new InvalidArgumentError('--threshold', `--threshold must be a probability between 0 and 1, got '${options.threshold}'.`);
       }
@@ -151,54 +165,61 @@ export function registerClassify(program: Command, context: CommandContext): voi
       try {
         const transforms = members.map((member) => member.transform);
         const lookup = new LabelLookup(model.labels ?? []);
+        const notDigits: string[] = [];
         let failed = 0;
         let correct = 0;
         let total = 0;
         let allLabelled = model.labels !== undefined;
-        for (let start = 0; start < images.length; start += batchSize) {
-          const chunk = images.slice(start, start + batchSize);
-          // Decode the chunk; a bad image is reported with its path and the rest go on.
-          const decoded = await Promise.all(
-            chunk.map(async (image): Promise<{ image: string; pixels?: RawImage; error?: VitzooError }> => {
-              try {
-                const pixels = await readImageFile(image, { cwd: io.cwd, maxPixels: maxPixels ?? Math.min(...transforms.map((transform) => transform.maxPixels)) });
-                for (const transform of transforms) transform.geometry(pixels, image); // images a transform cannot use fail here, named
-                return { image, pixels };
-              } catch (error) {
-                if (VitzooError.isInstance(error)) return { image, error };
-                throw error;
-              }
-            }),
-          );
-          const good = decoded.filter((entry) => entry.pixels !== undefined);
-          const results = good.length > 0 ? await model.classify(good.map((entry) => entry.pixels!), { topK, threshold }) : [];
+        // Decoded lazily, in batches of at most --batch-size images and --max-pixels decoded pixels
+        // (an image larger than that alone): a batch never holds more than that in memory.
+        const batches = readImageFileBatches(images, {
+          cwd: io.cwd,
+          batchSize,
+          maxPixels: maxPixels ?? Math.min(...transforms.map((transform) => transform.maxPixels)),
+          check: (image, path) => {
+            for (const transform of transforms) transform.geometry(image, path); // images a transform cannot use fail here, named
+          },
+        });
+        for await (const batch of batches) {
+          const good = batch.files.filter((entry) => entry.image !== undefined);
+          const results = good.length > 0 ? await model.classify(good.map((entry) => entry.image!), { topK, threshold }) : [];
           let next = 0;
-          for (const entry of decoded) {
+          for (const entry of batch.files) {
             if (entry.error) {
               failed++;
-              if (options.json) io.stdout(`${JSON.stringify({ image: entry.image, error: entry.error.toJSON() })}\n`);
+              if (options.json) io.stdout(`${JSON.stringify({ version: JSON_FORMAT_VERSION, image: entry.path, error: entry.error.toJSON() })}\n`);
               io.stderr(`error: ${entry.error.message}\n`);
               continue;
             }
+            if (options.model.length === 0 && (entry.image!.width !== DIGITS_SIZE || entry.image!.height !== DIGITS_SIZE)) {
+              notDigits.push(`${entry.path} (${entry.image!.width}x${entry.image!.height})`);
+            }
             const predictions = results[next++]!;
-            const truth = allLabelled ? await lookup.label(resolve(io.cwd, entry.image)) : undefined;
+            const truth = allLabelled ? await lookup.label(resolve(io.cwd, entry.path)) : undefined;
             if (truth === undefined) allLabelled = false;
             else {
               total++;
               if (predictions[0]?.index === truth) correct++; // the first prediction is the argmax (unless --threshold left none)
             }
             if (options.json) {
-              io.stdout(`${JSON.stringify({ image: entry.image, predictions })}\n`);
+              io.stdout(`${JSON.stringify({ version: JSON_FORMAT_VERSION, image: entry.path, predictions })}\n`);
             } else {
               const verdict = truth === undefined ? '' : predictions[0]?.index === truth ? '  (correct)' : `  (WRONG: labelled ${model.labels![truth]})`;
-              io.stdout(`${entry.image}: ${formatPredictions(predictions) || '(no class above the threshold)'}${verdict}\n`);
+              io.stdout(`${entry.path}: ${formatPredictions(predictions) || '(no class above the threshold)'}${verdict}\n`);
             }
           }
         }
         if (allLabelled && total > 0 && failed === 0) {
           const accuracy = correct / total;
-          if (options.json) io.stdout(`${JSON.stringify({ accuracy, correct, total })}\n`);
+          if (options.json) io.stdout(`${JSON.stringify({ version: JSON_FORMAT_VERSION, accuracy, correct, total })}\n`);
           else io.stdout(`\naccuracy: ${correct}/${total} = ${(accuracy * 100).toFixed(2)}% (${modelPaths.map((path) => relative(io.cwd, path) || path).join(' + ')})\n`);
+        }
+        if (notDigits.length > 0) {
+          io.stderr(
+            `hint: the default model (models/${DEFAULT_MODEL}) knows only ${DIGITS_SIZE}x${DIGITS_SIZE} images of handwritten digits (scikit-learn's digits); ` +
+              `${notDigits.length} image(s) here are not ${DIGITS_SIZE}x${DIGITS_SIZE} (${notDigits.slice(0, 3).join(', ')}${notDigits.length > 3 ? ', …' : ''}), so its answers mean little for them. ` +
+              'For photos, name a model: --model deit_small_patch16_224.fb_in1k (see `vitzoo list`).\n',
+          );
         }
         if (failed > 0) {
           if (!options.json) io.stderr(`${failed} of ${images.length} image(s) could not be classified.\n`);

@@ -1,12 +1,24 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { Option } from 'commander';
-import { resolve } from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { HEAD_OUTPUT_NAMES, InvalidArgumentError, UnsupportedError } from '@vitzoo/core';
 import { createNodeFileSource, loadGraph } from '@vitzoo/pipeline/node';
 import { JSON_FORMAT_VERSION } from '../exit.js';
-import { writeFileAtomic } from '../write-file.js';
+import { resolveWeightsArgument } from '../model-dir.js';
+import { checkOutputPath, writeFileAtomic, type CommandInput } from '../write-file.js';
 import { addPrecisionOptions, precisionOptions, type PrecisionFlags } from '../precision-options.js';
+
+/** What convert may read: the folder's config.json and checkpoint files, and `--weights`. */
+async function convertInputs(dir: string, weights: string | undefined): Promise<CommandInput[]> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  return [
+    { path: join(dir, 'config.json'), what: 'config.json' },
+    ...names.filter((name) => /\.(safetensors|pth|pt|bin)$/i.test(name)).map((name) => ({ path: join(dir, name), what: 'weights file' })),
+    ...(weights === undefined ? [] : [{ path: weights, what: 'weights file' }]),
+  ];
+}
 
 /** `--outputs a,b`: output names or the groups 'attention' / 'intermediates' (checked against the architecture when converting). */
 function parseOutputs(value: string): string[] {
@@ -24,28 +36,33 @@ export function registerConvert(program: Command, context: CommandContext): void
       new Option('--outputs <names>', `graph outputs, comma-separated: ${HEAD_OUTPUT_NAMES.join(', ')}, attention (every attention map) or attention.<module>, rollout, intermediates or intermediates.<i>`).default('logits'),
     )
     .option('--allow-non-finite', 'build even when the weights hold NaN or ±Inf (refused by default)')
-    .option('--weights <file>', 'weights file to use instead of model.safetensors')
+    .option('--weights <file>', 'weights file to use instead of model.safetensors; relative to the working directory, else to the model folder')
     .option('--json', 'print a JSON summary')
     .action(async (dir: string, options: PrecisionFlags & { output: string; outputs: string; weights?: string; json?: boolean; allowNonFinite?: boolean }) => {
       const outputs = parseOutputs(options.outputs);
       const precision = precisionOptions(options);
       const registry = await context.registry();
+      const modelDir = resolve(context.io.cwd, dir);
+      const weights = options.weights === undefined ? undefined : resolveWeightsArgument(options.weights, context.io.cwd, modelDir);
+      // Refused before any work: an output that would replace our own input, or that is not a regular file.
+      const outputPath = resolve(context.io.cwd, options.output);
+      const inputs = await convertInputs(modelDir, weights);
+      await checkOutputPath(outputPath, inputs);
       const started = performance.now();
       // The one loader (@vitzoo/pipeline), stopped before the session: the graph it would run.
-      const loaded = await loadGraph(resolve(context.io.cwd, dir), {
+      const loaded = await loadGraph(modelDir, {
         registry,
         fileSource: createNodeFileSource({ cwd: context.io.cwd }),
         outputs,
         ...precision,
         graphCache: false,
         ...(options.allowNonFinite ? { allowNonFinite: true } : {}),
-        ...(options.weights ? { weights: resolve(context.io.cwd, options.weights) } : {}),
+        ...(weights !== undefined ? { weights } : {}),
       });
       const graph = loaded.graph;
       if (typeof graph === 'string' || graph instanceof Uint8Array) throw new UnsupportedError(`${dir} is already an ONNX model (transformers.js layout): there is nothing to convert.`);
       const architecture = loaded.architecture ?? '';
-      const outputPath = resolve(context.io.cwd, options.output);
-      const bytes = await writeFileAtomic(outputPath, graph.chunks());
+      const bytes = await writeFileAtomic(outputPath, graph.chunks(), inputs);
       const seconds = (performance.now() - started) / 1000;
       const summary = {
         version: JSON_FORMAT_VERSION,

@@ -124,11 +124,33 @@ describe('vitzoo download (HF_ENDPOINT = a hub-shaped server on 127.0.0.1)', () 
     server.requests.length = 0;
     const offline = await cli(['download', 'test-org/vit-tiny-timm', '--offline']);
     expect(offline.code).toBe(1);
-    expect(offline.err).toContain("Offline mode: test-org/vit-tiny-timm@main is not fully cached; missing 'config.json'");
+    expect(offline.err).toContain("Offline mode (--offline, the offline option): test-org/vit-tiny-timm@main is not fully cached; missing 'config.json'");
     expect(server.requests).toEqual([]);
     const timeout = await cli(['download', 'test-org/vit-tiny-timm', '--timeout', '-1']);
     expect(timeout.code).toBe(1);
     expect(timeout.err).toContain('--timeout must be a positive number');
+  });
+
+  test('a URL of a bare weights file: refused before any request without --arch; with it, cached beside a generated config; --refresh downloads it again', async () => {
+    server.setFile('model.safetensors', weights);
+    const url = `${server.url}/files/model.safetensors`;
+    const refused = await cli(['download', url]);
+    expect(refused.err).toMatch(/^error: .*model\.safetensors is a bare weights file and 'model' is not a registered model name.*--arch <registry name>/);
+    expect(refused.code).toBe(1);
+    expect(server.requests).toEqual([]);
+    const typo = await cli(['download', url, '--arch', 'vit_tiny_patch16_244']);
+    expect(typo.err).toMatch(/Unknown model 'vit_tiny_patch16_244'\. Did you mean 'vit_tiny_patch16_224'/);
+    const { code, out } = await cli(['download', url, '--arch', 'vit_tiny_patch16_224.augreg_in21k_ft_in1k', '--json']);
+    expect(code).toBe(0);
+    const summary = JSON.parse(out);
+    expect(summary).toMatchObject({ name: 'vit_tiny_patch16_224.augreg_in21k_ft_in1k', layout: 'timm', files: ['config.json', 'model.safetensors'], modelFile: 'model.safetensors' });
+    expect(JSON.parse(readFileSync(join(summary.dir, 'config.json'), 'utf8'))).toMatchObject({ architecture: 'vit_tiny_patch16_224', pretrained_cfg: { tag: 'augreg_in21k_ft_in1k' } });
+    expect(sha256(readFileSync(join(summary.dir, 'model.safetensors')))).toBe(sha256(weights));
+    server.requests.length = 0;
+    await cli(['download', url, '--arch', 'vit_tiny_patch16_224.augreg_in21k_ft_in1k']);
+    expect(server.requests).toEqual([]);
+    await cli(['download', url, '--arch', 'vit_tiny_patch16_224.augreg_in21k_ft_in1k', '--refresh']);
+    expect(server.requests.map((request) => `${request.method} ${request.path}`)).toEqual(['GET /files/model.safetensors']);
   });
 
   test('a stalled server ends in a timeout error, not a hang', async () => {
@@ -211,7 +233,7 @@ describe('vitzoo classify --model <org>/<repo> (the issue\'s done-criterion)', (
   test('--offline names what the cache lacks: everything when empty, the one file a partial cache misses', async () => {
     const empty = await cli(['classify', image, '--model', 'test-org/vit-tiny-timm', '--offline']);
     expect(empty.code).toBe(1);
-    expect(empty.err).toContain("Offline mode: test-org/vit-tiny-timm@main is not fully cached; missing 'config.json'");
+    expect(empty.err).toContain("Offline mode (--offline, the offline option): test-org/vit-tiny-timm@main is not fully cached; missing 'config.json'");
     expect(empty.err).toContain(cache);
     const json = await cli(['classify', image, '--model', 'test-org/vit-tiny-onnx', '--offline', '--json']);
     expect(json.code).toBe(1);

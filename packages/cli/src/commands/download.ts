@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type ProgressEvent, type Registry } from '@vitzoo/core';
-import { resolveModelSource, type ProgressListener, type ResolvedSource, type ResolveSourceOptions } from '@vitzoo/hub/node';
+import { MAX_TIMER_MS, resolveModelSource, type ProgressListener, type ResolvedSource, type ResolveSourceOptions } from '@vitzoo/hub/node';
 import type { CommandContext } from '../context.js';
 import { JSON_FORMAT_VERSION } from '../exit.js';
 import type { CliIo } from '../io.js';
@@ -82,6 +82,8 @@ export function hubSourceResolver(
 
 /** The hub / cache flags of the commands that read models (`download`, `classify`, `soup`, `train-head`). */
 export interface ModelSourceFlags {
+  arch?: string;
+  deadline?: string;
   revision?: string;
   quantized?: boolean;
   offline?: boolean;
@@ -93,22 +95,34 @@ export interface ModelSourceFlags {
   json?: boolean;
 }
 
-/** Hub/cache options shared by the commands that fetch models (`download`, `classify --model`). */
-export function sourceOptions(options: Pick<ModelSourceFlags, 'revision' | 'quantized' | 'offline' | 'refresh' | 'cacheDir' | 'timeout'>, cwd: string): ResolveSourceOptions {
-  let timeoutMs: number | undefined;
-  if (options.timeout !== undefined) {
-    const seconds = Number(options.timeout);
-    if (!(seconds > 0)) throw new InvalidArgumentError('--timeout', `--timeout must be a positive number of seconds, got '${options.timeout}'.`);
-    timeoutMs = seconds * 1000;
+/** Seconds given on the command line as timer milliseconds: positive, and no more than a timer can wait (2^31 - 1 ms, about 24.8 days). */
+function timerSeconds(value: string | undefined, option: string): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = value.trim() === '' ? Number.NaN : Number(value);
+  if (!(seconds > 0) || seconds * 1000 > MAX_TIMER_MS) {
+    throw new InvalidArgumentError(option, `${option} must be a positive number of seconds up to ${Math.floor(MAX_TIMER_MS / 1000)} (about 24.8 days), got '${value}'.`);
   }
+  return Math.max(1, Math.round(seconds * 1000));
+}
+
+/** Hub/cache options shared by the commands that fetch models (`download`, `classify --model`). */
+export function sourceOptions(
+  options: Pick<ModelSourceFlags, 'arch' | 'deadline' | 'revision' | 'quantized' | 'offline' | 'refresh' | 'cacheDir' | 'timeout'>,
+  cwd: string,
+): ResolveSourceOptions {
+  const timeoutMs = timerSeconds(options.timeout, '--timeout');
+  const deadlineMs = timerSeconds(options.deadline, '--deadline');
+  if (options.arch !== undefined && options.arch.trim() === '') throw new InvalidArgumentError('--arch', '--arch needs a registry name (e.g. deit_small_patch16_224.fb_in1k; see `vitzoo list`), got an empty string.');
   return {
     cwd,
+    ...(options.arch !== undefined ? { architecture: options.arch } : {}),
     revision: options.revision,
     quantized: options.quantized,
     refresh: options.refresh,
     ...(options.offline ? { offline: true } : {}),
     ...(options.cacheDir ? { cacheDir: resolve(cwd, options.cacheDir) } : {}),
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    ...(deadlineMs !== undefined ? { deadlineMs } : {}),
   };
 }
 
@@ -116,13 +130,15 @@ export function registerDownload(program: Command, context: CommandContext): voi
   program
     .command('download')
     .description('fetch a model into the cache: a registry name (vit_tiny_patch16_224.augreg_in21k_ft_in1k), org/repo[@revision], hf-hub:org/repo or a URL')
-    .argument('<model>', 'registry name, hub repo, or URL')
+    .argument('<model>', 'registry name, hub repo, or URL of a .safetensors/.pth/.onnx file')
+    .option('--arch <name>', "URL of a bare weights or .onnx file: the registry name saying what it is (default: the file's name, when it is one)")
     .option('--revision <rev>', 'branch, tag or commit (default main; or org/repo@rev)')
     .option('--quantized', 'ONNX repos: take onnx/model_quantized.onnx instead of onnx/model.onnx')
     .option('--offline', 'never touch the network; fail naming the files the cache lacks (also VITZOO_OFFLINE=1 / HF_HUB_OFFLINE=1)')
-    .option('--refresh', 'ask the hub again even when the revision is cached')
+    .option('--refresh', 'ask the hub again even when the revision is cached; download URLs again')
     .option('--cache-dir <dir>', 'cache folder (default VITZOO_CACHE, else $XDG_CACHE_HOME/vitzoo, else ~/.cache/vitzoo)')
     .option('--timeout <seconds>', 'seconds without data before a request fails', '30')
+    .option('--deadline <seconds>', 'seconds a whole file may take to download (default 3600)')
     .option('--json', 'print a JSON summary')
     .action(async (model: string, options: ModelSourceFlags) => {
       const { io } = context;

@@ -74,6 +74,18 @@ describe('vitzoo list', () => {
     expect(lines).toHaveLength(4);
   });
 
+  test('--json names exactly what the table shows', async () => {
+    for (const pattern of ['vit_tiny_patch16_*', 'deit_*distilled*', 'cswin_*']) {
+      const table = captureIo(root);
+      await run(['list', pattern], table);
+      const names = table.out.trim().split('\n').slice(1).map((line) => line.split(/\s+/)[0]);
+      const json = captureIo(root);
+      await run(['list', pattern, '--json'], json);
+      expect(JSON.parse(json.out), pattern).toEqual(names);
+      expect(names.length).toBeGreaterThan(1);
+    }
+  });
+
   test('release files for CSWin; --json --details gives the catalogue entries', async () => {
     const io = captureIo(root);
     expect(await run(['list', 'cswin_tiny_224', '--json', '--details'], io)).toBe(0);

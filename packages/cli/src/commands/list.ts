@@ -22,8 +22,8 @@ export function registerList(program: Command, context: CommandContext): void {
     .description('list the zoo: pretrained models with parameters, input size and source (timm-style names; wildcards allowed)')
     .argument('[pattern]', 'wildcard pattern over variant or variant.tag names, e.g. "vit_*"', '*')
     .option('--names', 'print names only (variant names; variant.tag with --pretrained)')
-    .option('--pretrained', 'with --names or --json: list variant.tag names of pretrained weights')
-    .option('--json', 'print a JSON array of names (with --details: of catalogue entries)')
+    .option('--pretrained', 'with --names: list variant.tag names of pretrained weights')
+    .option('--json', "print a JSON array of the table's names (with --details: the catalogue entries)")
     .option('--details', 'with --json: full catalogue entries (source, input size, preprocessing, label set, parameters, file size)')
     .action(async (pattern: string, options: { names?: boolean; pretrained?: boolean; json?: boolean; details?: boolean }) => {
       const registry = await context.registry();
@@ -31,13 +31,17 @@ export function registerList(program: Command, context: CommandContext): void {
         context.io.stdout(`${JSON.stringify(catalogueEntries(registry, pattern))}\n`);
         return;
       }
-      if (options.json || options.names) {
+      if (options.names) {
         const names = registry.list(pattern, { pretrained: options.pretrained });
-        if (options.json) context.io.stdout(`${JSON.stringify(names)}\n`);
-        else context.io.stdout(names.length > 0 ? `${names.join('\n')}\n` : `no model matches '${pattern}'\n`);
+        context.io.stdout(names.length > 0 ? `${names.join('\n')}\n` : `no model matches '${pattern}'\n`);
         return;
       }
       const entries = catalogueEntries(registry, pattern);
+      if (options.json) {
+        // The NAME column of the table: pretrained variant.tag names, else the bare variant names it falls back to.
+        context.io.stdout(`${JSON.stringify(entries.length > 0 ? entries.map((entry) => entry.name) : registry.list(pattern))}\n`);
+        return;
+      }
       if (entries.length === 0) {
         const names = registry.list(pattern);
         context.io.stdout(names.length > 0 ? `${names.join('\n')}\n(no pretrained weights registered for these)\n` : `no model matches '${pattern}'\n`);

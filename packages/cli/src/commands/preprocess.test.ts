@@ -103,7 +103,8 @@ describe('vitzoo preprocess', () => {
     await expectError(['fixtures/images/chelsea.png', '--mean', '0.5,0.5'], /--mean takes 3 comma-separated numbers/);
     await expectError(['fixtures/images/chelsea.png', '--std', '1,0,1'], /--std values must not be 0/);
     await expectError(['fixtures/images/chelsea.png', '--size', '8', '--dtype', 'int8'], /--dtype must be float32 or float16/);
-    await expectError(['fixtures/images/chelsea.png', '--model', 'no-such-model-folder/x'], /not found|Unknown model/);
+    await expectError(['fixtures/images/chelsea.png', '--model', 'no-such-model-folder/x'], /no-such-model-folder\/x is not a model folder/);
+    await expectError(['fixtures/images/chelsea.png', '--model', 'no_such_model'], /Unknown model 'no_such_model'/);
     writeFileSync(join(scratch, 'broken.jpg'), readFileSync(join(root, 'fixtures/images/rocket.jpg')).subarray(0, 3000));
     await expectError([join(scratch, 'broken.jpg'), '--size', '8'], new RegExp(`^error: Invalid image ${join(scratch, 'broken.jpg')}: `));
     await expectError(['fixtures/images/chelsea.png', '--size', '8', '--max-pixels', '1000'], /^error: Invalid image fixtures\/images\/chelsea\.png: it has 135300 pixels/);

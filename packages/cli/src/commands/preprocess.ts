@@ -1,12 +1,14 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { InvalidArgumentError, serializeSafetensors, type CropMode, type Interpolation } from '@vitzoo/core';
+import { InvalidArgumentError, serializeSafetensors, type CropMode, type Interpolation, type PretrainedConfig } from '@vitzoo/core';
+import { looksLikePath } from '@vitzoo/hub';
 import { createTransform, INTERPOLATIONS, type TimmDataConfig } from '@vitzoo/preprocess/node';
 import { readImageFile } from '@vitzoo/pipeline/node';
 import { JSON_FORMAT_VERSION } from '../exit.js';
 import { readModelFolder, resolveModelArgument } from '../model-dir.js';
-import { writeFileAtomic } from '../write-file.js';
+import { checkOutputPath, writeFileAtomic } from '../write-file.js';
 
 interface PreprocessCommandOptions {
   output: string;
@@ -69,8 +71,26 @@ async function dataConfig(options: PreprocessCommandOptions, context: CommandCon
     }
     return { config: explicit, source: 'options (timm defaults for the rest)' };
   }
+  if (options.model.trim() === '') throw new InvalidArgumentError('--model', '--model needs a value: a model folder or a registry name (e.g. vit_base_patch16_224).');
+  const registry = await context.registry();
   const dir = resolveModelArgument(options.model, context.io.cwd);
-  const { pretrained } = await readModelFolder(dir, await context.registry());
+  let pretrained: PretrainedConfig;
+  let source = dir;
+  if ((await stat(dir).catch(() => null))?.isDirectory()) {
+    ({ pretrained } = await readModelFolder(dir, registry));
+  } else if (looksLikePath(options.model) || options.model.includes('/')) {
+    throw new InvalidArgumentError(
+      '--model',
+      `${options.model} is not a model folder. preprocess takes a folder or a registry name (its pretrained config; no weights needed); ` +
+        'for a hub repo, fetch it first (`vitzoo download org/repo`) and pass the folder it prints.',
+    );
+  } else {
+    // A registry name: its pretrained config says how to preprocess; no weights needed.
+    const model = registry.resolve(options.model); // UnknownModelError with suggestions
+    if (!model.pretrained) throw new InvalidArgumentError('--model', `'${options.model}' (${model.variant}) has no pretrained config; name one of \`vitzoo list --names --pretrained\`.`);
+    pretrained = model.pretrained;
+    source = `${model.variant}${model.tag === undefined ? '' : `.${model.tag}`} (registry)`;
+  }
   const config: TimmDataConfig = {
     inputSize: pretrained.inputSize,
     interpolation: pretrained.interpolation,
@@ -80,7 +100,7 @@ async function dataConfig(options: PreprocessCommandOptions, context: CommandCon
     std: pretrained.std,
     ...explicit,
   };
-  return { config, source: dir };
+  return { config, source };
 }
 
 export function registerPreprocess(program: Command, context: CommandContext): void {
@@ -89,7 +109,7 @@ export function registerPreprocess(program: Command, context: CommandContext): v
     .description("write the tensor a model sees for an image (pixel_values [1, 3, H, W]) to compare with a Python pipeline")
     .argument('<image>', 'image file')
     .requiredOption('-o, --output <file>', 'safetensors file to write (atomically)')
-    .option('-m, --model <name|dir>', "use a model's pretrained config (model folder or bundled model name)")
+    .option('-m, --model <name|dir>', "use a model's pretrained config: a registry name (vit_base_patch16_224, no weights needed), a model folder or a bundled model name")
     .option('--size <n[,w]>', 'input size: height[,width] (default 224)')
     .option('--interpolation <filter>', `resize filter: ${INTERPOLATIONS.join(', ')} (default bilinear)`)
     .option('--crop-pct <p>', 'crop fraction: resize to size / p, then center-crop (default 0.875)')
@@ -104,6 +124,9 @@ export function registerPreprocess(program: Command, context: CommandContext): v
       if (options.dtype !== 'float32' && options.dtype !== 'float16') {
         throw new InvalidArgumentError('--dtype', `--dtype must be float32 or float16, got '${options.dtype}'.`);
       }
+      const outputPath = resolve(io.cwd, options.output);
+      const inputs = [{ path: resolve(io.cwd, image), what: 'image' }];
+      await checkOutputPath(outputPath, inputs);
       const { config, source } = await dataConfig(options, context);
       const maxPixels = options.maxPixels === undefined ? undefined : Number(options.maxPixels);
       if (maxPixels !== undefined && !(Number.isSafeInteger(maxPixels) && maxPixels > 0)) {
@@ -113,12 +136,11 @@ export function registerPreprocess(program: Command, context: CommandContext): v
       const pixels = await readImageFile(image, { cwd: io.cwd, maxPixels: transform.maxPixels });
       const geometry = transform.geometry(pixels, image);
       const tensor = transform.applyBatch([pixels]);
-      const outputPath = resolve(io.cwd, options.output);
       const bytes = serializeSafetensors(
         { pixel_values: tensor },
         { image, config: JSON.stringify(config), steps: JSON.stringify(transform.steps), producer: 'vitzoo preprocess' },
       );
-      await writeFileAtomic(outputPath, [bytes]);
+      await writeFileAtomic(outputPath, [bytes], inputs);
       const summary = {
         version: JSON_FORMAT_VERSION,
         output: outputPath,

@@ -6,6 +6,7 @@ import { DTYPES, InvalidArgumentError, type Dtype } from '@vitzoo/core';
 import { createIsolatedNodeBackend } from '@vitzoo/runtime-node/isolated';
 import { EXIT, JSON_FORMAT_VERSION } from '../exit.js';
 import type { CliIo } from '../io.js';
+import { resolveWeightsArgument } from '../model-dir.js';
 
 function formatDiff(value: number): string {
   return Number.isFinite(value) ? value.toExponential(2) : String(value);
@@ -29,7 +30,7 @@ export function registerVerify(program: Command, context: CommandContext): void 
     .description('build fixture model cases and compare their outputs with the stored reference outputs')
     .argument('<case-dirs...>', 'case folders (config.json, model.safetensors, context.io.safetensors) or folders of cases')
     .option('--json', 'print one JSON document (format documented in the README)')
-    .option('--weights <file>', 'weights file to use instead of model.safetensors (one case only)')
+    .option('--weights <file>', 'weights file to use instead of model.safetensors (one case only); relative to the working directory, else to the case folder')
     .addOption(new Option('--dtype <name>', 'precision of the built graph; below fp32 the logits are checked against the bounds in the README').choices(DTYPES).default('fp32'))
     .action(async (dirs: string[], options: { json?: boolean; weights?: string; dtype: Dtype }) => {
       const registry = await context.registry();
@@ -43,7 +44,8 @@ export function registerVerify(program: Command, context: CommandContext): void 
       const backend = createIsolatedNodeBackend();
       try {
         for (const dir of cases) {
-          const report = await verifyCase(dir, { registry, backend, weights: options.weights ? resolve(context.io.cwd, options.weights) : undefined, dtype: options.dtype });
+          const weights = options.weights === undefined ? undefined : resolveWeightsArgument(options.weights, context.io.cwd, dir);
+          const report = await verifyCase(dir, { registry, backend, weights, dtype: options.dtype });
           reports.push(report);
           if (!options.json) printCase(context.io, report);
         }

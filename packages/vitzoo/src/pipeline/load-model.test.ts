@@ -25,7 +25,8 @@ import { nodeBackend } from '@vitzoo/runtime-node';
 import { cswin } from '@vitzoo/cswin';
 import { vit } from '@vitzoo/vit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { loadModel, readOnnxModelFolder, softmax } from '@vitzoo/pipeline/node';
+import { loadModel as loadFrom } from '@vitzoo/pipeline';
+import { createNodeFileSource, loadModel, readOnnxModelFolder, softmax } from '@vitzoo/pipeline/node';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
 const vitCase = join(root, 'fixtures', 'models', 'vit_tiny');
@@ -286,6 +287,77 @@ describe('loadModel: release-file weights named by the resolver', () => {
       if (round === 0) expect(server.requests.map((request) => request.path)).toContain('/files/cswin_fixture.pth');
       else expect(server.requests).toEqual([]);
       expect(counted.builds()).toBe(1); // the second load uses the graph cached beside the download
+    }
+  });
+});
+
+describe('loadModel: a model file at a URL (no config.json beside it)', () => {
+  let server: HubTestServer;
+  let registry: ReturnType<typeof createRegistry>;
+  let cacheDir: string;
+  const pretrained = pretrainedConfig({ size: 32, numClasses: 10, labelNames: LABELS, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] });
+  beforeAll(async () => {
+    server = await startHubTestServer();
+    const weights = new Uint8Array(await readFile(join(vitCase, 'model.safetensors')));
+    const stateDict = parseSafetensors(weights).tensors;
+    server.setFile('vit_fixture.test.safetensors', weights);
+    server.setFile('model.safetensors', weights);
+    server.setFile('vit_fixture.onnx', graphBytes(convertCheckpoint({ architecture: vit, kwargs: vitFixture.kwargs, stateDict, outputs: ['logits'] })));
+    registry = createRegistry([{ ...vit, variants: { vit_fixture: { kwargs: vitFixture.kwargs, pretrained: { test: pretrained } } } } as Architecture]);
+    cacheDir = await mkdtemp(join(scratch, 'url-cache-'));
+  });
+  afterAll(() => server.close());
+  beforeEach(() => {
+    server.requests.length = 0;
+  });
+
+  async function expectFixtureLogits(url: string, architecture?: string) {
+    const resolveSource = (name: string) => resolveModelSource(name, { registry, cacheDir, env: {}, architecture });
+    const model = await loadModel(url, { registry, backend: nodeBackend, resolveSource });
+    try {
+      expect(model.labels).toEqual(LABELS);
+      expect(model.pretrained?.inputSize).toEqual([3, 32, 32]);
+      const { logits } = await model.forward(vitFixture.io.pixel_values!);
+      expect(maxAbsDifference(logits!, vitFixture.io.logits!)).toBeLessThanOrEqual(1e-4);
+    } finally {
+      await model.dispose();
+    }
+  }
+
+  it('weights whose file name is a registry name get that model\'s config', async () => {
+    await expectFixtureLogits(`${server.url}/files/vit_fixture.test.safetensors`);
+  });
+
+  it('an .onnx graph runs as it is, preprocessed by the named model\'s pretrained config', async () => {
+    await expectFixtureLogits(`${server.url}/files/vit_fixture.onnx`);
+  });
+
+  it('anonymous weights need the architecture option, and are refused before any download without it', async () => {
+    const url = `${server.url}/files/model.safetensors`;
+    const refused = await loadModel(url, { registry, backend: nodeBackend, resolveSource: (name) => resolveModelSource(name, { registry, cacheDir, env: {} }) }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(InvalidArgumentError);
+    expect((refused as Error).message).toMatch(/bare weights file and 'model' is not a registered model name.*--arch <registry name>.*Nothing was downloaded/);
+    expect(server.requests).toEqual([]);
+    await expectFixtureLogits(url, 'vit_fixture.test');
+    const unknown = await resolveModelSource(url, { registry, cacheDir, env: {}, architecture: 'vit_fixtur' }).catch((e: unknown) => e);
+    expect((unknown as Error).message).toMatch(/Unknown model 'vit_fixtur'\. Did you mean 'vit_fixture'/);
+    const notModel = await resolveModelSource(`${server.url}/files/page.html`, { registry, cacheDir, env: {} }).catch((e: unknown) => e);
+    expect((notModel as Error).message).toMatch(/must name a weights file \(\.safetensors, \.pth, \.pt, \.bin\) or an ONNX graph/);
+  });
+
+  it('the one loader takes the architecture option (the Node file source downloads)', async () => {
+    const model = await loadFrom(`${server.url}/files/model.safetensors`, {
+      registry,
+      fileSource: createNodeFileSource({ download: true }),
+      backend: nodeBackend,
+      cache: await mkdtemp(join(scratch, 'loader-cache-')),
+      architecture: 'vit_fixture.test',
+    });
+    try {
+      const { logits } = await model.forward(vitFixture.io.pixel_values!);
+      expect(maxAbsDifference(logits!, vitFixture.io.logits!)).toBeLessThanOrEqual(1e-4);
+    } finally {
+      await model.dispose();
     }
   });
 });
