@@ -3,7 +3,7 @@ import type { CommandContext } from '../context.js';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { InvalidArgumentError } from '@vitzoo/core';
-import { createEnsemble, readImageFileBatches, resolveBackend, type Ensemble, type EnsembleCombine, type Model, type Prediction } from '@vitzoo/pipeline/node';
+import { IMAGE_FILE_PATTERN, createEnsemble, readImageFileBatches, resolveBackend, type Ensemble, type EnsembleCombine, type Model, type Prediction } from '@vitzoo/pipeline/node';
 import '@vitzoo/runtime-node'; // registers the 'node' backend
 import { EXIT, JSON_FORMAT_VERSION } from '../exit.js';
 import { positiveInteger } from '../option-values.js';
@@ -71,8 +71,6 @@ class LabelLookup {
   }
 }
 
-const IMAGE_EXTENSIONS = /\.(png|jpe?g|webp|gif|tiff?|avif|heic|heif)$/i;
-
 /** Image arguments with folders expanded to the image files in them (by extension, sorted by name; not recursive). */
 export async function expandImageArguments(images: readonly string[], cwd: string): Promise<string[]> {
   const out: string[] = [];
@@ -82,7 +80,7 @@ export async function expandImageArguments(images: readonly string[], cwd: strin
       out.push(image);
       continue;
     }
-    const names = (await readdir(resolve(cwd, image))).filter((name) => IMAGE_EXTENSIONS.test(name)).sort();
+    const names = (await readdir(resolve(cwd, image))).filter((name) => IMAGE_FILE_PATTERN.test(name)).sort();
     if (names.length === 0) throw new InvalidArgumentError('images', `The folder ${image} holds no image files (.png, .jpg, .jpeg, .webp, .gif, .tif, .tiff, .avif, .heic, .heif).`);
     out.push(...names.map((name) => join(image, name)));
   }
