@@ -28,7 +28,7 @@ export interface ModelLoader {
   /** What a command-line model argument names: an existing path, a bundled model (models/<name>), or the name as given. */
   argument(name: string | undefined): string;
   /** Loads a model exactly as `vitzoo classify --model` does (hub resolver, built-graph cache, progress bars). */
-  load(name: string | undefined, options: { backend: Backend; batchSize?: number; weights?: string; outputs?: readonly string[]; dtype?: Dtype; q4BlockSize?: number; sessionOptions?: SessionOptions }): Promise<Model>;
+  load(name: string | undefined, options: { backend: Backend; batchSize?: number; weights?: string; outputs?: readonly string[]; dtype?: Dtype; q4BlockSize?: number; imageSize?: readonly [number, number]; sessionOptions?: SessionOptions }): Promise<Model>;
 }
 
 /**
@@ -61,6 +61,7 @@ export function createModelLoader(context: CommandContext, registry: Registry, f
           ...(options.outputs ? { outputs: options.outputs as OutputName[] } : {}),
           ...(options.dtype ? { dtype: options.dtype } : {}),
           ...(options.q4BlockSize !== undefined ? { q4BlockSize: options.q4BlockSize } : {}),
+          ...(options.imageSize !== undefined ? { imageSize: options.imageSize } : {}),
           ...(options.sessionOptions ? { sessionOptions: options.sessionOptions } : {}),
           // hub repos, registry names, URLs (@vitzoo/hub), fetched into the cache
           resolveSource: resolveWith(bars.progress),

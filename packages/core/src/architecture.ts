@@ -165,6 +165,13 @@ export interface Architecture<Config = unknown> {
   readonly supportedOutputs?: readonly HeadOutputName[];
   /** The attention modules, intermediates and rollout a config can give (default: none). */
   outputCatalog?(config: Config): OutputCatalog;
+  /**
+   * The kwargs that run a checkpoint at another image size `[height, width]` (the `imageSize`
+   * option), as the reference does it (e.g. ViT: `img_size`, position embeddings resampled when the
+   * checkpoint is loaded). Throws `InvalidArgumentError` for a size it cannot take. Absent: the
+   * architecture runs only at its configured size (imageSize is refused).
+   */
+  withImageSize?(kwargs: Readonly<Record<string, unknown>>, size: readonly [number, number]): Record<string, unknown>;
 }
 
 export const IMAGENET_DEFAULT_MEAN = [0.485, 0.456, 0.406] as const;

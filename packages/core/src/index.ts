@@ -7,3 +7,4 @@ export * from './config.js';
 export * from './registry.js';
 export * from './convert.js';
 export * from './progress.js';
+export * from './image-size.js';

@@ -3,7 +3,7 @@
  * microsoft/CSWin-Transformer `models/cswin.py` (`CSWinTransformer`). Internals (config parsing,
  * checkpoint filter, graph builder, variants) are on the `@vitzoo/cswin/testing` entry.
  */
-import type { Architecture } from '@vitzoo/core';
+import { InvalidArgumentError, type Architecture } from '@vitzoo/core';
 import { cswinCheckpointShapes, cswinOutputs, parseCswinConfig, type CswinConfig } from './config.js';
 import { filterCswinCheckpoint } from './checkpoint.js';
 import { buildCswinGraph, CSWIN_BUILDER_VERSION } from './graph.js';
@@ -25,5 +25,10 @@ export const cswin: Architecture<CswinConfig> = {
   checkpointShapes: cswinCheckpointShapes,
   filterCheckpoint: filterCswinCheckpoint,
   outputCatalog: cswinOutputs,
+  // The authors' 384 models are the same constructors called with img_size=384 (no weights depend on the size).
+  withImageSize: (kwargs, [height, width]) => {
+    if (height !== width) throw new InvalidArgumentError('imageSize', `CSWin takes square images (its img_size is one side); got ${height}x${width}.`);
+    return { ...kwargs, img_size: height };
+  },
   buildGraph: buildCswinGraph,
 };

@@ -11,11 +11,14 @@ import {
   InvalidConfigError,
   UnsupportedError,
   convertCheckpoint,
+  modelAtImageSize,
+  resizableArchitectures,
   resolveDtype,
   resolveQ4BlockSize,
   type Architecture,
   type BuiltGraph,
   type Dtype,
+  type ImageSize,
   type OutputName,
   type PretrainedConfig,
   type ProgressListener,
@@ -101,6 +104,13 @@ export interface LoadModelOptions {
   q4BlockSize?: number;
   /** Graph outputs to build (default ['logits']; add 'pre_logits' to `embed`); validated by the architecture, part of the cache key. */
   outputs?: readonly string[];
+  /**
+   * Run the checkpoint at another image size: a side (384) or [height, width]. The architecture
+   * adapts the weights as its reference does (ViT/DeiT: position embeddings resampled; Swin: windows
+   * and bias tables; CSWin: square sizes), the preprocessing's input size and crop follow; CaiT and
+   * FDViT refuse it (UnsupportedError). Part of the cache key (through the kwargs).
+   */
+  imageSize?: ImageSize;
   /** Hub base URL (default HF_ENDPOINT, else https://huggingface.co). */
   endpoint?: string;
   /** Hub revision when the source names none. */
@@ -474,6 +484,18 @@ export async function modelFromGraph(loaded: ModelGraph, options: SessionChoice)
  * The graph `loadModel` would open, without a session: what `vitzoo convert` writes and the
  * conformance runner runs. Same sources and options as `loadModel`.
  */
+/** A model description at `options.imageSize` (unchanged without it); see `modelAtImageSize` of @vitzoo/core. */
+function atImageSize<D extends { architecture: Architecture; kwargs: Readonly<Record<string, unknown>>; pretrained?: PretrainedConfig | undefined }>(
+  description: D,
+  options: { registry: Registry; imageSize?: ImageSize | undefined },
+): D {
+  if (options.imageSize === undefined) return description;
+  const { registry } = options;
+  const resizable = resizableArchitectures(registry.architectureIds().map((id) => registry.architecture(id)));
+  const { kwargs, pretrained } = modelAtImageSize(description.architecture, description.kwargs, description.pretrained, options.imageSize, resizable);
+  return { ...description, kwargs, ...(pretrained ? { pretrained } : {}) };
+}
+
 export async function loadGraph(source: ModelSourceInput, options: LoadModelOptions): Promise<ModelGraph> {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options', 'loadModel needs options with a registry (the vitzoo package passes its own).');
   const { registry } = options;
@@ -490,13 +512,15 @@ export async function loadGraph(source: ModelSourceInput, options: LoadModelOpti
   const layout = files.layout ?? (isTransformersConfig(config) ? 'onnx' : 'timm');
   if (layout === 'onnx') {
     if (dtype !== 'fp32') throw new UnsupportedError(`${files.name} is an ONNX-layout model: it runs as it is, so dtype '${dtype}' cannot be built; load the timm checkpoint instead.`);
+    if (options.imageSize !== undefined) throw new UnsupportedError(`${files.name} is an ONNX-layout model: it runs as it is, so imageSize cannot be changed; load the timm checkpoint instead.`);
     return onnxLayoutGraph(files, config, options);
   }
-  const description = describeModelConfig(config, registry, configContext);
+  const description = atImageSize(describeModelConfig(config, registry, configContext), options);
   const graphFile = [options.weights, files.modelFile].find((file) => file !== undefined && /\.onnx$/i.test(file));
   if (graphFile !== undefined) {
     // A graph built elsewhere (`vitzoo convert`, a bare .onnx URL): run as it is, preprocessed by config.json.
     if (dtype !== 'fp32') throw new UnsupportedError(`${files.name} names an ONNX graph: it runs as it is, so dtype '${dtype}' cannot be built; load the checkpoint instead.`);
+    if (options.imageSize !== undefined) throw new UnsupportedError(`${files.name} names an ONNX graph: it runs as it is, so imageSize cannot be changed; load the checkpoint instead.`);
     return graphAsIs(files, graphFile, options, 'ONNX model', { architecture: description.architecture.id, pretrained: description.pretrained });
   }
   const weights = weightsFile(files, options.weights);
@@ -546,6 +570,8 @@ export interface BuildModelOptions {
   dtype?: Dtype;
   /** `dtype: 'q4'`: weights per 4-bit block (default 32). */
   q4BlockSize?: number;
+  /** Run the weights at another image size (see `LoadModelOptions.imageSize`). */
+  imageSize?: ImageSize;
   sessionOptions?: SessionOptions;
   batchSize?: number;
   progress?: ProgressListener;
@@ -580,11 +606,12 @@ export async function buildModel(options: BuildModelOptions): Promise<Model> {
     throw new InvalidArgumentError('variant', "buildModel needs a variant name (e.g. 'vit_tiny_patch16_224') or an architecture with kwargs.");
   }
   const facts = kwargsFacts(kwargs, `model ${options.variant ?? architecture.id}`);
-  const pretrained = mergePretrainedConfig(base, options.pretrained, facts);
+  const sized = atImageSize({ architecture, kwargs, pretrained: mergePretrainedConfig(base, options.pretrained, facts) }, options);
+  const { pretrained } = sized;
   const { stateDict, dtype, q4BlockSize, outputs, progress, signal } = options;
   const graph = await checkpointGraph({
     architecture,
-    kwargs,
+    kwargs: sized.kwargs,
     ...(pretrained ? { pretrained } : {}),
     stateDict: () => stateDict,
     source: options.variant ?? architecture.id,

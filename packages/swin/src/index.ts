@@ -21,5 +21,7 @@ export const swin: Architecture<SwinConfig> = {
   checkpointShapes: swinCheckpointShapes,
   filterCheckpoint: filterSwinCheckpoint,
   outputCatalog: swinOutputs,
+  // timm: img_size; windows shrink to small grids and checkpoint_filter_fn resizes the bias tables (filterSwinCheckpoint).
+  withImageSize: (kwargs, [height, width]) => ({ ...kwargs, img_size: [height, width] }),
   buildGraph: buildSwinGraph,
 };

@@ -31,6 +31,8 @@ export function createVisionTransformerArchitecture(settings: {
     checkpointShapes: visionTransformerShapes,
     filterCheckpoint: filterVisionTransformerCheckpoint,
     outputCatalog: visionTransformerOutputs,
+    // timm: img_size, and checkpoint_filter_fn resamples pos_embed (filterVisionTransformerCheckpoint).
+    withImageSize: (kwargs, [height, width]) => ({ ...kwargs, img_size: [height, width] }),
     buildGraph: (config, weights, options) => buildVisionTransformerGraph(settings.id, config, weights, options),
   };
 }

@@ -9,9 +9,9 @@ import { EXIT, JSON_FORMAT_VERSION } from '../exit.js';
 import { positiveInteger } from '../option-values.js';
 import { DEFAULT_MODEL } from '../model-dir.js';
 import { createModelLoader, type ModelSourceFlags } from '../model-loading.js';
-import { addPrecisionOptions, precisionOptions, type PrecisionFlags } from '../precision-options.js';
+import { addBuildOptions, buildOptions, type BuildFlags } from '../build-options.js';
 
-interface ClassifyCommandOptions extends ModelSourceFlags, PrecisionFlags {
+interface ClassifyCommandOptions extends ModelSourceFlags, BuildFlags {
   model: string[];
   combine: string;
   topK: string;
@@ -95,7 +95,7 @@ function formatPredictions(predictions: readonly Prediction[]): string {
 const DIGITS_SIZE = 32;
 
 export function registerClassify(program: Command, context: CommandContext): void {
-  addPrecisionOptions(program.command('classify'))
+  addBuildOptions(program.command('classify'))
     .description('classify images with a model (default: the bundled digits ViT, models/digits-vit, which knows only 32x32 handwritten digits)')
     .argument('<images...>', 'image files (JPEG, PNG, WebP, GIF, TIFF, AVIF) or folders of them')
     .option(
@@ -136,7 +136,7 @@ export function registerClassify(program: Command, context: CommandContext): voi
         throw new InvalidArgumentError('--threshold', `--threshold must be a probability between 0 and 1, got '${options.threshold}'.`);
       }
       const maxPixels = options.maxPixels === undefined ? undefined : positiveInteger(options.maxPixels, '--max-pixels');
-      const precision = precisionOptions(options);
+      const precision = buildOptions(options);
       const registry = await context.registry();
       const loader = createModelLoader(context, registry, options);
       const names = options.model.length > 0 ? options.model : [undefined];

@@ -8,7 +8,7 @@ import '@vitzoo/runtime-node'; // registers the 'node' backend
 import { JSON_FORMAT_VERSION } from '../exit.js';
 import { addModelSourceOptions, createModelLoader, type ModelSourceFlags } from '../model-loading.js';
 import { positiveInteger } from '../option-values.js';
-import { precisionOptions } from '../precision-options.js';
+import { buildOptions } from '../build-options.js';
 import { expandImageArguments } from './classify.js';
 
 interface CompareDtypesCommandOptions extends ModelSourceFlags {
@@ -24,7 +24,7 @@ interface CompareDtypesCommandOptions extends ModelSourceFlags {
 function parseDtypes(value: string): Dtype[] {
   const names = value.split(',').map((name) => name.trim()).filter(Boolean);
   if (names.length === 0) throw new InvalidArgumentError('--dtypes', `--dtypes names at least one of ${DTYPES.join(', ')}.`);
-  return names.map((name) => precisionOptions({ dtype: name }).dtype);
+  return names.map((name) => buildOptions({ dtype: name }).dtype);
 }
 
 function formatBytes(bytes: number): string {
@@ -64,7 +64,7 @@ export function registerCompareDtypes(program: Command, context: CommandContext)
   addModelSourceOptions(command).action(async (modelArgument: string, imageArguments: string[], options: CompareDtypesCommandOptions) => {
       const { io } = context;
       const dtypes = parseDtypes(options.dtypes);
-      const { q4BlockSize } = precisionOptions({ dtype: 'q4', q4BlockSize: options.q4BlockSize });
+      const { q4BlockSize } = buildOptions({ dtype: 'q4', q4BlockSize: options.q4BlockSize });
       const batchSize = positiveInteger(options.batchSize, '--batch-size');
       const runs = positiveInteger(options.runs, '--runs');
       const threads = options.threads === undefined ? undefined : positiveInteger(options.threads, '--threads');

@@ -8,7 +8,7 @@ import { createNodeFileSource, loadGraph } from '@vitzoo/pipeline/node';
 import { JSON_FORMAT_VERSION } from '../exit.js';
 import { resolveWeightsArgument } from '../model-dir.js';
 import { checkOutputPath, writeFileAtomic, type CommandInput } from '../write-file.js';
-import { addPrecisionOptions, precisionOptions, type PrecisionFlags } from '../precision-options.js';
+import { addBuildOptions, buildOptions, type BuildFlags } from '../build-options.js';
 
 /** What convert may read: the folder's config.json and checkpoint files, and `--weights`. */
 async function convertInputs(dir: string, weights: string | undefined): Promise<CommandInput[]> {
@@ -28,7 +28,7 @@ function parseOutputs(value: string): string[] {
 }
 
 export function registerConvert(program: Command, context: CommandContext): void {
-  addPrecisionOptions(program.command('convert'))
+  addBuildOptions(program.command('convert'))
     .description('build the ONNX graph of a model folder (fixture case or timm hub layout)')
     .argument('<model-dir>', 'folder with config.json and model.safetensors')
     .requiredOption('-o, --output <file>', 'where to write the .onnx file (written atomically)')
@@ -38,9 +38,9 @@ export function registerConvert(program: Command, context: CommandContext): void
     .option('--allow-non-finite', 'build even when the weights hold NaN or ±Inf (refused by default)')
     .option('--weights <file>', 'weights file to use instead of model.safetensors; relative to the working directory, else to the model folder')
     .option('--json', 'print a JSON summary')
-    .action(async (dir: string, options: PrecisionFlags & { output: string; outputs: string; weights?: string; json?: boolean; allowNonFinite?: boolean }) => {
+    .action(async (dir: string, options: BuildFlags & { output: string; outputs: string; weights?: string; json?: boolean; allowNonFinite?: boolean }) => {
       const outputs = parseOutputs(options.outputs);
-      const precision = precisionOptions(options);
+      const precision = buildOptions(options);
       const registry = await context.registry();
       const modelDir = resolve(context.io.cwd, dir);
       const weights = options.weights === undefined ? undefined : resolveWeightsArgument(options.weights, context.io.cwd, modelDir);

@@ -40,7 +40,7 @@ describe('vitzoo serve: model arguments', () => {
     for (const [args, message] of [
       [['serve', '--port', '70000'], /--port must be a whole number from 0 to 65535, got '70000'/],
       [['serve', '--max-batch', '0'], /--max-batch must be a whole number from 1 up/],
-      [['serve', '--dtype', 'fp8'], /Unknown dtype "fp8"; choose from fp32, fp16, int8, q4/],
+      [['serve', '--image-size', '0'], /--image-size must be a side in pixels/],
       [['serve', '--dtype', 'q4', '--q4-block-size', '24'], /q4BlockSize must be one of 16, 32, 64, 128, 256/],
       [['serve', '--log-level', 'loud'], /--log-level must be one of/],
       [['serve', '--model', 'a', '--model', 'b', '--name', 'c'], /--name names a single model/],
@@ -49,6 +49,10 @@ describe('vitzoo serve: model arguments', () => {
       expect({ args, code }).toEqual({ args, code: 1 });
       expect(err).toMatch(message);
     }
+    // The build flags are classify's (one definition): an unknown --dtype is a usage error (exit 2) naming the choices.
+    const dtype = await cli(['serve', '--dtype', 'fp8']);
+    expect(dtype.code).toBe(2);
+    expect(dtype.err).toMatch(/'fp8' is invalid.*fp32, fp16, int8, q4/s);
   });
 
   test('a model that cannot be loaded stops the server with exit 1 and says why', async () => {

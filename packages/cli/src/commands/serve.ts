@@ -5,10 +5,10 @@ import '@vitzoo/runtime-node'; // registers the 'node' backend
 import { DEFAULT_BODY_LIMIT, MODEL_NAME, createServer } from '@vitzoo/server';
 import type { CommandContext } from '../context.js';
 import { DEFAULT_MODEL } from '../model-dir.js';
-import { createModelLoader } from '../model-loading.js';
-import { precisionOptions } from '../precision-options.js';
+import { addModelSourceOptions, createModelLoader, type ModelSourceFlags } from '../model-loading.js';
+import { addBuildOptions, buildOptions, type BuildFlags } from '../build-options.js';
 
-interface ServeCommandOptions {
+interface ServeCommandOptions extends ModelSourceFlags, BuildFlags {
   model: string[];
   name?: string;
   host: string;
@@ -19,17 +19,9 @@ interface ServeCommandOptions {
   requestTimeoutMs: string;
   maxBodyMb: string;
   threads?: string;
-  dtype: string;
-  q4BlockSize?: string;
   outputs: string;
   backend: string;
   logLevel: string;
-  revision?: string;
-  offline?: boolean;
-  refresh?: boolean;
-  cacheDir?: string;
-  timeout?: string;
-  graphCache: boolean;
 }
 
 /** A whole number option within `min..max`. */
@@ -90,7 +82,7 @@ function shutdownSignal(): { received: Promise<NodeJS.Signals>; stop(): void } {
 }
 
 export function registerServe(program: Command, context: CommandContext): void {
-  program
+  const command = program
     .command('serve')
     .description('serve models over the Open Inference Protocol (KServe v2 / Triton REST) with dynamic batching; SIGTERM drains and exits 0')
     .option('-m, --model <[name=]source>', `a model to serve (repeatable): a folder, bundled model, registry name, hub repo or URL, as classify --model takes; named by its last path segment unless NAME= is given (default ${DEFAULT_MODEL})`, (value: string, previous: string[]) => [...previous, value], [] as string[])
@@ -103,62 +95,55 @@ export function registerServe(program: Command, context: CommandContext): void {
     .option('--request-timeout-ms <ms>', 'answer 503 to a request not answered within this time', '30000')
     .option('--max-body-mb <mb>', 'largest request body in MiB (larger: 400)', String(DEFAULT_BODY_LIMIT / (1024 * 1024)))
     .option('--threads <n>', 'ONNX Runtime threads per model run (default: its own choice, every core)')
-    .option('--dtype <dtype>', 'weight precision of the built graphs: fp32, fp16, int8, q4', 'fp32')
-    .option('--q4-block-size <n>', '--dtype q4: weights per 4-bit block (16, 32, 64, 128, 256; default 32)')
     .option('--outputs <names>', 'graph outputs to build and serve, comma-separated: logits, pre_logits, features', 'logits')
     .option('--backend <name>', 'runtime backend', 'node')
-    .option('--log-level <level>', 'request log level: fatal, error, warn, info, debug, trace, silent', 'info')
-    .option('--revision <rev>', 'hub models: branch, tag or commit (default main; or org/repo@rev)')
-    .option('--offline', 'never touch the network; fail naming the files the cache lacks (also VITZOO_OFFLINE=1 / HF_HUB_OFFLINE=1)')
-    .option('--refresh', 'ask the hub again even when the revision is cached')
-    .option('--cache-dir <dir>', 'cache folder for downloads and built graphs (default VITZOO_CACHE, else $XDG_CACHE_HOME/vitzoo, else ~/.cache/vitzoo)')
-    .option('--timeout <seconds>', 'seconds without data before a download fails', '30')
-    .option('--no-graph-cache', 'convert checkpoints on every start instead of caching the built ONNX graphs')
-    .action(async (options: ServeCommandOptions) => {
-      const { io } = context;
-      const models = parseModelArguments(options.model, options.name);
-      const port = integerOption(options.port, '--port', 0, 65535);
-      const maxBatch = integerOption(options.maxBatch, '--max-batch', 1);
-      const maxDelayMs = integerOption(options.maxDelayMs, '--max-delay-ms', 0);
-      const maxQueue = integerOption(options.maxQueue, '--max-queue', 1);
-      const requestTimeoutMs = integerOption(options.requestTimeoutMs, '--request-timeout-ms', 1);
-      const bodyLimit = integerOption(options.maxBodyMb, '--max-body-mb', 1) * 1024 * 1024;
-      const threads = options.threads === undefined ? undefined : integerOption(options.threads, '--threads', 1);
-      const { dtype, q4BlockSize } = precisionOptions(options);
-      const outputs = options.outputs.split(',').map((name) => name.trim()).filter(Boolean);
-      const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-      if (!levels.includes(options.logLevel)) throw new InvalidArgumentError('--log-level', `--log-level must be one of ${levels.join(', ')}, got '${options.logLevel}'.`);
+    .option('--log-level <level>', 'request log level: fatal, error, warn, info, debug, trace, silent', 'info');
+  // The graph-build flags (--dtype, --q4-block-size, --image-size) and where models come from, as classify takes them.
+  addModelSourceOptions(addBuildOptions(command), { graphCache: true }).action(async (options: ServeCommandOptions) => {
+    const { io } = context;
+    const models = parseModelArguments(options.model, options.name);
+    const port = integerOption(options.port, '--port', 0, 65535);
+    const maxBatch = integerOption(options.maxBatch, '--max-batch', 1);
+    const maxDelayMs = integerOption(options.maxDelayMs, '--max-delay-ms', 0);
+    const maxQueue = integerOption(options.maxQueue, '--max-queue', 1);
+    const requestTimeoutMs = integerOption(options.requestTimeoutMs, '--request-timeout-ms', 1);
+    const bodyLimit = integerOption(options.maxBodyMb, '--max-body-mb', 1) * 1024 * 1024;
+    const threads = options.threads === undefined ? undefined : integerOption(options.threads, '--threads', 1);
+    const build = buildOptions(options);
+    const outputs = options.outputs.split(',').map((name) => name.trim()).filter(Boolean);
+    const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+    if (!levels.includes(options.logLevel)) throw new InvalidArgumentError('--log-level', `--log-level must be one of ${levels.join(', ')}, got '${options.logLevel}'.`);
 
-      const registry = await context.registry();
-      const backend = await resolveBackend([options.backend]);
-      // The CLI's one model loader (as classify); no progress bars: the output is the request log.
-      const loader = createModelLoader(context, registry, { ...options, json: true });
-      const load = (source: string) =>
-        loader.load(source, { backend, outputs, dtype, ...(q4BlockSize !== undefined ? { q4BlockSize } : {}), batchSize: maxBatch, ...(threads !== undefined ? { sessionOptions: { intraOpNumThreads: threads } } : {}) });
-      const server = createServer({
-        models: models.map((model) => ({ name: model.name, load: () => load(model.source) })),
-        maxBatch,
-        maxDelayMs,
-        maxQueue,
-        requestTimeoutMs,
-        bodyLimit,
-        logger: { level: options.logLevel },
-      });
-      // stdout carries the JSON log lines (one per request); these few lifecycle lines go to stderr.
-      const signal = shutdownSignal();
-      try {
-        const url = await server.listen({ host: options.host, port });
-        io.stderr(`vitzoo serve: listening on ${url} (models: ${models.map((model) => model.name).join(', ')}; loading)\n`);
-        const outcome = await Promise.race([server.ready().then(() => 'ready' as const), signal.received]);
-        if (outcome === 'ready') {
-          io.stderr(`vitzoo serve: ready at ${url}: ${models.map((model) => `${url}/v2/models/${model.name}`).join(', ')}\n`);
-          await signal.received;
-        }
-        io.stderr('vitzoo serve: shutting down; answering the requests in flight\n');
-      } finally {
-        signal.stop();
-        await server.close();
-        io.stderr('vitzoo serve: stopped\n');
-      }
+    const registry = await context.registry();
+    const backend = await resolveBackend([options.backend]);
+    // The CLI's one model loader (as classify); no progress bars: the output is the request log.
+    const loader = createModelLoader(context, registry, { ...options, json: true });
+    const load = (source: string) =>
+      loader.load(source, { backend, outputs, ...build, batchSize: maxBatch, ...(threads !== undefined ? { sessionOptions: { intraOpNumThreads: threads } } : {}) });
+    const server = createServer({
+      models: models.map((model) => ({ name: model.name, load: () => load(model.source) })),
+      maxBatch,
+      maxDelayMs,
+      maxQueue,
+      requestTimeoutMs,
+      bodyLimit,
+      logger: { level: options.logLevel },
     });
+    // stdout carries the JSON log lines (one per request); these few lifecycle lines go to stderr.
+    const signal = shutdownSignal();
+    try {
+      const url = await server.listen({ host: options.host, port });
+      io.stderr(`vitzoo serve: listening on ${url} (models: ${models.map((model) => model.name).join(', ')}; loading)\n`);
+      const outcome = await Promise.race([server.ready().then(() => 'ready' as const), signal.received]);
+      if (outcome === 'ready') {
+        io.stderr(`vitzoo serve: ready at ${url}: ${models.map((model) => `${url}/v2/models/${model.name}`).join(', ')}\n`);
+        await signal.received;
+      }
+      io.stderr('vitzoo serve: shutting down; answering the requests in flight\n');
+    } finally {
+      signal.stop();
+      await server.close();
+      io.stderr('vitzoo serve: stopped\n');
+    }
+  });
 }
