@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { createTensor, float16ToFloat32, float32ToFloat16, graphBytes, type Dtype, type StateDict } from '@vitzoo/core';
+import { createTensor, float16ToFloat32, float32ToFloat16, graphBytes, roundHalfEven, type Dtype, type StateDict } from '@vitzoo/core';
 import { nodeBackend } from '@vitzoo/runtime-node';
 import { readModel, type ReadModel } from '@vitzoo/onnx';
 import {
@@ -7,7 +7,6 @@ import {
   INT8_KERNELS,
   INT8_WEIGHT_LIMIT,
   int8Scales,
-  roundHalfToEven,
   q4Layout,
   q4Parameters,
   quantizeInt8Transposed,
@@ -116,12 +115,12 @@ function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<number>
   return max / scale;
 }
 
-test('roundHalfToEven rounds halves to the even neighbour, everything else to the nearest', () => {
+test('roundHalfEven rounds halves to the even neighbour, everything else to the nearest', () => {
   const cases = [[0.5, 0], [1.5, 2], [2.5, 2], [-0.5, 0], [-1.5, -2], [-2.5, -2], [2.4, 2], [2.6, 3], [-2.6, -3], [-2.4, -2], [7.5, 8], [-7.5, -8], [126.5, 126], [0, 0]];
-  for (const [value, expected] of cases) expect(roundHalfToEven(value!) + 0, String(value)).toBe(expected);
+  for (const [value, expected] of cases) expect(roundHalfEven(value!) + 0, String(value)).toBe(expected);
   for (let i = 0; i < 200; i++) {
     const value = (i - 100) / 7;
-    expect(roundHalfToEven(value) + 0).toBe(roundEven(value) + 0);
+    expect(roundHalfEven(value) + 0).toBe(roundEven(value) + 0);
   }
 });
 

@@ -8,3 +8,4 @@ export * from './registry.js';
 export * from './convert.js';
 export * from './progress.js';
 export * from './image-size.js';
+export * from './rounding.js';

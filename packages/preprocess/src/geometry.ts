@@ -1,18 +1,13 @@
 /** Size arithmetic of torchvision 0.14, timm and Hugging Face, reproduced rule for rule. */
+import { roundHalfEven } from '@vitzoo/core';
 
 export interface Size {
   width: number;
   height: number;
 }
 
-/** Python 3 `round(x)` for a float: nearest integer, ties to even (80.5 -> 80, 79.5 -> 80). */
-export function roundHalfEven(value: number): number {
-  const floor = Math.floor(value);
-  const fraction = value - floor;
-  if (fraction > 0.5) return floor + 1;
-  if (fraction < 0.5) return floor;
-  return floor % 2 === 0 ? floor : floor + 1;
-}
+/** Python 3 `round(x)` (ties to even), as torchvision's and PIL's size arithmetic use it. */
+export { roundHalfEven };
 
 /**
  * torchvision `Resize(size: int)` / Hugging Face `{shortest_edge}`: the shorter side becomes

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, toFloat32, type Dtype } from '@vitzoo/core';
+import { InvalidArgumentError, roundHalfEven, toFloat32, type Dtype } from '@vitzoo/core';
 import type { Value } from '../builder.js';
 import type { GraphLayers } from './graph-layers.js';
 
@@ -20,12 +20,6 @@ export function linearWeights(layers: GraphLayers, key: string): LinearWeights {
 
 const MICROSOFT = 'com.microsoft';
 
-/** Rounds half to even (as numpy, and ONNX's QuantizeLinear / DynamicQuantizeLinear). */
-export function roundHalfToEven(value: number): number {
-  // Math.round takes halves up: step back where that made an odd number from a half.
-  const rounded = Math.round(value);
-  return rounded - value === 0.5 && (rounded & 1) !== 0 ? rounded - 1 : rounded;
-}
 
 // ---- int8 ------------------------------------------------------------------------------------
 
@@ -83,7 +77,7 @@ export function quantizeInt8Transposed(values: Float32Array, rows: number, colum
         const scale = scales[r]!;
         const offset = r * columns;
         for (let c = c0; c < c1; c++) {
-          // roundHalfToEven, inlined (this loop runs once per weight)
+          // roundHalfEven, inlined (this loop runs once per weight)
           const value = values[offset + c]! / scale;
           let q = Math.round(value);
           if (q - value === 0.5 && (q & 1) !== 0) q--;
@@ -206,7 +200,7 @@ export function q4Parameters(values: Float32Array, layout: Q4Layout): Q4Paramete
       }
       if (zeroPoints) {
         const scale = Math.fround((max - min) / 15);
-        const zeroPoint = scale === 0 ? 0 : Math.min(15, Math.max(0, roundHalfToEven(-min / scale)));
+        const zeroPoint = scale === 0 ? 0 : Math.min(15, Math.max(0, roundHalfEven(-min / scale)));
         scales[r * blocks + b] = scale;
         zeroPoints[r * zeroPointBytes + (b >> 1)]! |= b % 2 === 0 ? zeroPoint : zeroPoint << 4;
       } else {
@@ -243,7 +237,7 @@ export function quantizeQ4(values: Float32Array, layout: Q4Layout, parameters: Q
       if (scale === 0 || valid < blockSize) out.fill(zeroPoint | (zeroPoint << 4), target, target + blob);
       if (scale === 0) continue;
       for (let i = 0; i + 1 < valid; i += 2) {
-        // roundHalfToEven, inlined (this loop runs once per pair of weights)
+        // roundHalfEven, inlined (this loop runs once per pair of weights)
         const low = values[start + i]! / scale;
         let qLow = Math.round(low);
         if (qLow - low === 0.5 && (qLow & 1) !== 0) qLow--;
@@ -256,7 +250,7 @@ export function quantizeQ4(values: Float32Array, layout: Q4Layout, parameters: Q
       }
       if (valid % 2 === 1) {
         // an odd last weight before the padding: its high nibble is a padding zero
-        const q = Math.min(15, Math.max(0, roundHalfToEven(values[start + valid - 1]! / scale) + zeroPoint));
+        const q = Math.min(15, Math.max(0, roundHalfEven(values[start + valid - 1]! / scale) + zeroPoint));
         out[target + ((valid - 1) >> 1)] = q | (zeroPoint << 4);
       }
     }
