@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Dtype, OutputName, ProgressListener, Registry } from '@vitzoo/core';
 import { defaultCacheDir, type ResolvedSource } from '@vitzoo/hub/node';
-import { loadModel, type Backend, type Model, type SessionOptions } from '@vitzoo/pipeline/node';
+import { loadModel, locateModelSource, nodeModelFiles, type Backend, type Model, type NodeModelFiles, type SessionOptions } from '@vitzoo/pipeline/node';
 import type { CommandContext } from './context.js';
 import { createProgressBars, hubSourceResolver, sourceOptions, type ModelSourceFlags } from './commands/download.js';
 
@@ -27,6 +27,8 @@ export interface ModelLoader {
   resolveSource(name: string): Promise<ResolvedSource>;
   /** What a command-line model argument names: an existing path, a bundled model (models/<name>), or the name as given. */
   argument(name: string | undefined): string;
+  /** The model's files as `load` opens them (fetched into the cache when needed): for what must be decided before building, e.g. the outputs. */
+  files(name: string | undefined): Promise<NodeModelFiles>;
   /** Loads a model exactly as `vitzoo classify --model` does (hub resolver, built-graph cache, progress bars). */
   load(name: string | undefined, options: { backend: Backend; batchSize?: number; weights?: string; outputs?: readonly string[]; dtype?: Dtype; q4BlockSize?: number; imageSize?: readonly [number, number]; sessionOptions?: SessionOptions }): Promise<Model>;
 }
@@ -50,6 +52,14 @@ export function createModelLoader(context: CommandContext, registry: Registry, f
       return resolveWith(bars.progress)(name).finally(() => bars.stop());
     },
     argument: (name) => resolveModelArgument(name, io.cwd),
+    files: async (name) => {
+      const bars = createProgressBars(io, { ...flags, model: name ?? DEFAULT_MODEL });
+      try {
+        return nodeModelFiles(await locateModelSource(resolveModelArgument(name, io.cwd), registry, { resolveSource: resolveWith(bars.progress) }));
+      } finally {
+        bars.stop();
+      }
+    },
     load: async (name, options) => {
       const bars = createProgressBars(io, { ...flags, model: name ?? DEFAULT_MODEL });
       try {

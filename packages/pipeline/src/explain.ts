@@ -16,8 +16,9 @@
  * (cell centres at the grid's own pixel centres, clamped at the edges). Pixels the crop cut away
  * get 0.
  */
-import { InvalidArgumentError, type Tensor } from '@vitzoo/core';
+import { InvalidArgumentError, type Architecture, type Tensor } from '@vitzoo/core';
 import type { ImageTransform, RawImage } from '@vitzoo/preprocess';
+import type { Prediction } from './predictions.js';
 
 export type ExplainMethod = 'auto' | 'rollout' | 'pca';
 export const EXPLAIN_METHODS: readonly ExplainMethod[] = ['auto', 'rollout', 'pca'];
@@ -35,6 +36,8 @@ export interface Heatmap extends HeatGrid {
   method: Exclude<ExplainMethod, 'auto'>;
   /** The map on the model's token grid, before it was placed on the image. */
   grid: HeatGrid;
+  /** The image's predictions when `Model.explain` was asked to classify too (`classify` option). */
+  predictions?: Prediction[];
 }
 
 /**
@@ -150,6 +153,39 @@ export function explainOutput(outputs: readonly string[], method: ExplainMethod)
     'outputs',
     `Explaining with ${method === 'auto' ? 'a heat map' : `'${method}'`} needs the model built with ${needs}; it has ${outputs.join(', ')}. Load it with outputs: ['logits', 'rollout'] (class-token models) or ['logits', 'intermediates.-1'].`,
   );
+}
+
+/** The methods a model can explain with: 'rollout' when its architecture gives it for these kwargs (class-token models), 'pca' when it has intermediates. */
+export function explainMethodsFor(model: { architecture: Architecture; kwargs: Readonly<Record<string, unknown>> }): Exclude<ExplainMethod, 'auto'>[] {
+  const catalog = model.architecture.outputCatalog?.(model.architecture.parseConfig(model.kwargs));
+  const methods: Exclude<ExplainMethod, 'auto'>[] = [];
+  if (catalog?.rollout) methods.push('rollout');
+  if ((catalog?.intermediates ?? 0) > 0) methods.push('pca');
+  return methods;
+}
+
+/**
+ * The graph outputs to build a model with so that `Model.explain` can use `method` (decided from the
+ * architecture's output catalog before anything is built): `['logits', 'rollout']` for rollout
+ * (what 'auto' picks when the architecture gives it), else `['logits', 'intermediates.-1']` for pca.
+ * A method the architecture cannot do is an `InvalidArgumentError` naming the ones it can.
+ */
+export function explainOutputsFor(
+  model: { architecture: Architecture; kwargs: Readonly<Record<string, unknown>> },
+  method: ExplainMethod = 'auto',
+): { method: Exclude<ExplainMethod, 'auto'>; outputs: string[] } {
+  if (!EXPLAIN_METHODS.includes(method)) throw new InvalidArgumentError('method', `Unknown explain method ${JSON.stringify(method)}; choose from ${EXPLAIN_METHODS.join(', ')}.`);
+  const methods = explainMethodsFor(model);
+  const chosen = method === 'auto' ? methods[0] : methods.includes(method) ? method : undefined;
+  if (chosen === undefined) {
+    const can = methods.length === 0 ? 'it gives neither rollout nor intermediates, so it has no heat maps' : `it can do ${methods.join(' and ')}${methods.length === 1 ? '' : ' (auto picks rollout)'}`;
+    throw new InvalidArgumentError(
+      'method',
+      `Architecture '${model.architecture.id}' cannot explain with ${method === 'auto' ? 'any method' : `'${method}'`}: ${can}.` +
+        (method === 'rollout' && methods.includes('pca') ? " Rollout needs a class token (ViT, DeiT); use --method pca (or auto)." : ''),
+    );
+  }
+  return { method: chosen, outputs: ['logits', chosen === 'rollout' ? 'rollout' : 'intermediates.-1'] };
 }
 
 /** The token-grid maps of a batch from the model's output (rollout [B, h, w] or an intermediate [B, C, h, w]). */

@@ -59,7 +59,9 @@ export { describeModelConfig, pretrainedFieldsFromTimm, type ModelDescription } 
 export { registerBackend, registeredBackends, resolveBackend, resolveBackendChoice, type Backend, type BackendSession, type SessionOptions } from '@vitzoo/runtime';
 export {
   EXPLAIN_METHODS,
+  explainMethodsFor,
   explainOutput,
+  explainOutputsFor,
   gridToImage,
   heatGrids,
   placeHeatGrids,
@@ -68,6 +70,7 @@ export {
   type HeatGrid,
   type Heatmap,
 } from './explain.js';
+export { explainOutputsForModel } from './explain-model.js';
 export type { ProgressCallback, ProgressEvent } from './progress.js';
 export {
   blobByteSource,

@@ -258,19 +258,22 @@ export class Model {
     const results: Prediction[][] = [];
     for await (const batch of this.batches(images)) {
       const { logits } = await this.forward(batch, { outputs: ['logits'], signal: options.signal });
-      if (!logits || logits.shape.length !== 2) throw new InvalidArgumentError('logits', `Expected logits [batch, classes], got ${logits ? formatShape(logits.shape) : 'none'}.`);
-      const [rows, classes] = logits.shape as [number, number];
-      const labels = (this.labelCache ??= resolveLabelNames(classes, this.pretrained, this.explicitLabels));
-      if (labels.length !== classes) {
-        throw new InvalidConfigError('labelNames', `${labels.length} names`, `one name per class: the graph gives ${classes} logits`, 'classify');
-      }
-      const filter = resolvePredictionFilter(options, labels);
-      const values = logits.data as Float32Array;
-      for (let row = 0; row < rows; row += 1) {
-        results.push(predictionsFromLogits(values.subarray(row * classes, (row + 1) * classes), labels, filter));
-      }
+      results.push(...this.predictionsFromLogits(logits, options));
     }
     return results;
+  }
+
+  /** Each row's predictions from a batch's logits [batch, classes]. */
+  private predictionsFromLogits(logits: Tensor | undefined, options: ClassifyOptions): Prediction[][] {
+    if (!logits || logits.shape.length !== 2) throw new InvalidArgumentError('logits', `Expected logits [batch, classes], got ${logits ? formatShape(logits.shape) : 'none'}.`);
+    const [rows, classes] = logits.shape as [number, number];
+    const labels = (this.labelCache ??= resolveLabelNames(classes, this.pretrained, this.explicitLabels));
+    if (labels.length !== classes) {
+      throw new InvalidConfigError('labelNames', `${labels.length} names`, `one name per class: the graph gives ${classes} logits`, 'classify');
+    }
+    const filter = resolvePredictionFilter(options, labels);
+    const values = logits.data as Float32Array;
+    return Array.from({ length: rows }, (_, row) => predictionsFromLogits(values.subarray(row * classes, (row + 1) * classes), labels, filter));
   }
 
   /** Image embeddings: the `pre_logits` output `[N, D]` (timm's forward_head(pre_logits=True)), optionally L2-normalised. */
@@ -307,19 +310,34 @@ export class Model {
    * [0, 1]): `rollout` for class-token models, else the first principal component of the last
    * intermediate (`pca`); see @vitzoo/pipeline's explain.ts for the exact definitions. The model must
    * have been built with the output the method reads ('rollout', or an intermediate such as
-   * 'intermediates.-1').
+   * 'intermediates.-1'). With `classify` (the options of `classify`), each heat map also carries the
+   * image's `predictions`, from the same run.
    */
-  async explain(images: RawImage | readonly RawImage[], options: { method?: ExplainMethod; signal?: AbortSignal } = {}): Promise<Heatmap[]> {
+  async explain(
+    images: RawImage | readonly RawImage[],
+    options: { method?: ExplainMethod; signal?: AbortSignal; classify?: ClassifyOptions } = {},
+  ): Promise<Heatmap[]> {
     this.checkOpen();
     const { method, output } = explainOutput(this.outputs, options.method ?? 'auto');
+    const classify = options.classify;
+    if (classify !== undefined) {
+      if (!this.outputs.includes('logits')) throw new InvalidArgumentError('outputs', `This model was built without 'logits' (outputs: ${this.outputs.join(', ')}); build it with 'logits' to classify while explaining.`);
+      if (this.labelCache) resolvePredictionFilter(classify, this.labelCache); // bad options fail before any work
+    }
     const list: readonly RawImage[] = Array.isArray(images) ? images : [images as RawImage];
     if (list.length === 0) throw new InvalidArgumentError('images', 'No images given.');
     const transform = this.transform;
+    const outputs = (classify !== undefined ? [output, 'logits'] : [output]) as OutputName[];
     const heatmaps: Heatmap[] = [];
     for (let start = 0; start < list.length; start += this.batchSize) {
       const batch = list.slice(start, start + this.batchSize);
-      const result = await this.forward(transform.applyBatch(batch), { outputs: [output as OutputName], signal: options.signal });
-      heatmaps.push(...placeHeatGrids(method, heatGrids(method, result[output as OutputName]!), batch, transform));
+      const result = await this.forward(transform.applyBatch(batch), { outputs, signal: options.signal });
+      const placed = placeHeatGrids(method, heatGrids(method, result[output as OutputName]!), batch, transform);
+      if (classify !== undefined) {
+        const predictions = this.predictionsFromLogits(result.logits, classify);
+        placed.forEach((heatmap, index) => (heatmap.predictions = predictions[index]!));
+      }
+      heatmaps.push(...placed);
     }
     return heatmaps;
   }

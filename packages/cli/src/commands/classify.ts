@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
+import { expandImageArguments } from '../image-arguments.js';
 import { InvalidArgumentError } from '@vitzoo/core';
-import { IMAGE_FILE_PATTERN, createEnsemble, readImageFileBatches, resolveBackend, type Ensemble, type EnsembleCombine, type Model, type Prediction } from '@vitzoo/pipeline/node';
+import { createEnsemble, readImageFileBatches, resolveBackend, type Ensemble, type EnsembleCombine, type Model, type Prediction } from '@vitzoo/pipeline/node';
 import '@vitzoo/runtime-node'; // registers the 'node' backend
 import { EXIT, JSON_FORMAT_VERSION } from '../exit.js';
 import { positiveInteger } from '../option-values.js';
@@ -69,22 +70,6 @@ class LabelLookup {
     const match = /^\d+_(.+)\.[a-z0-9]+$/i.exec(basename(path));
     return match ? this.classIndex(match[1]) : undefined;
   }
-}
-
-/** Image arguments with folders expanded to the image files in them (by extension, sorted by name; not recursive). */
-export async function expandImageArguments(images: readonly string[], cwd: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const image of images) {
-    const info = await stat(resolve(cwd, image)).catch(() => null);
-    if (!info?.isDirectory()) {
-      out.push(image);
-      continue;
-    }
-    const names = (await readdir(resolve(cwd, image))).filter((name) => IMAGE_FILE_PATTERN.test(name)).sort();
-    if (names.length === 0) throw new InvalidArgumentError('images', `The folder ${image} holds no image files (.png, .jpg, .jpeg, .webp, .gif, .tif, .tiff, .avif, .heic, .heif).`);
-    out.push(...names.map((name) => join(image, name)));
-  }
-  return out;
 }
 
 function formatPredictions(predictions: readonly Prediction[]): string {

@@ -9,7 +9,7 @@ import { JSON_FORMAT_VERSION } from '../exit.js';
 import { addModelSourceOptions, createModelLoader, type ModelSourceFlags } from '../model-loading.js';
 import { positiveInteger } from '../option-values.js';
 import { buildOptions } from '../build-options.js';
-import { expandImageArguments } from './classify.js';
+import { expandImageArguments } from '../image-arguments.js';
 
 interface CompareDtypesCommandOptions extends ModelSourceFlags {
   dtypes: string;
