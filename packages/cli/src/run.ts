@@ -7,6 +7,7 @@ import { registerDownload } from './commands/download.js';
 import { registerList } from './commands/list.js';
 import { registerVerify } from './commands/verify.js';
 import { registerClassify } from './commands/classify.js';
+import { registerExplain } from './commands/explain.js';
 import { registerPreprocess } from './commands/preprocess.js';
 import { registerServe } from './commands/serve.js';
 import { registerSoup } from './commands/soup.js';
@@ -50,6 +51,7 @@ export function createProgram(io: CliIo, exit: { code: number }): Command {
   registerList(program, context);
   registerDownload(program, context);
   registerClassify(program, context);
+  registerExplain(program, context);
   registerPreprocess(program, context);
   registerServe(program, context);
   registerSoup(program, context);
