@@ -11,7 +11,7 @@ import { join, relative } from 'node:path';
 import { createRegistry, type Prediction } from '@vitzoo/core';
 import { startHubTestServer, type HubTestServer } from '@vitzoo/hub/testing';
 import { loadModel } from '@vitzoo/pipeline/node';
-import { loadImage } from '@vitzoo/preprocess/node';
+import { loadImage, overlayHeatmap } from '@vitzoo/preprocess/node';
 import { nodeBackend } from '@vitzoo/runtime-node';
 import { vit } from '@vitzoo/vit';
 import type { Browser, Page } from 'playwright-core';
@@ -167,6 +167,50 @@ describe('the demo page, bundled digits model (offline default)', () => {
     }
   });
 
+  it('draws the heat map over the classified digit: the library overlay (rollout, opacity 0.5) at the image\'s displayed place and size; the toggle hides it', async () => {
+    await page.click('button[data-sample="3"]');
+    await page.waitForFunction(() => document.querySelector('[data-testid=heatmap]')?.getAttribute('data-image') === 'digit-3.png');
+    await expectReady(page);
+    expect(await page.isVisible('[data-testid=heatmap]')).toBe(true);
+    expect(await page.getAttribute('[data-testid=heatmap]', 'data-method')).toBe('rollout');
+    const shown = await page.evaluate(() => {
+      const canvas = document.querySelector<HTMLCanvasElement>('[data-testid=heatmap]')!;
+      const preview = document.querySelector<HTMLCanvasElement>('#preview')!;
+      const [box, previewBox] = [canvas.getBoundingClientRect(), preview.getBoundingClientRect()];
+      const pixels = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      return {
+        size: [canvas.width, canvas.height],
+        box: [box.left, box.top, box.width, box.height],
+        // a 32x32 digit fills the square preview: its content box (inside the border)
+        image: [previewBox.left + preview.clientLeft, previewBox.top + preview.clientTop, preview.clientWidth, preview.clientHeight],
+        pixels: Array.from(pixels),
+      };
+    });
+    expect(shown.size).toEqual([32, 32]);
+    shown.box.forEach((value, index) => expect(Math.abs(value - shown.image[index]!), `box ${index}`).toBeLessThan(0.01));
+    // Node's overlay of the same image (library: explain, then overlayHeatmap); wasm and CPU agree within a level.
+    const model = await loadModel(digitsVit, { registry: createRegistry([vit]), backend: nodeBackend, outputs: ['logits', 'rollout'] });
+    let expected: Uint8Array;
+    try {
+      const image = await loadImage(join(webExampleDirectory, 'public', 'samples', 'digit-3.png'));
+      const [heat] = await model.explain(image);
+      expected = overlayHeatmap(image, heat!, { opacity: 0.5 }).data as Uint8Array;
+    } finally {
+      await model.dispose();
+    }
+    let largest = 0;
+    for (let p = 0; p < 32 * 32; p++) {
+      for (let c = 0; c < 3; c++) largest = Math.max(largest, Math.abs(shown.pixels[p * 4 + c]! - expected[p * 3 + c]!));
+      expect(shown.pixels[p * 4 + 3]).toBe(255);
+    }
+    expect(largest).toBeLessThanOrEqual(1);
+    expect(new Set(shown.pixels).size).toBeGreaterThan(10); // not a constant picture
+    await page.click('[data-testid=heatmap-toggle]');
+    expect(await page.isVisible('[data-testid=heatmap]')).toBe(false);
+    await page.click('[data-testid=heatmap-toggle]');
+    await page.waitForFunction(() => !document.querySelector('[data-testid=heatmap]')!.hasAttribute('hidden'));
+  });
+
   it('hints that a photo goes to a digits model; a new model clears the old predictions and facts', async () => {
     await classifyFile(page, join(fixturesDirectory, 'images', 'chelsea.png'));
     expect(await page.isVisible('[data-testid=hint]')).toBe(true);
@@ -217,6 +261,8 @@ describe('the demo page against a hub on another origin', () => {
       expect(await page.textContent('[data-testid=backend-in-use]')).toBe('wasm, in a Web Worker');
       expect(await page.evaluate(() => performance.getEntriesByType('resource').some((entry) => /worker-.*\.js$/.test(entry.name)))).toBe(true);
       for (const file of digitFiles) expectSamePredictions(await classifyFile(page, file), await nodeTop5(digitsVit, file));
+      expect(await page.isVisible('[data-testid=heatmap]')).toBe(false);
+      expect(await page.textContent('[data-testid=heatmap-note]')).toMatch(/^No heat map: .*in the page/);
     } finally {
       await page.close();
     }

@@ -2,7 +2,21 @@
  * The demo's model logic, without DOM wiring: what the model field means, loading through
  * vitzoo/browser's `loadModel` (in the page or in a Web Worker), and classifying one image.
  */
-import { loadImage, loadModel, type BrowserImageSource, type Model, type Prediction, type ProgressEvent, type RawImage, type WorkerModel } from 'vitzoo/browser';
+import { explainOutputsForModel, modelFilesFromBlobs, type Heatmap, type ModelFileSource, type ModelFiles } from '@vitzoo/pipeline';
+import { overlayHeatmap } from '@vitzoo/preprocess';
+import {
+  VitzooError,
+  createBrowserFileSource,
+  defaultRegistry,
+  loadImage,
+  loadModel,
+  type BrowserImageSource,
+  type Model,
+  type Prediction,
+  type ProgressEvent,
+  type RawImage,
+  type WorkerModel,
+} from 'vitzoo/browser';
 
 export type BackendChoice = 'auto' | 'wasm' | 'webgpu';
 
@@ -32,6 +46,8 @@ export interface LoadedModel {
   /** The class names (digits models have '0'…'9'). */
   labels: readonly string[];
   loadMs: number;
+  /** Why no heat map can be drawn for this model (undefined: it can, built with the outputs explaining needs). */
+  noHeatmap?: string;
 }
 
 export interface Classification {
@@ -57,6 +73,29 @@ export function isDigitsModel(labels: readonly string[]): boolean {
 
 const GRAPH_SOURCES: Record<string, string> = { built: 'converted in the page', cached: 'from the browser cache (not rebuilt)', onnx: 'ONNX as published' };
 
+/**
+ * The model's files, opened once, and the outputs to build so that heat maps can be drawn — the
+ * decision `vitzoo explain` makes too (`explainOutputsForModel`: rollout for class-token models,
+ * else the last intermediate). A model that cannot be explained (an ONNX graph run as it is) loads
+ * with its default outputs and says why.
+ */
+async function explainableSource(source: string | File[], options: { endpoint?: string; progress?: (event: ProgressEvent) => void; signal?: AbortSignal }) {
+  const registry = defaultRegistry();
+  const browserFiles = createBrowserFileSource();
+  const files: ModelFiles =
+    typeof source === 'string'
+      ? await browserFiles.open(source, { registry, ...options })
+      : modelFilesFromBlobs(source);
+  // The loader gets the files already opened: nothing is downloaded twice.
+  const fileSource: ModelFileSource = { open: async () => files, graphStore: (opened, cache) => browserFiles.graphStore?.(opened, cache) };
+  try {
+    return { fileSource, outputs: (await explainOutputsForModel(files, registry)).outputs };
+  } catch (error) {
+    if (!VitzooError.isInstance(error)) throw error;
+    return { fileSource, noHeatmap: error.message };
+  }
+}
+
 export async function openModel(request: LoadRequest): Promise<LoadedModel> {
   const started = performance.now();
   const source = typeof request.model === 'string' ? modelSource(request.model) : request.model;
@@ -66,7 +105,16 @@ export async function openModel(request: LoadRequest): Promise<LoadedModel> {
     ...(request.progress ? { progress: request.progress } : {}),
     ...(request.signal ? { signal: request.signal } : {}),
   };
-  const model = request.worker ? await loadModel(source, { ...options, worker: true }) : await loadModel(source, options);
+  let model: Model | WorkerModel;
+  let noHeatmap: string | undefined;
+  if (request.worker) {
+    model = await loadModel(source, { ...options, worker: true });
+    noHeatmap = 'Heat maps are drawn when the model runs in the page (turn the Web Worker off).';
+  } else {
+    const explainable = await explainableSource(source, { ...(request.endpoint ? { endpoint: request.endpoint } : {}), ...(request.progress ? { progress: request.progress } : {}), ...(request.signal ? { signal: request.signal } : {}) });
+    model = await loadModel(source, { ...options, fileSource: explainable.fileSource, ...(explainable.outputs ? { outputs: explainable.outputs } : {}) });
+    noHeatmap = explainable.noHeatmap;
+  }
   const details = model.details;
   const backend = details ? `${details.backend}${details.fallbackReason ? ` (fallback: ${details.fallbackReason})` : ''}` : 'unknown';
   return {
@@ -77,7 +125,16 @@ export async function openModel(request: LoadRequest): Promise<LoadedModel> {
     graph: GRAPH_SOURCES[details?.graph ?? 'built'] ?? '–',
     labels: model.labels ?? [],
     loadMs: performance.now() - started,
+    ...(noHeatmap !== undefined ? { noHeatmap } : {}),
   };
+}
+
+/** The image with the model's heat map blended over it (inferno), at the image's own size; undefined when the model cannot explain. */
+export async function heatmapOverlay(loaded: LoadedModel, image: RawImage, opacity = 0.5): Promise<{ heatmap: Heatmap; overlay: RawImage } | undefined> {
+  const model = loaded.model;
+  if (loaded.noHeatmap !== undefined || !('explain' in model)) return undefined;
+  const [heatmap] = await model.explain(image);
+  return { heatmap: heatmap!, overlay: overlayHeatmap(image, heatmap!, { opacity }) };
 }
 
 /** Decodes and preprocesses `source` (timed), then runs the model (timed) and returns the top 5. */

@@ -1,5 +1,5 @@
 import { VitzooError, type BrowserImageSource, type ProgressEvent, type RawImage } from 'vitzoo/browser';
-import { classify, isDigitsModel, openModel, type BackendChoice, type LoadedModel } from './demo.js';
+import { classify, heatmapOverlay, isDigitsModel, openModel, type BackendChoice, type LoadedModel } from './demo.js';
 
 function element<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -24,6 +24,10 @@ const video = element<HTMLVideoElement>('video');
 const samples = element<HTMLDivElement>('samples');
 const preview = element<HTMLCanvasElement>('preview');
 const topLabel = element<HTMLElement>('top-label');
+const heatmapCanvas = element<HTMLCanvasElement>('heatmap');
+const heatmapToggle = element<HTMLInputElement>('heatmap-toggle');
+const heatmapOpacity = element<HTMLInputElement>('heatmap-opacity');
+const heatmapNote = element<HTMLSpanElement>('heatmap-note');
 const predictionList = element<HTMLOListElement>('predictions');
 
 // URL parameters fill the form and load on open: ?model=<name | org/repo | URL>&endpoint=<url>&backend=wasm&worker=1
@@ -37,6 +41,10 @@ workerToggle.checked = parameters.get('worker') === '1';
 let current: LoadedModel | null = null;
 let loading: AbortController | null = null;
 let classified = 0;
+/** The image and model shown, so the heat map can be drawn again (opacity, toggle). */
+let shown: { loaded: LoadedModel; image: RawImage; name: string } | null = null;
+let heatmapRun = 0;
+
 
 type State = 'loading' | 'ready' | 'error';
 
@@ -64,6 +72,10 @@ function clearResults(): void {
   hint.hidden = true;
   for (const id of ['model-in-use', 'backend-in-use', 'dtype-in-use', 'graph-source', 'load-ms', 'preprocess-ms', 'inference-ms']) setFact(id, '–');
   preview.getContext('2d')?.clearRect(0, 0, preview.width, preview.height);
+  shown = null;
+  heatmapCanvas.hidden = true;
+  delete heatmapCanvas.dataset.image;
+  heatmapNote.hidden = true;
 }
 
 /** Download bytes over every file seen so far; the build and session stages have no size. */
@@ -132,22 +144,81 @@ async function load(model: string | File[]): Promise<void> {
   }
 }
 
-function drawPreview(image: RawImage): void {
+function rgbaPixels(image: RawImage): ImageData {
   const rgba = new Uint8ClampedArray(image.width * image.height * 4);
   for (let p = 0; p < image.width * image.height; p++) {
     for (let c = 0; c < 3; c++) rgba[p * 4 + c] = image.data[p * image.channels + (image.channels >= 3 ? c : 0)] as number;
     rgba[p * 4 + 3] = image.channels === 4 ? (image.data[p * 4 + 3] as number) : 255;
   }
-  const source = new OffscreenCanvas(image.width, image.height);
-  source.getContext('2d')!.putImageData(new ImageData(rgba, image.width, image.height), 0, 0);
-  const context = preview.getContext('2d')!;
+  return new ImageData(rgba, image.width, image.height);
+}
+
+/** Where the preview shows an image: scaled to fit, centred (canvas pixels). */
+function placement(image: RawImage): { left: number; top: number; width: number; height: number } {
   const scale = Math.min(preview.width / image.width, preview.height / image.height);
-  context.imageSmoothingEnabled = scale < 1;
-  context.clearRect(0, 0, preview.width, preview.height);
   const width = image.width * scale;
   const height = image.height * scale;
-  context.drawImage(source, (preview.width - width) / 2, (preview.height - height) / 2, width, height);
+  return { left: (preview.width - width) / 2, top: (preview.height - height) / 2, width, height };
 }
+
+function drawPreview(image: RawImage): void {
+  const source = new OffscreenCanvas(image.width, image.height);
+  source.getContext('2d')!.putImageData(rgbaPixels(image), 0, 0);
+  const context = preview.getContext('2d')!;
+  const place = placement(image);
+  context.imageSmoothingEnabled = place.width < image.width;
+  context.clearRect(0, 0, preview.width, preview.height);
+  context.drawImage(source, place.left, place.top, place.width, place.height);
+}
+
+/**
+ * Draws the heat map overlay over the preview: a canvas of the image's own pixels (the overlay
+ * exactly as `overlayHeatmap` gives it), laid over the image where the preview shows it, at its
+ * displayed size.
+ */
+async function drawHeatmap(): Promise<void> {
+  const run = ++heatmapRun;
+  const current = shown;
+  if (!current) return;
+  if (current.loaded.noHeatmap !== undefined) {
+    heatmapCanvas.hidden = true;
+    heatmapNote.textContent = `No heat map: ${current.loaded.noHeatmap}`;
+    heatmapNote.hidden = false;
+    return;
+  }
+  heatmapNote.hidden = true;
+  if (!heatmapToggle.checked) {
+    heatmapCanvas.hidden = true;
+    return;
+  }
+  try {
+    const result = await heatmapOverlay(current.loaded, current.image, Number(heatmapOpacity.value));
+    if (run !== heatmapRun || shown !== current || !result) return;
+    heatmapCanvas.width = current.image.width;
+    heatmapCanvas.height = current.image.height;
+    heatmapCanvas.getContext('2d')!.putImageData(rgbaPixels(result.overlay), 0, 0);
+    // The preview canvas may be shown smaller than its 160 pixels (max-width): scale the placement the same way.
+    const ratio = preview.clientWidth / preview.width;
+    const place = placement(current.image);
+    Object.assign(heatmapCanvas.style, {
+      left: `${preview.offsetLeft + preview.clientLeft + place.left * ratio}px`,
+      top: `${preview.offsetTop + preview.clientTop + place.top * ratio}px`,
+      width: `${place.width * ratio}px`,
+      height: `${place.height * ratio}px`,
+    });
+    heatmapCanvas.dataset.image = current.name;
+    heatmapCanvas.dataset.method = result.heatmap.method;
+    heatmapCanvas.hidden = false;
+  } catch (error) {
+    if (run !== heatmapRun) return;
+    heatmapCanvas.hidden = true;
+    heatmapNote.textContent = `No heat map: ${describeError(error)}`;
+    heatmapNote.hidden = false;
+  }
+}
+
+heatmapToggle.addEventListener('change', () => void drawHeatmap());
+heatmapOpacity.addEventListener('input', () => void drawHeatmap());
 
 function showPredictions(name: string, result: Awaited<ReturnType<typeof classify>>, loaded: LoadedModel): void {
   predictionList.replaceChildren(
@@ -190,6 +261,8 @@ async function run(source: BrowserImageSource | (() => Promise<BrowserImageSourc
     if (current !== loaded) return;
     drawPreview(result.image);
     showPredictions(name, result, loaded);
+    shown = { loaded, image: result.image, name };
+    await drawHeatmap();
     document.body.dataset.classified = String(++classified);
     setStatus(`Classified ${name} with ${loaded.name} on ${loaded.backend}.`, 'ready');
   } catch (error) {
