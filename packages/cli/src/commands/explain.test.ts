@@ -7,8 +7,7 @@ import { loadModel, type Heatmap, type Model } from '@vitzoo/pipeline/node';
 import { decodeImage, overlayHeatmap, type RawImage } from '@vitzoo/preprocess/node';
 import '@vitzoo/runtime-node';
 import { createDefaultRegistry } from 'vitzoo';
-import { run } from '../run.js';
-import { captureIo } from '../test-io.js';
+import { runCli } from '../test-cli.js';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
 const digitFiles = readdirSync(join(root, 'fixtures/digits/test')).filter((name) => name.endsWith('.png')).sort();
@@ -36,13 +35,7 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-async function cli(args: string[], cwd = root) {
-  const io = captureIo(cwd);
-  const code = await run(args, io);
-  expect(io.err).not.toMatch(/\n\s+at .*\(/); // never a stack trace
-  expect(io.err).not.toMatch(/internal error/);
-  return { code, out: io.out, err: io.err };
-}
+const cli = (args: string[], cwd = root) => runCli(args, cwd);
 
 function jsonLines(text: string): Record<string, unknown>[] {
   return text.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
