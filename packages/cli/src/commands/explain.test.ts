@@ -136,6 +136,20 @@ describe('vitzoo explain', () => {
     expect(readdirSync(folder).sort()).toEqual(['digit.heatmap.png', 'digit.png']);
   });
 
+  test('--dtype fp16: the graph is built in that precision (the overlay of the library model loaded with dtype fp16)', async () => {
+    const folder = freshFolder('fp16');
+    const { code } = await cli(['explain', digits[0]!, '--dtype', 'fp16', '-o', join(folder, 'x.png')]);
+    expect(code).toBe(0);
+    const image = await decode(join(root, digits[0]!));
+    const fp16 = await loadModel(join(root, 'models/digits-vit'), { registry: createDefaultRegistry(), outputs: ['logits', 'rollout'], dtype: 'fp16' });
+    try {
+      expect(fp16.details?.dtype).toBe('fp16');
+      await expectOverlay(join(folder, 'x.png'), image, (await fp16.explain(image))[0]!);
+    } finally {
+      await fp16.dispose();
+    }
+  });
+
   test('bad input: typed errors, exit 1, nothing written, inputs untouched', async () => {
     const folder = freshFolder('bad');
     copyFileSync(join(root, digits[0]!), join(folder, 'a.png'));

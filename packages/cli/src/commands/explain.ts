@@ -8,12 +8,13 @@ import { encodePng, overlayHeatmap } from '@vitzoo/preprocess/node';
 import '@vitzoo/runtime-node'; // registers the 'node' backend
 import { EXIT, JSON_FORMAT_VERSION } from '../exit.js';
 import { expandImageArguments } from '../image-arguments.js';
+import { addBuildOptions, buildOptions, type BuildFlags } from '../build-options.js';
 import { addModelSourceOptions, createModelLoader, type ModelSourceFlags } from '../model-loading.js';
 import { DEFAULT_MODEL } from '../model-dir.js';
 import { positiveInteger } from '../option-values.js';
 import { writeFileAtomic } from '../write-file.js';
 
-interface ExplainCommandOptions extends ModelSourceFlags {
+interface ExplainCommandOptions extends ModelSourceFlags, BuildFlags {
   model?: string;
   method: string;
   output?: string;
@@ -90,8 +91,7 @@ function shown(path: string, cwd: string): string {
 }
 
 export function registerExplain(program: Command, context: CommandContext): void {
-  const command = program
-    .command('explain')
+  const command = addBuildOptions(program.command('explain'))
     .description("write each image with a heat map of what the model looked at blended over it (PNG): attention rollout (ViT, DeiT) or the first principal component of the last block's features (Swin, CaiT, CSWin, FDViT)")
     .argument('<images...>', 'image files (JPEG, PNG, WebP, GIF, TIFF, AVIF) or folders of them')
     .option(
@@ -119,6 +119,7 @@ export function registerExplain(program: Command, context: CommandContext): void
     if (options.model?.trim() === '') throw new InvalidArgumentError('--model', '--model needs a value: a registry name, org/repo, a URL or a folder (leave the option out for the default model).');
     const batchSize = positiveInteger(options.batchSize, '--batch-size');
     const maxPixels = options.maxPixels === undefined ? undefined : positiveInteger(options.maxPixels, '--max-pixels');
+    const precision = buildOptions(options);
     const images = await expandImageArguments(imageArguments, io.cwd);
     const plan = await planOutputs(images, options.output, io.cwd);
 
@@ -127,7 +128,7 @@ export function registerExplain(program: Command, context: CommandContext): void
     // The outputs explaining needs, from the model's config and its architecture's catalogue: the graph is built once, with them.
     const explaining = await explainOutputsForModel(await loader.files(options.model), registry, method);
     const backend = await resolveBackend([options.backend]);
-    const model = await loader.load(options.model, { backend, batchSize, outputs: explaining.outputs });
+    const model = await loader.load(options.model, { backend, batchSize, ...precision, outputs: explaining.outputs });
     try {
       const transform = model.transform;
       let failed = 0;
