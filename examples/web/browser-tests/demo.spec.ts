@@ -7,7 +7,7 @@
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { createRegistry, type Prediction } from '@vitzoo/core';
 import { startHubTestServer, type HubTestServer } from '@vitzoo/hub/testing';
 import { loadModel } from '@vitzoo/pipeline/node';
@@ -67,6 +67,44 @@ async function nodeTop5(folder: string, image: string, weights?: string): Promis
   } finally {
     await model.dispose();
   }
+}
+
+/** The heat-map canvas: its pixel size, its box and the preview's image box on the page, its RGBA pixels. */
+async function shownHeatmap(page: Page): Promise<{ size: number[]; box: number[]; image: number[]; pixels: number[] }> {
+  return page.evaluate(() => {
+    const canvas = document.querySelector<HTMLCanvasElement>('[data-testid=heatmap]')!;
+    const preview = document.querySelector<HTMLCanvasElement>('#preview')!;
+    const [box, previewBox] = [canvas.getBoundingClientRect(), preview.getBoundingClientRect()];
+    const pixels = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+    return {
+      size: [canvas.width, canvas.height],
+      box: [box.left, box.top, box.width, box.height],
+      // a 32x32 digit fills the square preview: its content box (inside the border)
+      image: [previewBox.left + preview.clientLeft, previewBox.top + preview.clientTop, preview.clientWidth, preview.clientHeight],
+      pixels: Array.from(pixels),
+    };
+  });
+}
+
+/** The page's heat-map pixels equal Node's overlay of the same image (library: explain, then overlayHeatmap; wasm and CPU agree within a level). */
+async function expectNodeOverlay(pixels: readonly number[], imagePath: string): Promise<void> {
+  const model = await loadModel(digitsVit, { registry: createRegistry([vit]), backend: nodeBackend, outputs: ['logits', 'rollout'] });
+  let expected: Uint8Array;
+  try {
+    const image = await loadImage(imagePath);
+    const [heat] = await model.explain(image);
+    expected = overlayHeatmap(image, heat!, { opacity: 0.5 }).data as Uint8Array;
+  } finally {
+    await model.dispose();
+  }
+  expect(pixels.length).toBe((expected.length / 3) * 4);
+  let largest = 0;
+  for (let p = 0; p < expected.length / 3; p++) {
+    for (let c = 0; c < 3; c++) largest = Math.max(largest, Math.abs(pixels[p * 4 + c]! - expected[p * 3 + c]!));
+    expect(pixels[p * 4 + 3]).toBe(255);
+  }
+  expect(largest).toBeLessThanOrEqual(1);
+  expect(new Set(pixels).size).toBeGreaterThan(10); // not a constant picture
 }
 
 async function open(query: string): Promise<Page> {
@@ -173,38 +211,10 @@ describe('the demo page, bundled digits model (offline default)', () => {
     await expectReady(page);
     expect(await page.isVisible('[data-testid=heatmap]')).toBe(true);
     expect(await page.getAttribute('[data-testid=heatmap]', 'data-method')).toBe('rollout');
-    const shown = await page.evaluate(() => {
-      const canvas = document.querySelector<HTMLCanvasElement>('[data-testid=heatmap]')!;
-      const preview = document.querySelector<HTMLCanvasElement>('#preview')!;
-      const [box, previewBox] = [canvas.getBoundingClientRect(), preview.getBoundingClientRect()];
-      const pixels = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-      return {
-        size: [canvas.width, canvas.height],
-        box: [box.left, box.top, box.width, box.height],
-        // a 32x32 digit fills the square preview: its content box (inside the border)
-        image: [previewBox.left + preview.clientLeft, previewBox.top + preview.clientTop, preview.clientWidth, preview.clientHeight],
-        pixels: Array.from(pixels),
-      };
-    });
+    const shown = await shownHeatmap(page);
     expect(shown.size).toEqual([32, 32]);
     shown.box.forEach((value, index) => expect(Math.abs(value - shown.image[index]!), `box ${index}`).toBeLessThan(0.01));
-    // Node's overlay of the same image (library: explain, then overlayHeatmap); wasm and CPU agree within a level.
-    const model = await loadModel(digitsVit, { registry: createRegistry([vit]), backend: nodeBackend, outputs: ['logits', 'rollout'] });
-    let expected: Uint8Array;
-    try {
-      const image = await loadImage(join(webExampleDirectory, 'public', 'samples', 'digit-3.png'));
-      const [heat] = await model.explain(image);
-      expected = overlayHeatmap(image, heat!, { opacity: 0.5 }).data as Uint8Array;
-    } finally {
-      await model.dispose();
-    }
-    let largest = 0;
-    for (let p = 0; p < 32 * 32; p++) {
-      for (let c = 0; c < 3; c++) largest = Math.max(largest, Math.abs(shown.pixels[p * 4 + c]! - expected[p * 3 + c]!));
-      expect(shown.pixels[p * 4 + 3]).toBe(255);
-    }
-    expect(largest).toBeLessThanOrEqual(1);
-    expect(new Set(shown.pixels).size).toBeGreaterThan(10); // not a constant picture
+    await expectNodeOverlay(shown.pixels, join(webExampleDirectory, 'public', 'samples', 'digit-3.png'));
     await page.click('[data-testid=heatmap-toggle]');
     expect(await page.isVisible('[data-testid=heatmap]')).toBe(false);
     await page.click('[data-testid=heatmap-toggle]');
@@ -254,15 +264,19 @@ describe('the demo page against a hub on another origin', () => {
     }
   });
 
-  it('runs the model in a Web Worker with the same predictions', async () => {
+  it('runs the model in a Web Worker with the same predictions and the same heat map', async () => {
     const page = await open(`?model=test/digits-vit&endpoint=${encodeURIComponent(hub.url)}&backend=wasm&worker=1`);
     try {
       await expectReady(page);
       expect(await page.textContent('[data-testid=backend-in-use]')).toBe('wasm, in a Web Worker');
       expect(await page.evaluate(() => performance.getEntriesByType('resource').some((entry) => /worker-.*\.js$/.test(entry.name)))).toBe(true);
       for (const file of digitFiles) expectSamePredictions(await classifyFile(page, file), await nodeTop5(digitsVit, file));
-      expect(await page.isVisible('[data-testid=heatmap]')).toBe(false);
-      expect(await page.textContent('[data-testid=heatmap-note]')).toMatch(/^No heat map: .*in the page/);
+      // The worker built the outputs heat maps need (loadModel's explain option) and draws the same overlay.
+      const last = digitFiles.at(-1)!;
+      await page.waitForFunction((name) => document.querySelector('[data-testid=heatmap]')?.getAttribute('data-image') === name, basename(last));
+      expect(await page.isVisible('[data-testid=heatmap]')).toBe(true);
+      expect(await page.getAttribute('[data-testid=heatmap]', 'data-method')).toBe('rollout');
+      await expectNodeOverlay((await shownHeatmap(page)).pixels, last);
     } finally {
       await page.close();
     }

@@ -108,8 +108,15 @@ export async function openModel(request: LoadRequest): Promise<LoadedModel> {
   let model: Model | WorkerModel;
   let noHeatmap: string | undefined;
   if (request.worker) {
-    model = await loadModel(source, { ...options, worker: true });
-    noHeatmap = 'Heat maps are drawn when the model runs in the page (turn the Web Worker off).';
+    // The worker opens the files itself: it builds the outputs heat maps need (`explain`, the same
+    // decision); a model that cannot be explained loads again without them (the files are cached).
+    try {
+      model = await loadModel(source, { ...options, worker: true, explain: 'auto' });
+    } catch (error) {
+      if (!VitzooError.isInstance(error) || !['unsupported', 'invalid-argument'].includes(error.code) || request.signal?.aborted) throw error;
+      model = await loadModel(source, { ...options, worker: true });
+      noHeatmap = error.message;
+    }
   } else {
     const explainable = await explainableSource(source, { ...(request.endpoint ? { endpoint: request.endpoint } : {}), ...(request.progress ? { progress: request.progress } : {}), ...(request.signal ? { signal: request.signal } : {}) });
     model = await loadModel(source, { ...options, fileSource: explainable.fileSource, ...(explainable.outputs ? { outputs: explainable.outputs } : {}) });

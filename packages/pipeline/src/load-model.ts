@@ -30,6 +30,7 @@ import { PRODUCER_VERSION } from '@vitzoo/onnx';
 import { createHuggingFaceTransform, type HuggingFaceProcessorConfig, type ImageTransform } from '@vitzoo/preprocess';
 import { parseWeights } from '@vitzoo/pytorch';
 import { checkPrecisionRuns, registeredBackends, resolveBackendChoice, type Backend, type SessionOptions } from '@vitzoo/runtime';
+import { explainOutputsFor, type ExplainMethod } from './explain.js';
 import { describeModelConfig } from './model-config.js';
 import { Model, kwargsFacts, mergePretrainedConfig, type ModelDetails } from './model.js';
 
@@ -111,6 +112,13 @@ export interface LoadModelOptions {
    * FDViT refuse it (UnsupportedError). Part of the cache key (through the kwargs).
    */
   imageSize?: ImageSize;
+  /**
+   * Also build the outputs `Model.explain` reads with this method ('auto': rollout for class-token
+   * models, else the last intermediate), decided from the architecture before building: the same
+   * decision as `vitzoo explain`. A model that cannot be explained with it (an ONNX graph run as
+   * it is, a method its architecture lacks) is a typed error.
+   */
+  explain?: ExplainMethod;
   /** Hub base URL (default HF_ENDPOINT, else https://huggingface.co). */
   endpoint?: string;
   /** Hub revision when the source names none. */
@@ -513,6 +521,7 @@ export async function loadGraph(source: ModelSourceInput, options: LoadModelOpti
   if (layout === 'onnx') {
     if (dtype !== 'fp32') throw new UnsupportedError(`${files.name} is an ONNX-layout model: it runs as it is, so dtype '${dtype}' cannot be built; load the timm checkpoint instead.`);
     if (options.imageSize !== undefined) throw new UnsupportedError(`${files.name} is an ONNX-layout model: it runs as it is, so imageSize cannot be changed; load the timm checkpoint instead.`);
+    if (options.explain !== undefined) throw new UnsupportedError(`${files.name} is an ONNX-layout model run as it is, which gives only its logits; heat maps (explain) need the timm checkpoint.`);
     return onnxLayoutGraph(files, config, options);
   }
   const description = atImageSize(describeModelConfig(config, registry, configContext), options);
@@ -521,14 +530,18 @@ export async function loadGraph(source: ModelSourceInput, options: LoadModelOpti
     // A graph built elsewhere (`vitzoo convert`, a bare .onnx URL): run as it is, preprocessed by config.json.
     if (dtype !== 'fp32') throw new UnsupportedError(`${files.name} names an ONNX graph: it runs as it is, so dtype '${dtype}' cannot be built; load the checkpoint instead.`);
     if (options.imageSize !== undefined) throw new UnsupportedError(`${files.name} names an ONNX graph: it runs as it is, so imageSize cannot be changed; load the checkpoint instead.`);
+    if (options.explain !== undefined) throw new UnsupportedError(`${files.name} names an ONNX graph run as it is, which gives only its logits; heat maps (explain) need the checkpoint.`);
     return graphAsIs(files, graphFile, options, 'ONNX model', { architecture: description.architecture.id, pretrained: description.pretrained });
   }
   const weights = weightsFile(files, options.weights);
   const cacheGraph = options.cache !== false && (options.graphCache ?? files.cached === true);
   const store = cacheGraph ? options.fileSource?.graphStore?.(files, { cache: options.cache }) : undefined;
+  // explain: the outputs Model.explain reads, besides those asked for.
+  const outputs = options.explain === undefined ? options.outputs : [...new Set([...(options.outputs ?? ['logits']), ...explainOutputsFor(description, options.explain).outputs])];
   return checkpointGraph({
     ...options,
     ...description,
+    ...(outputs !== undefined ? { outputs } : {}),
     dtype,
     source: files.name,
     stateDict: async () => parseWeights(await files.read(weights), files.path?.(weights) ?? weights),

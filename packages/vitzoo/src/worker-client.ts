@@ -5,7 +5,8 @@
  * arrays are transferred; inputs are copied unless `transfer: true` hands their buffers over.
  */
 import { InvalidArgumentError, VitzooError, type PretrainedConfig, type ProgressListener, type Tensor, type VitzooErrorCode } from '@vitzoo/core';
-import type { ClassifyOptions, ModelDetails, ModelInput, Prediction } from '@vitzoo/pipeline';
+import type { ClassifyOptions, ExplainMethod, Heatmap, ModelDetails, ModelInput, Prediction } from '@vitzoo/pipeline';
+import type { RawImage } from '@vitzoo/preprocess';
 import { DEFAULT_WASM_PATH } from '@vitzoo/runtime-web';
 import type { SerializedError, WorkerLoadOptions, WorkerModelInfo, WorkerRequest, WorkerResponse } from './worker-protocol.js';
 
@@ -108,7 +109,7 @@ export class WorkerModel {
     return this.connection.worker;
   }
 
-  private call(method: 'classify' | 'embed' | 'forward', input: unknown, options: { signal?: AbortSignal; transfer?: boolean } & Record<string, unknown>): Promise<unknown> {
+  private call(method: 'classify' | 'embed' | 'forward' | 'explain', input: unknown, options: { signal?: AbortSignal; transfer?: boolean } & Record<string, unknown>): Promise<unknown> {
     if (this.disposed) return Promise.reject(new InvalidArgumentError('model', 'This model has been disposed.'));
     const { signal, transfer, ...rest } = options;
     return this.connection.request(
@@ -130,6 +131,11 @@ export class WorkerModel {
   /** As `Model.forward`, in the worker. */
   forward(pixelValues: Tensor, options: { outputs?: readonly string[]; signal?: AbortSignal; transfer?: boolean } = {}): Promise<Partial<Record<string, Tensor>>> {
     return this.call('forward', pixelValues, options) as Promise<Partial<Record<string, Tensor>>>;
+  }
+
+  /** As `Model.explain`, in the worker (load the model with `explain` so it has the outputs heat maps read). */
+  explain(images: RawImage | readonly RawImage[], options: { method?: ExplainMethod; classify?: ClassifyOptions; signal?: AbortSignal; transfer?: boolean } = {}): Promise<Heatmap[]> {
+    return this.call('explain', images, options as Record<string, unknown>) as Promise<Heatmap[]>;
   }
 
   /** Releases the model in the worker (and ends the worker when vitzoo started it). */

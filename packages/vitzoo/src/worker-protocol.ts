@@ -8,7 +8,7 @@ import type { LoadModelOptions, ModelDetails } from '@vitzoo/pipeline';
 
 /** The loader options that can cross into a worker (no functions, no objects with methods). */
 export interface WorkerLoadOptions
-  extends Pick<LoadModelOptions, 'device' | 'dtype' | 'q4BlockSize' | 'imageSize' | 'outputs' | 'endpoint' | 'revision' | 'cache' | 'graphCache' | 'sessionOptions' | 'weights' | 'labelNames' | 'batchSize'> {
+  extends Pick<LoadModelOptions, 'device' | 'dtype' | 'q4BlockSize' | 'imageSize' | 'explain' | 'outputs' | 'endpoint' | 'revision' | 'cache' | 'graphCache' | 'sessionOptions' | 'weights' | 'labelNames' | 'batchSize'> {
   /** Absolute URL of onnxruntime-web's wasm files (a worker's own location is not the page's). */
   wasmPaths?: string;
   /** Base URL of relative model folders (the page's). */
@@ -17,7 +17,7 @@ export interface WorkerLoadOptions
 
 export type WorkerRequest =
   | { type: 'load'; id: number; source: unknown; options: WorkerLoadOptions }
-  | { type: 'call'; id: number; model: number; method: 'classify' | 'embed' | 'forward'; input: unknown; options: Record<string, unknown> }
+  | { type: 'call'; id: number; model: number; method: 'classify' | 'embed' | 'forward' | 'explain'; input: unknown; options: Record<string, unknown> }
   | { type: 'dispose'; id: number; model: number }
   | { type: 'cancel'; id: number };
 

@@ -64,6 +64,7 @@ async function handle(request: Exclude<WorkerRequest, { type: 'cancel' }>, signa
   const options = { ...request.options, signal };
   if (request.method === 'classify') return model.classify(request.input as Parameters<Model['classify']>[0], options);
   if (request.method === 'embed') return model.embed(request.input as Parameters<Model['embed']>[0], options);
+  if (request.method === 'explain') return model.explain(request.input as Parameters<Model['explain']>[0], options as Parameters<Model['explain']>[1]);
   return model.forward(request.input as Tensor, options as Parameters<Model['forward']>[1]);
 }
 

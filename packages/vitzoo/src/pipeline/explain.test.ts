@@ -42,3 +42,37 @@ describe('Model.explain on the digits ViT', () => {
     await model.dispose();
   });
 });
+
+describe("loadModel's explain option: the outputs heat maps read, decided before building", () => {
+  const root = fileURLToPath(new URL('../../../../', import.meta.url));
+  const digit = `${root}fixtures/digits/test/0045_3.png`;
+
+  test('auto: rollout for the class-token ViT, the last intermediate for Swin; added to the outputs asked for', async () => {
+    const vitModel = await loadModel(`${root}models/digits-vit`, { explain: 'auto', outputs: ['logits', 'pre_logits'] });
+    const plain = await loadModel(`${root}models/digits-vit`, { outputs: ['logits', 'rollout'] });
+    try {
+      expect(vitModel.outputs).toEqual(['logits', 'pre_logits', 'rollout']);
+      const image = await readImageFile(digit);
+      const [a] = await vitModel.explain(image);
+      const [b] = await plain.explain(image);
+      expect(a!.method).toBe('rollout');
+      expect(Array.from(a!.data)).toEqual(Array.from(b!.data));
+    } finally {
+      await vitModel.dispose();
+      await plain.dispose();
+    }
+    const swin = await loadModel(`${root}fixtures/models/swin_tiny`, { explain: 'auto' });
+    try {
+      expect(swin.outputs).toEqual(['logits', 'intermediates.1']);
+      const [heatmap] = await swin.explain(await readImageFile(`${root}fixtures/images/chelsea.png`));
+      expect(heatmap!.method).toBe('pca');
+    } finally {
+      await swin.dispose();
+    }
+  });
+
+  test('a method the architecture lacks, or an unknown one, is refused before anything is built', async () => {
+    await expect(loadModel(`${root}fixtures/models/swin_tiny`, { explain: 'rollout' })).rejects.toThrow(/Architecture 'swin' cannot explain with 'rollout': it can do pca/);
+    await expect(loadModel(`${root}models/digits-vit`, { explain: 'saliency' as never })).rejects.toThrow(/Unknown explain method "saliency"/);
+  });
+});
