@@ -71,9 +71,10 @@ describe('Batcher (dynamic batching over a real model)', () => {
     expect(sizes).toEqual([3]);
   });
 
-  test('while a batch runs the next one gathers; a request that does not fit waits for the next batch', async () => {
+  test('by default (maxDelayMs 0) a request runs at once; while a batch runs the next one gathers; a request that does not fit waits for the next batch', async () => {
     const { sizes, observer } = observed();
-    const batcher = new Batcher(run, { maxBatch: 4, maxDelayMs: 0, outputs: model.outputs }, observer);
+    const batcher = new Batcher(run, { maxBatch: 4, outputs: model.outputs }, observer);
+    expect(batcher.maxDelayMs).toBe(0);
     // The first runs alone at once (no delay); the others queue behind it: 3 + 1 fit in 4, then 3 + 2 do not.
     const rows = [1, 3, 1, 3, 2];
     await Promise.all(rows.map((count, i) => batcher.admit().submit(images(count, 10 + i), ['logits'])));

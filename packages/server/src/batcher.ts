@@ -6,7 +6,11 @@ export type RunBatch = (pixels: Tensor<'float32'>, outputs: readonly OutputName[
 export interface BatcherOptions {
   /** Most images in one run (default 32). A request may hold up to this many. */
   maxBatch?: number;
-  /** How long the oldest waiting request may wait for others to join its batch, in ms (default 5). */
+  /**
+   * How long the oldest waiting request may wait for others to join its batch, in ms (default 0, as
+   * Triton's dynamic batcher: a request runs as soon as the model is free, and requests that arrive
+   * while a batch runs form the next one).
+   */
   maxDelayMs?: number;
   /** Most requests admitted and not yet running (being read, preprocessed or queued); more are refused (default 256). */
   maxQueue?: number;
@@ -95,7 +99,7 @@ export class Batcher {
   ) {
     this.maxBatch = positiveInteger(options.maxBatch, 32, 'maxBatch');
     this.maxQueue = positiveInteger(options.maxQueue, 256, 'maxQueue');
-    const delay = options.maxDelayMs ?? 5;
+    const delay = options.maxDelayMs ?? 0;
     if (!(Number.isFinite(delay) && delay >= 0)) throw new InvalidArgumentError('maxDelayMs', `maxDelayMs must be a number of milliseconds >= 0, got ${String(options.maxDelayMs)}.`);
     this.maxDelayMs = delay;
     this.outputOrder = options.outputs;

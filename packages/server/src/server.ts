@@ -50,7 +50,7 @@ export interface ServerOptions {
   models: readonly ServedModelSource[];
   /** Most images per model run; also the most one request may hold (default 32). 1 turns batching off. */
   maxBatch?: number;
-  /** How long a request may wait for others to join its batch, in ms (default 5). */
+  /** How long a request may wait for others to join its batch, in ms (default 0: batches form while the previous one runs). */
   maxDelayMs?: number;
   /** Most requests per model admitted and not yet running; more get 503 with Retry-After (default 256). */
   maxQueue?: number;

@@ -1,6 +1,6 @@
 // `vitzoo serve` under load: DeiT-tiny/16 @224 (random weights), the built CLI in a child process,
 // autocannon sending binary FP32 pixel_values [1, 3, 224, 224] (the binary tensor data extension)
-// to POST /v2/models/deit/infer. Dynamic batching on (--max-batch 32 --max-delay-ms 5) against off
+// to POST /v2/models/deit/infer. Dynamic batching on (--max-batch 32, the default --max-delay-ms 0) against off
 // (--max-batch 1: every request its own run), at concurrency 1 and 32, measured in the same run.
 // Run `pnpm build` first.
 import { spawn } from 'node:child_process';
@@ -75,7 +75,7 @@ export async function run({ log }) {
     writeModelFolder(dir);
     for (const [mode, args] of [
       ['off', ['--max-batch', '1']],
-      ['on', ['--max-batch', '32', '--max-delay-ms', '5']],
+      ['on', ['--max-batch', '32']],
     ]) {
       const server = await startServer(dir, [...args, '--threads', String(threads)]);
       try {

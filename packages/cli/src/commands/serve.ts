@@ -90,7 +90,7 @@ export function registerServe(program: Command, context: CommandContext): void {
     .option('--host <host>', 'address to listen on (0.0.0.0 in containers)', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 picks a free one)', '8080')
     .option('--max-batch <n>', 'most images per model run, and per request (1 turns batching off)', '32')
-    .option('--max-delay-ms <ms>', 'how long a request may wait for others to join its batch', '5')
+    .option('--max-delay-ms <ms>', 'how long a request may wait for others to join its batch (0: none; batches form while the previous one runs)', '0')
     .option('--max-queue <n>', 'most requests per model waiting; more get 503 with Retry-After', '256')
     .option('--request-timeout-ms <ms>', 'answer 503 to a request not answered within this time', '30000')
     .option('--max-body-mb <mb>', 'largest request body in MiB (larger: 400)', String(DEFAULT_BODY_LIMIT / (1024 * 1024)))
