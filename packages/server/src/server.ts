@@ -8,7 +8,7 @@ import multipart from '@fastify/multipart';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { InvalidArgumentError, VitzooError, createTensor, type OutputName, type Tensor } from '@vitzoo/core';
 import { indexLabels, predictionsFromLogits, resolvePredictionFilter, type Prediction } from '@vitzoo/pipeline';
-import { decodeImage } from '@vitzoo/preprocess/node';
+import { preprocessImages } from '@vitzoo/preprocess/node';
 import { QueueFullError, type Ticket } from './batcher.js';
 import { createMetrics, type ServerMetrics } from './metrics.js';
 import {
@@ -415,8 +415,9 @@ export function createServer(options: ServerOptions): VitzooServer {
       }
       state.images = files.length;
       const transform = model.transform;
-      const images = await Promise.all(files.map((file) => decodeImage(file.bytes, file.name, { maxPixels: transform.maxPixels })));
-      const pixels = transform.applyBatch(images);
+      // Decoded a few at a time within one image's pixel budget (PIL's limit), each turned into its
+      // tensor at once: a request of many large images never holds them all decoded.
+      const pixels = (await preprocessImages(files.map((file) => file.bytes), transform, { names: files.map((file) => file.name) })) as Tensor<'float32'>;
       const labels = model.labels ?? indexLabels(served.signature!.outputs.find((output) => output.name === 'logits')!.shape[1]!);
       const filter = resolvePredictionFilter({ topK, ...(threshold !== undefined ? { threshold } : {}) }, labels);
       state.controller.signal.throwIfAborted(); // timed out or abandoned while being read or decoded
@@ -496,8 +497,8 @@ async function readPixels(inputs: readonly RequestInput[], served: ServedModel, 
     checkImages();
     const elements = readBytes(input);
     const transform = served.model!.transform;
-    const decoded = await Promise.all(elements.map((bytes, index) => decodeImage(bytes, `image[${index}]`, { maxPixels: transform.maxPixels })));
-    return transform.applyBatch(decoded) as Tensor<'float32'>;
+    // As :classify: decoded within a pixel budget, never all at once.
+    return (await preprocessImages(elements, transform, { names: elements.map((_, index) => `image[${index}]`) })) as Tensor<'float32'>;
   }
   throw bad(`Model '${served.name}' has no input '${input.name}'; it takes ${expected}.`);
 }
