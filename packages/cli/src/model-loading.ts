@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Dtype, OutputName, ProgressListener, Registry } from '@vitzoo/core';
 import { defaultCacheDir, type ResolvedSource } from '@vitzoo/hub/node';
-import { loadModel, locateModelSource, nodeModelFiles, type Backend, type Model, type NodeModelFiles, type SessionOptions } from '@vitzoo/pipeline/node';
+import { loadGraph, loadModel, locateModelSource, nodeModelFiles, type Backend, type LoadModelOptions, type Model, type ModelGraph, type NodeModelFiles, type SessionOptions } from '@vitzoo/pipeline/node';
 import type { CommandContext } from './context.js';
 import { createProgressBars, hubSourceResolver, sourceOptions, type ModelSourceFlags } from './commands/download.js';
 
@@ -30,7 +30,18 @@ export interface ModelLoader {
   /** The model's files as `load` opens them (fetched into the cache when needed): for what must be decided before building, e.g. the outputs. */
   files(name: string | undefined): Promise<NodeModelFiles>;
   /** Loads a model exactly as `vitzoo classify --model` does (hub resolver, built-graph cache, progress bars). */
-  load(name: string | undefined, options: { backend: Backend; batchSize?: number; weights?: string; outputs?: readonly string[]; dtype?: Dtype; q4BlockSize?: number; imageSize?: readonly [number, number]; sessionOptions?: SessionOptions }): Promise<Model>;
+  load(name: string | undefined, options: LoaderBuildOptions & { backend: Backend; batchSize?: number; sessionOptions?: SessionOptions }): Promise<Model>;
+  /** The graph `load` would run, built (or found) in the graph cache, without a session. */
+  graph(name: string | undefined, options: LoaderBuildOptions): Promise<ModelGraph>;
+}
+
+/** What a command asks the loader to build. */
+export interface LoaderBuildOptions {
+  weights?: string;
+  outputs?: readonly string[];
+  dtype?: Dtype;
+  q4BlockSize?: number;
+  imageSize?: readonly [number, number];
 }
 
 /**
@@ -46,43 +57,46 @@ export function createModelLoader(context: CommandContext, registry: Registry, f
     if (!entry) resolved.set(name, (entry = hubSourceResolver(context, registry, { source, ...(progress ? { progress } : {}), json: flags.json })(name)));
     return entry;
   };
+  /** Progress bars on stderr for the time `work` takes. */
+  const withBars = async <T>(name: string | undefined, work: (progress: ProgressListener | undefined) => Promise<T>): Promise<T> => {
+    const bars = createProgressBars(io, { ...flags, model: name ?? DEFAULT_MODEL });
+    try {
+      return await work(bars.progress);
+    } finally {
+      bars.stop();
+    }
+  };
+  /** One set of loader options for sessions and bare graphs. */
+  const loaderOptions = (options: LoaderBuildOptions, progress: ProgressListener | undefined): LoadModelOptions => ({
+    registry,
+    ...(options.weights !== undefined ? { weights: options.weights } : {}),
+    ...(options.outputs ? { outputs: options.outputs as OutputName[] } : {}),
+    ...(options.dtype ? { dtype: options.dtype } : {}),
+    ...(options.q4BlockSize !== undefined ? { q4BlockSize: options.q4BlockSize } : {}),
+    ...(options.imageSize !== undefined ? { imageSize: options.imageSize } : {}),
+    // hub repos, registry names, URLs (@vitzoo/hub), fetched into the cache
+    resolveSource: resolveWith(progress),
+    // built graphs are cached in the same cache folder, so a second run skips conversion
+    graphCache: flags.graphCache === false ? false : { cacheDir: source.cacheDir ?? defaultCacheDir() },
+    ...(progress ? { progress } : {}),
+    warning: (message: string) => io.stderr(`warning: ${message}\n`),
+  });
   return {
     resolveSource: (name) => {
       const bars = createProgressBars(io, { ...flags, model: name });
       return resolveWith(bars.progress)(name).finally(() => bars.stop());
     },
     argument: (name) => resolveModelArgument(name, io.cwd),
-    files: async (name) => {
-      const bars = createProgressBars(io, { ...flags, model: name ?? DEFAULT_MODEL });
-      try {
-        return nodeModelFiles(await locateModelSource(resolveModelArgument(name, io.cwd), registry, { resolveSource: resolveWith(bars.progress) }));
-      } finally {
-        bars.stop();
-      }
-    },
-    load: async (name, options) => {
-      const bars = createProgressBars(io, { ...flags, model: name ?? DEFAULT_MODEL });
-      try {
-        return await loadModel(resolveModelArgument(name, io.cwd), {
-          registry,
+    files: (name) => withBars(name, async (progress) => nodeModelFiles(await locateModelSource(resolveModelArgument(name, io.cwd), registry, { resolveSource: resolveWith(progress) }))),
+    load: (name, options) =>
+      withBars(name, (progress) =>
+        loadModel(resolveModelArgument(name, io.cwd), {
+          ...loaderOptions(options, progress),
           backend: options.backend,
           batchSize: options.batchSize,
-          weights: options.weights,
-          ...(options.outputs ? { outputs: options.outputs as OutputName[] } : {}),
-          ...(options.dtype ? { dtype: options.dtype } : {}),
-          ...(options.q4BlockSize !== undefined ? { q4BlockSize: options.q4BlockSize } : {}),
-          ...(options.imageSize !== undefined ? { imageSize: options.imageSize } : {}),
           ...(options.sessionOptions ? { sessionOptions: options.sessionOptions } : {}),
-          // hub repos, registry names, URLs (@vitzoo/hub), fetched into the cache
-          resolveSource: resolveWith(bars.progress),
-          // built graphs are cached in the same cache folder, so a second run skips conversion
-          graphCache: flags.graphCache === false ? false : { cacheDir: source.cacheDir ?? defaultCacheDir() },
-          ...(bars.progress ? { progress: bars.progress } : {}),
-          warning: (message: string) => io.stderr(`warning: ${message}\n`),
-        });
-      } finally {
-        bars.stop();
-      }
-    },
+        }),
+      ),
+    graph: (name, options) => withBars(name, (progress) => loadGraph(resolveModelArgument(name, io.cwd), loaderOptions(options, progress))),
   };
 }

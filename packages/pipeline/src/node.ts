@@ -10,12 +10,14 @@ import { type HuggingFaceProcessorConfig } from '@vitzoo/preprocess';
 import { loadWeights, readRequiredFile } from '@vitzoo/pytorch/node';
 import {
   WEIGHTS_FILE_NAMES,
+  loadGraph as loadGraphFrom,
   loadModel as loadModelFrom,
   parseJsonObject,
   transformersClasses,
   type LoadModelOptions as PlatformLoadModelOptions,
   type ModelFileSource,
   type ModelFiles,
+  type ModelGraph,
   type ModelSourceInput,
   type OpenModelOptions,
 } from './load-model.js';
@@ -299,18 +301,31 @@ export interface LoadModelOptions extends Omit<PlatformLoadModelOptions, 'regist
  * `loadModel` does (hub ids, registry names, URLs) and fills in the registry and backend.
  */
 export async function loadModel(source: ModelSourceInput, options: LoadModelOptions = {}): Promise<Model> {
+  return loadModelFrom(source, platformOptions(options));
+}
+
+/**
+ * The graph `loadModel` would run, without a session (Node file source, hub resolver, graph cache
+ * as `loadModel`): e.g. to build a model into the graph cache ahead of time.
+ */
+export async function loadGraph(source: ModelSourceInput, options: LoadModelOptions = {}): Promise<ModelGraph> {
+  return loadGraphFrom(source, platformOptions(options));
+}
+
+/** Node's options as the platform-free loader's: the Node file source, the graph cache folder. */
+function platformOptions(options: LoadModelOptions): PlatformLoadModelOptions {
   const { resolveSource, graphCache, onProgress, ...rest } = options;
   if (graphCache !== undefined && typeof graphCache !== 'boolean' && (typeof graphCache !== 'object' || graphCache === null)) {
     throw new InvalidArgumentError('graphCache', `graphCache must be true, false or { cacheDir }, got ${JSON.stringify(graphCache)}.`);
   }
   const cacheDir = typeof graphCache === 'object' ? graphCache.cacheDir : undefined;
   const progress = rest.progress ?? onProgress;
-  return loadModelFrom(source, {
+  return {
     ...rest,
     registry: rest.registry as Registry,
     fileSource: rest.fileSource ?? createNodeFileSource({ ...(resolveSource ? { resolveSource } : {}) }),
     ...(graphCache !== undefined ? { graphCache: graphCache !== false } : {}),
     ...(cacheDir !== undefined ? { cache: cacheDir } : {}),
     ...(progress ? { progress } : {}),
-  });
+  };
 }

@@ -94,6 +94,32 @@ describe('vitzoo download (HF_ENDPOINT = a hub-shaped server on 127.0.0.1)', () 
     expect(text.out).toContain('model.safetensors  (model)');
   });
 
+  test('--build puts the graph classify would build into the graph cache: classify with the same flags then converts nothing', async () => {
+    const graphs = () => (existsSync(join(cache, 'graphs')) ? readdirSync(join(cache, 'graphs')).filter((name) => name.endsWith('.onnx')).sort() : []);
+    const first = await cli(['download', 'test-org/vit-tiny-timm', '--build', '--dtype', 'int8', '--json']);
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.out).graph).toEqual({ status: 'built', dtype: 'int8', outputs: ['logits'], architecture: 'vit' });
+    expect(graphs()).toHaveLength(1);
+    const again = await cli(['download', 'test-org/vit-tiny-timm', '--build', '--dtype', 'int8', '--json']);
+    expect(JSON.parse(again.out).graph.status).toBe('cached');
+    const built = statSync(join(cache, 'graphs', graphs()[0]!)).mtimeMs;
+    server.requests.length = 0;
+    const image = join(root, 'fixtures', 'images', 'chelsea.png');
+    const classified = await cli(['classify', image, '--model', 'test-org/vit-tiny-timm', '--dtype', 'int8', '--json']);
+    expect(classified.code).toBe(0);
+    expect(server.requests).toEqual([]);
+    expect(graphs()).toHaveLength(1); // the same cache key: nothing converted
+    expect(statSync(join(cache, 'graphs', graphs()[0]!)).mtimeMs).toBe(built);
+    // Another precision is another graph; a bad build flag is refused before anything is fetched.
+    expect((await cli(['download', 'test-org/vit-tiny-timm', '--build', '--json'])).code).toBe(0);
+    expect(graphs()).toHaveLength(2);
+    server.requests.length = 0;
+    const bad = await cli(['download', 'test-org/other-repo', '--build', '--image-size', '0']);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/--image-size must be a side in pixels/);
+    expect(server.requests).toEqual([]);
+  });
+
   test('an ONNX-layout repo: the graph runs as it is and gives the fixture logits', async () => {
     const { code, out } = await cli(['download', 'hf-hub:test-org/vit-tiny-onnx', '--json']);
     expect(code).toBe(0);

@@ -6,6 +6,8 @@ import { MAX_TIMER_MS, resolveModelSource, type ProgressListener, type ResolvedS
 import type { CommandContext } from '../context.js';
 import { JSON_FORMAT_VERSION } from '../exit.js';
 import type { CliIo } from '../io.js';
+import { addBuildOptions, buildOptions, type BuildFlags } from '../build-options.js';
+import { createModelLoader } from '../model-loading.js';
 
 /** What a progress bar is labelled: the stage and the model's name (a graph file is named by its hash: never shown). */
 export function progressLabel(event: ProgressEvent, model: string | undefined): { phase: string; name: string } {
@@ -127,7 +129,7 @@ export function sourceOptions(
 }
 
 export function registerDownload(program: Command, context: CommandContext): void {
-  program
+  const command = program
     .command('download')
     .description('fetch a model into the cache: a registry name (vit_tiny_patch16_224.augreg_in21k_ft_in1k), org/repo[@revision], hf-hub:org/repo or a URL')
     .argument('<model>', 'registry name, hub repo, or URL of a .safetensors/.pth/.onnx file')
@@ -139,24 +141,33 @@ export function registerDownload(program: Command, context: CommandContext): voi
     .option('--cache-dir <dir>', 'cache folder (default VITZOO_CACHE, else $XDG_CACHE_HOME/vitzoo, else ~/.cache/vitzoo)')
     .option('--timeout <seconds>', 'seconds without data before a request fails', '30')
     .option('--deadline <seconds>', 'seconds a whole file may take to download (default 3600)')
-    .option('--json', 'print a JSON summary')
-    .action(async (model: string, options: ModelSourceFlags) => {
-      const { io } = context;
-      const registry = await context.registry();
-      const bars = createProgressBars(io, { ...options, model });
-      const started = performance.now();
-      let resolved;
-      try {
-        resolved = await resolveModelSource(model, { ...sourceOptions(options, io.cwd), registry, ...(bars.progress ? { progress: bars.progress } : {}) });
-      } finally {
-        bars.stop();
-      }
-      const seconds = (performance.now() - started) / 1000;
-      if (options.json) {
-        io.stdout(`${JSON.stringify({ version: JSON_FORMAT_VERSION, ...resolved, seconds: Number(seconds.toFixed(3)) })}\n`);
-      } else {
-        io.stdout(`${resolved.name ?? resolved.source} (${resolved.layout} layout${resolved.revision ? `, revision ${resolved.revision}` : ''}) in ${resolved.dir}\n`);
-        for (const file of resolved.files) io.stdout(`  ${file}${file === resolved.modelFile ? '  (model)' : ''}\n`);
-      }
-    });
+    .option('--build', 'also build the graph into the graph cache (at --dtype, --q4-block-size, --image-size, with --outputs), so classify and serve with the same flags start without converting')
+    .option('--outputs <names>', '--build: graph outputs, comma-separated (as classify and serve ask for them)', 'logits')
+    .option('--json', 'print a JSON summary');
+  addBuildOptions(command).action(async (model: string, options: ModelSourceFlags & BuildFlags & { build?: boolean; outputs: string }) => {
+    const { io } = context;
+    const registry = await context.registry();
+    const build = buildOptions(options); // checked before anything is fetched
+    const bars = createProgressBars(io, { ...options, model });
+    const started = performance.now();
+    let resolved;
+    try {
+      resolved = await resolveModelSource(model, { ...sourceOptions(options, io.cwd), registry, ...(bars.progress ? { progress: bars.progress } : {}) });
+    } finally {
+      bars.stop();
+    }
+    // The graph exactly as classify / serve would build it (the one loader, the same cache key).
+    const graph = options.build
+      ? await createModelLoader(context, registry, { ...options, graphCache: true }).graph(model, { ...build, outputs: options.outputs.split(',').map((name) => name.trim()).filter(Boolean) })
+      : undefined;
+    const built = graph && { status: graph.status, dtype: graph.dtype, outputs: graph.outputs, ...(graph.architecture ? { architecture: graph.architecture } : {}) };
+    const seconds = (performance.now() - started) / 1000;
+    if (options.json) {
+      io.stdout(`${JSON.stringify({ version: JSON_FORMAT_VERSION, ...resolved, ...(built ? { graph: built } : {}), seconds: Number(seconds.toFixed(3)) })}\n`);
+    } else {
+      io.stdout(`${resolved.name ?? resolved.source} (${resolved.layout} layout${resolved.revision ? `, revision ${resolved.revision}` : ''}) in ${resolved.dir}\n`);
+      for (const file of resolved.files) io.stdout(`  ${file}${file === resolved.modelFile ? '  (model)' : ''}\n`);
+      if (built) io.stdout(`  graph: ${built.status === 'cached' ? 'already in the graph cache' : built.status === 'onnx' ? 'an ONNX model, runs as it is' : 'built into the graph cache'} (${built.dtype}; ${built.outputs.join(', ')})\n`);
+    }
+  });
 }
