@@ -1,4 +1,4 @@
-import { InvalidConfigError, mlpHiddenFeatures, KwargsReader, TRAINING_ONLY_KWARGS, type OutputCatalog } from '@vitzoo/core';
+import { createCheckpointShapes, InvalidConfigError, mlpHiddenFeatures, KwargsReader, TRAINING_ONLY_KWARGS, type OutputCatalog } from '@vitzoo/core';
 
 /** LayerNorm epsilon of every norm in the authors' model (`nn.LayerNorm` default). */
 export const LAYER_NORM_EPSILON = 1e-5;
@@ -146,15 +146,7 @@ export function parseCswinConfig(kwargs: Readonly<Record<string, unknown>>): Csw
 
 /** The checkpoint keys and shapes of a config, named as the authors' state_dict names them. */
 export function cswinCheckpointShapes(config: CswinConfig): Record<string, readonly number[]> {
-  const shapes: Record<string, number[]> = {};
-  const linear = (prefix: string, out: number, inp: number, bias = true) => {
-    shapes[`${prefix}.weight`] = [out, inp];
-    if (bias) shapes[`${prefix}.bias`] = [out];
-  };
-  const norm = (prefix: string, dim: number) => {
-    shapes[`${prefix}.weight`] = [dim];
-    shapes[`${prefix}.bias`] = [dim];
-  };
+  const { shapes, linear, layerNorm: norm } = createCheckpointShapes();
   const { embedDim } = config;
   shapes['stage1_conv_embed.0.weight'] = [embedDim, config.inChans, 7, 7];
   shapes['stage1_conv_embed.0.bias'] = [embedDim];

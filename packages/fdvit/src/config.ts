@@ -1,4 +1,4 @@
-import { InvalidConfigError, mlpHiddenFeatures, KwargsReader, TRAINING_ONLY_KWARGS, type OutputCatalog } from '@vitzoo/core';
+import { createCheckpointShapes, InvalidConfigError, mlpHiddenFeatures, KwargsReader, TRAINING_ONLY_KWARGS, type OutputCatalog } from '@vitzoo/core';
 
 /** LayerNorm epsilon of the transformer blocks and the final norm (`partial(nn.LayerNorm, eps=1e-6)`). */
 export const BLOCK_LAYER_NORM_EPSILON = 1e-6;
@@ -106,15 +106,7 @@ export function parseFdvitConfig(kwargs: Readonly<Record<string, unknown>>): Fdv
 
 /** Checkpoint keys and shapes for inference, as the authors' state_dict names them (no `decoders.*`). */
 export function fdvitCheckpointShapes(config: FdvitConfig): Record<string, readonly number[]> {
-  const shapes: Record<string, number[]> = {};
-  const linear = (prefix: string, out: number, inp: number) => {
-    shapes[`${prefix}.weight`] = [out, inp];
-    shapes[`${prefix}.bias`] = [out];
-  };
-  const norm = (prefix: string, dim: number) => {
-    shapes[`${prefix}.weight`] = [dim];
-    shapes[`${prefix}.bias`] = [dim];
-  };
+  const { shapes, linear, layerNorm: norm } = createCheckpointShapes();
   const first = config.stages[0]!;
   shapes['pos_embed'] = [1, first.dim, config.patchGrid, config.patchGrid];
   shapes['patch_embed.conv.weight'] = [first.dim, config.inChans, config.patchSize, config.patchSize];

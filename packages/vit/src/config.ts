@@ -1,4 +1,4 @@
-import { InvalidConfigError, KwargsReader, mlpHiddenFeatures, TRAINING_ONLY_KWARGS, type OutputCatalog, type ParseHints } from '@vitzoo/core';
+import { createCheckpointShapes, InvalidConfigError, KwargsReader, mlpHiddenFeatures, TRAINING_ONLY_KWARGS, type OutputCatalog, type ParseHints } from '@vitzoo/core';
 
 export type GlobalPool = 'token' | 'avg' | 'max' | 'avgmax' | '';
 
@@ -133,9 +133,8 @@ export function sequenceLength(config: VisionTransformerConfig): number {
 /** Checkpoint keys and shapes of a timm VisionTransformer with this config. */
 export function visionTransformerShapes(config: VisionTransformerConfig): Record<string, readonly number[]> {
   const d = config.embedDim;
-  const shapes: Record<string, readonly number[]> = {
-    'patch_embed.proj.weight': [d, config.inChans, config.patchSize[0], config.patchSize[1]],
-  };
+  const { shapes, set, linear, layerNorm } = createCheckpointShapes();
+  set('patch_embed.proj.weight', [d, config.inChans, config.patchSize[0], config.patchSize[1]]);
   if (!config.preNorm) shapes['patch_embed.proj.bias'] = [d];
   if (config.classToken) shapes.cls_token = [1, 1, d];
   if (config.distilled) shapes.dist_token = [1, 1, d];
@@ -143,38 +142,29 @@ export function visionTransformerShapes(config: VisionTransformerConfig): Record
   if (config.posEmbed === 'learn') {
     shapes.pos_embed = [1, config.noEmbedClass ? config.numPatches : sequenceLength(config), d];
   }
-  const norm = (prefix: string, size = d) => {
-    shapes[`${prefix}.weight`] = [size];
-    shapes[`${prefix}.bias`] = [size];
-  };
+  const norm = (prefix: string, size = d) => layerNorm(prefix, size);
   if (config.preNorm) norm('norm_pre');
   for (let i = 0; i < config.depth; i++) {
     const b = `blocks.${i}`;
     norm(`${b}.norm1`);
-    shapes[`${b}.attn.qkv.weight`] = [3 * d, d];
-    if (config.qkvBias) shapes[`${b}.attn.qkv.bias`] = [3 * d];
+    linear(`${b}.attn.qkv`, 3 * d, d, config.qkvBias);
     if (config.qkNorm) {
       norm(`${b}.attn.q_norm`, config.headDim);
       norm(`${b}.attn.k_norm`, config.headDim);
     }
-    shapes[`${b}.attn.proj.weight`] = [d, d];
-    if (config.projBias) shapes[`${b}.attn.proj.bias`] = [d];
+    linear(`${b}.attn.proj`, d, d, config.projBias);
     if (config.initValues !== null) shapes[`${b}.ls1.gamma`] = [d];
     norm(`${b}.norm2`);
-    shapes[`${b}.mlp.fc1.weight`] = [config.mlpHidden, d];
-    shapes[`${b}.mlp.fc1.bias`] = [config.mlpHidden];
-    shapes[`${b}.mlp.fc2.weight`] = [d, config.mlpHidden];
-    shapes[`${b}.mlp.fc2.bias`] = [d];
+    linear(`${b}.mlp.fc1`, config.mlpHidden, d);
+    linear(`${b}.mlp.fc2`, d, config.mlpHidden);
     if (config.initValues !== null) shapes[`${b}.ls2.gamma`] = [d];
   }
   if (config.finalNorm && !config.fcNorm) norm('norm');
   if (config.fcNorm) norm('fc_norm');
   if (config.numClasses > 0) {
-    shapes['head.weight'] = [config.numClasses, d];
-    shapes['head.bias'] = [config.numClasses];
+    linear('head', config.numClasses, d);
     if (config.distilled) {
-      shapes['head_dist.weight'] = [config.numClasses, d];
-      shapes['head_dist.bias'] = [config.numClasses];
+      linear('head_dist', config.numClasses, d);
     }
   }
   return shapes;
