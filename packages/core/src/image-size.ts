@@ -50,7 +50,7 @@ export function modelAtImageSize(
   if (typeof architecture.withImageSize !== 'function') {
     const others = resizable.length > 0 ? ` Architectures that can: ${resizable.join(', ')}.` : '';
     throw new UnsupportedError(
-      `${architecture.id} models run only at the image size they were built for (its reference cannot adapt a checkpoint to another size), so imageSize ${size.join('x')} cannot be built; leave imageSize out.${others}`,
+      `${architecture.id} models run only at the image size they were built for (its reference cannot adapt a checkpoint to another size), so imageSize ${size.join('x')} cannot be built; leave imageSize (--image-size) out.${others}`,
     );
   }
   const resized = architecture.withImageSize(kwargs, size);
