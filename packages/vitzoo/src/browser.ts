@@ -18,7 +18,8 @@ import { loadModelInWorker, type WorkerModel, type WorkerModelOptions } from './
 
 export * from '@vitzoo/core';
 export * from './registry.js';
-export { Model, buildModel, createModel, type ClassifyOptions, type Device, type ModelDetails, type ModelSourceInput, type Prediction } from '@vitzoo/pipeline';
+export { Model, buildModel, createModel, type ClassifyOptions, type Device, type ExplainMethod, type Heatmap, type ModelDetails, type ModelSourceInput, type Prediction } from '@vitzoo/pipeline';
+export { overlayHeatmap, colorize, type Colormap } from '@vitzoo/preprocess';
 export { createBrowserFileSource, type BrowserFileSourceOptions } from '@vitzoo/pipeline/browser';
 export { loadImage, type BrowserImageSource, type RawImage } from '@vitzoo/preprocess/browser';
 export { configureWebRuntime, webRuntimeEnvironment, type WebRuntimeSettings } from '@vitzoo/runtime-web';

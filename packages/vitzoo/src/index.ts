@@ -16,8 +16,9 @@ import { defaultRegistry } from './registry.js';
 
 export * from '@vitzoo/core';
 export * from './registry.js';
-export { Model, buildModel, createModel, type ClassifyOptions, type Device, type ModelDetails, type ModelSourceInput, type Prediction } from '@vitzoo/pipeline';
-export { loadImage, decodeImage, type RawImage } from '@vitzoo/preprocess/node';
+export { Model, buildModel, createModel, type ClassifyOptions, type Device, type ExplainMethod, type Heatmap, type ModelDetails, type ModelSourceInput, type Prediction } from '@vitzoo/pipeline';
+export { overlayHeatmap, colorize, type Colormap } from '@vitzoo/preprocess';
+export { loadImage, decodeImage, encodePng, type RawImage } from '@vitzoo/preprocess/node';
 
 export interface LoadModelOptions extends Omit<PipelineLoadModelOptions, 'registry'> {
   /** Default: every built-in architecture (`createDefaultRegistry()`). */
