@@ -6,8 +6,9 @@
  * READMEs tell users without access to onnxruntime's CUDA downloads) and runs there:
  *   1. the root README's first example (`import { loadImage, loadModel } from 'vitzoo'`) on the
  *      bundled digits model, from a local folder;
- *   2. the @vitzoo/pipeline README's example (pipeline/node + runtime-node + vitzoo/registry);
- *   3. @vitzoo/preprocess without sharp (an optional peer): the typed error naming `npm install sharp`.
+ *   2. the vitzoo README's heat-map example (explain, imageSize, dtype; a PNG written);
+ *   3. the @vitzoo/pipeline README's example (pipeline/node + runtime-node + vitzoo/registry);
+ *   4. @vitzoo/preprocess without sharp (an optional peer): the typed error naming `npm install sharp`.
  * Needs the packages built (`pnpm build`) and the npm registry for third-party dependencies.
  */
 import { execFileSync } from 'node:child_process';
@@ -85,6 +86,19 @@ try {
       'await model.dispose();',
       '',
     ].join('\n'),
+    // The vitzoo README's heat-map example (a local model at another size, int8).
+    'heatmap.mjs': [
+      "import { encodePng, loadImage, loadModel, overlayHeatmap } from 'vitzoo';",
+      "import { writeFile } from 'node:fs/promises';",
+      '',
+      "const model = await loadModel('./digits-vit', { dtype: 'int8', imageSize: 48, explain: 'auto' });",
+      "const image = await loadImage('./digit.png');",
+      'const [heatmap] = await model.explain(image, { classify: { topK: 1 } });',
+      "await writeFile('./digit.heatmap.png', await encodePng(overlayHeatmap(image, heatmap, { opacity: 0.5 })));",
+      'console.log(JSON.stringify({ method: heatmap.method, size: [heatmap.width, heatmap.height], grid: heatmap.grid.width, top: heatmap.predictions[0] }));',
+      'await model.dispose();',
+      '',
+    ].join('\n'),
     'pipeline.mjs': [
       "import { loadModel, readImageFile } from '@vitzoo/pipeline/node';",
       "import '@vitzoo/runtime-node'; // registers the 'node' backend",
@@ -103,6 +117,12 @@ try {
   check("the root README's example runs in the installed app: import { loadModel } from 'vitzoo' classifies a digit", () => {
     const top = JSON.parse(run('node', ['readme.mjs'], user).trim().split('\n').pop());
     if (top.label !== '4' || !(top.score > 0.5)) throw new Error(`expected the digit 4, got ${JSON.stringify(top)}`);
+  });
+  check("vitzoo's README heat-map example runs: int8 at 48 px, rollout over the digit, a PNG of the image's size", () => {
+    const result = JSON.parse(run('node', ['heatmap.mjs'], user).trim().split('\n').pop());
+    if (result.method !== 'rollout' || result.size.join('x') !== '32x32' || result.grid !== 12 || result.top.label !== '4') throw new Error(`got ${JSON.stringify(result)}`);
+    const png = readFileSync(join(user, 'digit.heatmap.png'));
+    if (png.readUInt32BE(16) !== 32 || png.readUInt32BE(20) !== 32) throw new Error('the PNG is not 32x32');
   });
   check("@vitzoo/pipeline's README example runs (pipeline/node + runtime-node + vitzoo/registry)", () => {
     const top = JSON.parse(run('node', ['pipeline.mjs'], user).trim().split('\n').pop());
