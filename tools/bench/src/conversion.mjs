@@ -1,15 +1,11 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serializeSafetensors, vit } from 'vitzoo';
 import { randomStateDict } from './random-weights.mjs';
-import { median } from './timing.mjs';
+import { medianOf, runChild } from './timing.mjs';
 
-function child(mode, weights, output) {
-  const script = new URL('./convert-child.mjs', import.meta.url).pathname;
-  return JSON.parse(execFileSync(process.execPath, [script, mode, weights, output], { encoding: 'utf8' }));
-}
+const child = (mode, weights, output) => runChild(new URL('./convert-child.mjs', import.meta.url), [mode, weights, output]);
 
 /** ViT-B/16 conversion of random weights: time and peak RSS, against copying the same file. */
 export async function run({ log }) {
@@ -25,7 +21,6 @@ export async function run({ log }) {
       runs.copy.push(child('copy', weights, join(dir, 'copy.safetensors')));
       runs.convert.push(child('convert', weights, join(dir, 'model.onnx')));
     }
-    const medianOf = (list, key) => median(list.map((r) => r[key]));
     const convertSeconds = medianOf(runs.convert, 'seconds');
     const copySeconds = medianOf(runs.copy, 'seconds');
     const convertRss = medianOf(runs.convert, 'maxRssBytes');

@@ -1,8 +1,10 @@
 // Child process for the conversion benchmark: `convert` (read weights, build graph, stream to file)
-// or `copy` (read the same file, write it back: the I/O floor). Prints {seconds, maxRssBytes}.
+// or `copy` (read the same file, write it back: the I/O floor). Prints {seconds, maxRssBytes}
+// (peakRssBytes: this process's own peak, not the forking parent's, which held the random weights).
 import { readFile } from 'node:fs/promises';
 import { convertCheckpoint, parseSafetensors, vit } from 'vitzoo';
 import { writeFileAtomic } from '../../../packages/cli/dist/index.js';
+import { peakRssBytes } from './timing.mjs';
 
 const [mode, weightsPath, outputPath] = process.argv.slice(2);
 const started = performance.now();
@@ -15,4 +17,4 @@ if (mode === 'convert') {
   await writeFileAtomic(outputPath, [bytes]);
 }
 const seconds = (performance.now() - started) / 1000;
-process.stdout.write(JSON.stringify({ seconds, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
+process.stdout.write(JSON.stringify({ seconds, maxRssBytes: peakRssBytes() }));

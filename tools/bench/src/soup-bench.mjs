@@ -2,7 +2,6 @@
 // process (time and peak RSS), against reading the three files and writing one (the I/O floor).
 // (2) train-head on the 1,437 digits training images (embed with the frozen digits ViT + fit the
 // head) against embedding the same images alone (the backbone pass a head needs anyway).
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,14 +10,11 @@ import { serializeSafetensors, vit, createDefaultRegistry } from 'vitzoo';
 import { embedDataset, loadModel, readImageDataset, trainHead } from '@vitzoo/pipeline/node';
 import { nodeBackend } from '@vitzoo/runtime-node';
 import { randomStateDict } from './random-weights.mjs';
-import { median } from './timing.mjs';
+import { median, medianOf, runChild } from './timing.mjs';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
-function child(mode, output, folders) {
-  const script = new URL('./soup-child.mjs', import.meta.url).pathname;
-  return JSON.parse(execFileSync(process.execPath, [script, mode, output, ...folders], { encoding: 'utf8', maxBuffer: 1 << 20 }));
-}
+const child = (mode, output, folders) => runChild(new URL('./soup-child.mjs', import.meta.url), [mode, output, ...folders]);
 
 async function soupRows(log) {
   const dir = mkdtempSync(join(tmpdir(), 'vitzoo-bench-soup-'));
@@ -44,7 +40,6 @@ async function soupRows(log) {
         rmSync(output, { recursive: true, force: true });
       }
     }
-    const medianOf = (list, key) => median(list.map((r) => r[key]));
     const soupSeconds = medianOf(runs.soup, 'seconds');
     const copySeconds = medianOf(runs.copy, 'seconds');
     const soupRss = medianOf(runs.soup, 'maxRssBytes');

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 /** Median of `runs` timed calls after `warmup` untimed ones; several functions are interleaved so drift hits all alike. */
@@ -11,10 +12,7 @@ export async function interleavedMedians(functions, { warmup = 5, runs = 25 } = 
       times[j].push(performance.now() - start);
     }
   }
-  return times.map((list) => {
-    const sorted = [...list].sort((a, b) => a - b);
-    return sorted[sorted.length >> 1];
-  });
+  return times.map(median);
 }
 
 /** The median of a few numbers (the middle one; the upper middle for an even count). */
@@ -37,4 +35,14 @@ export function peakRssBytes() {
     // not Linux
   }
   return process.resourceUsage().maxRSS * 1024;
+}
+
+/** Runs a benchmark child script (`new URL('./x-child.mjs', import.meta.url)`) with `args` and parses the JSON it prints. */
+export function runChild(script, args) {
+  return JSON.parse(execFileSync(process.execPath, [script.pathname, ...args], { encoding: 'utf8', maxBuffer: 1 << 20 }));
+}
+
+/** The median of one field over child results (`{ seconds, maxRssBytes }` objects). */
+export function medianOf(results, key) {
+  return median(results.map((result) => result[key]));
 }
