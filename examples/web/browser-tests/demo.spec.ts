@@ -8,9 +8,9 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
-import { createRegistry, type Prediction } from '@vitzoo/core';
+import { createRegistry, graphBytes, type BuiltGraph, type Prediction } from '@vitzoo/core';
 import { startHubTestServer, type HubTestServer } from '@vitzoo/hub/testing';
-import { loadModel } from '@vitzoo/pipeline/node';
+import { loadGraph, loadModel } from '@vitzoo/pipeline/node';
 import { loadImage, overlayHeatmap } from '@vitzoo/preprocess/node';
 import { nodeBackend } from '@vitzoo/runtime-node';
 import { vit } from '@vitzoo/vit';
@@ -38,8 +38,16 @@ beforeAll(async () => {
   server = await serveStatic({ mounts: { '/': outDir }, isolated: true });
   const config = readFileSync(join(digitsVit, 'config.json'), 'utf8');
   const weights = new Uint8Array(readFileSync(join(digitsVit, 'model.safetensors')));
+  // The digits ViT in the transformers.js ONNX layout: a graph that runs as it is (no heat-map outputs).
+  const onnx = graphBytes((await loadGraph(digitsVit, { registry: createRegistry([vit]) })).graph as BuiltGraph);
+  const digitsOnnx = {
+    'config.json': JSON.stringify({ model_type: 'vit', architectures: ['ViTForImageClassification'], image_size: 32, id2label: Object.fromEntries(Array.from({ length: 10 }, (_, i) => [i, String(i)])) }),
+    'preprocessor_config.json': JSON.stringify({ do_resize: true, size: { height: 32, width: 32 }, resample: 3, do_rescale: true, rescale_factor: 1 / 255, do_normalize: true, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5] }),
+    'onnx/model.onnx': onnx,
+  };
   hub = await startHubTestServer({
     'test/digits-vit': { 'config.json': config, 'model.safetensors': weights },
+    'test/digits-onnx': digitsOnnx,
     'test/no-weights': { 'config.json': config },
     'test/corrupt': { 'config.json': config, 'model.safetensors': weights.slice(0, 3000) },
   });
@@ -279,6 +287,22 @@ describe('the demo page against a hub on another origin', () => {
       await expectNodeOverlay((await shownHeatmap(page)).pixels, last);
     } finally {
       await page.close();
+    }
+  });
+
+  it('an ONNX graph run as it is loads without heat-map outputs, in the page and in a worker, and the note says why', async () => {
+    for (const worker of ['', '&worker=1']) {
+      const page = await open(`?model=test/digits-onnx&endpoint=${encodeURIComponent(hub.url)}&backend=wasm${worker}`);
+      try {
+        await expectReady(page);
+        expect(await page.textContent('[data-testid=graph-source]'), worker).toBe('ONNX as published');
+        expect((await classifyFile(page, digitFiles[1]!))[0]!.label, worker).toBe('4');
+        await page.waitForFunction(() => !document.querySelector('[data-testid=heatmap-note]')!.hasAttribute('hidden'));
+        expect(await page.textContent('[data-testid=heatmap-note]'), worker).toMatch(/^No heat map: .*run as it is, which gives only its logits/);
+        expect(await page.isVisible('[data-testid=heatmap]'), worker).toBe(false);
+      } finally {
+        await page.close();
+      }
     }
   });
 

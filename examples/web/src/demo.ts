@@ -2,15 +2,13 @@
  * The demo's model logic, without DOM wiring: what the model field means, loading through
  * vitzoo/browser's `loadModel` (in the page or in a Web Worker), and classifying one image.
  */
-import { explainOutputsForModel, modelFilesFromBlobs, type Heatmap, type ModelFileSource, type ModelFiles } from '@vitzoo/pipeline';
-import { overlayHeatmap } from '@vitzoo/preprocess';
 import {
   VitzooError,
-  createBrowserFileSource,
-  defaultRegistry,
   loadImage,
   loadModel,
+  overlayHeatmap,
   type BrowserImageSource,
+  type Heatmap,
   type Model,
   type Prediction,
   type ProgressEvent,
@@ -73,27 +71,9 @@ export function isDigitsModel(labels: readonly string[]): boolean {
 
 const GRAPH_SOURCES: Record<string, string> = { built: 'converted in the page', cached: 'from the browser cache (not rebuilt)', onnx: 'ONNX as published' };
 
-/**
- * The model's files, opened once, and the outputs to build so that heat maps can be drawn — the
- * decision `vitzoo explain` makes too (`explainOutputsForModel`: rollout for class-token models,
- * else the last intermediate). A model that cannot be explained (an ONNX graph run as it is) loads
- * with its default outputs and says why.
- */
-async function explainableSource(source: string | File[], options: { endpoint?: string; progress?: (event: ProgressEvent) => void; signal?: AbortSignal }) {
-  const registry = defaultRegistry();
-  const browserFiles = createBrowserFileSource();
-  const files: ModelFiles =
-    typeof source === 'string'
-      ? await browserFiles.open(source, { registry, ...options })
-      : modelFilesFromBlobs(source);
-  // The loader gets the files already opened: nothing is downloaded twice.
-  const fileSource: ModelFileSource = { open: async () => files, graphStore: (opened, cache) => browserFiles.graphStore?.(opened, cache) };
-  try {
-    return { fileSource, outputs: (await explainOutputsForModel(files, registry)).outputs };
-  } catch (error) {
-    if (!VitzooError.isInstance(error)) throw error;
-    return { fileSource, noHeatmap: error.message };
-  }
+/** A load refused only because the model cannot be explained (an ONNX graph run as it is, or no method its architecture has). */
+function cannotExplain(error: unknown): error is VitzooError {
+  return VitzooError.isInstance(error) && (error.code === 'unsupported' || (error.code === 'invalid-argument' && (error as { argument?: unknown }).argument === 'method'));
 }
 
 export async function openModel(request: LoadRequest): Promise<LoadedModel> {
@@ -105,22 +85,19 @@ export async function openModel(request: LoadRequest): Promise<LoadedModel> {
     ...(request.progress ? { progress: request.progress } : {}),
     ...(request.signal ? { signal: request.signal } : {}),
   };
+  // The outputs heat maps need are built with the model (`explain`: the decision `vitzoo explain`
+  // makes too), in the page or by the worker, which opens the files itself. A model that cannot be
+  // explained loads again without them (its files are in the cache by then) and says why.
+  const load = (explain?: 'auto') =>
+    request.worker ? loadModel(source, { ...options, worker: true, ...(explain ? { explain } : {}) }) : loadModel(source, { ...options, ...(explain ? { explain } : {}) });
   let model: Model | WorkerModel;
   let noHeatmap: string | undefined;
-  if (request.worker) {
-    // The worker opens the files itself: it builds the outputs heat maps need (`explain`, the same
-    // decision); a model that cannot be explained loads again without them (the files are cached).
-    try {
-      model = await loadModel(source, { ...options, worker: true, explain: 'auto' });
-    } catch (error) {
-      if (!VitzooError.isInstance(error) || !['unsupported', 'invalid-argument'].includes(error.code) || request.signal?.aborted) throw error;
-      model = await loadModel(source, { ...options, worker: true });
-      noHeatmap = error.message;
-    }
-  } else {
-    const explainable = await explainableSource(source, { ...(request.endpoint ? { endpoint: request.endpoint } : {}), ...(request.progress ? { progress: request.progress } : {}), ...(request.signal ? { signal: request.signal } : {}) });
-    model = await loadModel(source, { ...options, fileSource: explainable.fileSource, ...(explainable.outputs ? { outputs: explainable.outputs } : {}) });
-    noHeatmap = explainable.noHeatmap;
+  try {
+    model = await load('auto');
+  } catch (error) {
+    if (!cannotExplain(error) || request.signal?.aborted) throw error;
+    model = await load();
+    noHeatmap = error.message;
   }
   const details = model.details;
   const backend = details ? `${details.backend}${details.fallbackReason ? ` (fallback: ${details.fallbackReason})` : ''}` : 'unknown';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Dtype, OutputName, ProgressListener, Registry } from '@vitzoo/core';
 import { defaultCacheDir, type ResolvedSource } from '@vitzoo/hub/node';
-import { loadGraph, loadModel, locateModelSource, nodeModelFiles, type Backend, type LoadModelOptions, type Model, type ModelGraph, type NodeModelFiles, type SessionOptions } from '@vitzoo/pipeline/node';
+import { loadGraph, loadModel, type Backend, type ExplainMethod, type LoadModelOptions, type Model, type ModelGraph, type SessionOptions } from '@vitzoo/pipeline/node';
 import type { CommandContext } from './context.js';
 import { createProgressBars, hubSourceResolver, sourceOptions, type ModelSourceFlags } from './commands/download.js';
 
@@ -27,8 +27,6 @@ export interface ModelLoader {
   resolveSource(name: string): Promise<ResolvedSource>;
   /** What a command-line model argument names: an existing path, a bundled model (models/<name>), or the name as given. */
   argument(name: string | undefined): string;
-  /** The model's files as `load` opens them (fetched into the cache when needed): for what must be decided before building, e.g. the outputs. */
-  files(name: string | undefined): Promise<NodeModelFiles>;
   /** Loads a model exactly as `vitzoo classify --model` does (hub resolver, built-graph cache, progress bars). */
   load(name: string | undefined, options: LoaderBuildOptions & { backend: Backend; batchSize?: number; sessionOptions?: SessionOptions }): Promise<Model>;
   /** The graph `load` would run, built (or found) in the graph cache, without a session. */
@@ -42,6 +40,8 @@ export interface LoaderBuildOptions {
   dtype?: Dtype;
   q4BlockSize?: number;
   imageSize?: readonly [number, number];
+  /** Also build the outputs `Model.explain` reads with this method. */
+  explain?: ExplainMethod;
 }
 
 /**
@@ -74,6 +74,7 @@ export function createModelLoader(context: CommandContext, registry: Registry, f
     ...(options.dtype ? { dtype: options.dtype } : {}),
     ...(options.q4BlockSize !== undefined ? { q4BlockSize: options.q4BlockSize } : {}),
     ...(options.imageSize !== undefined ? { imageSize: options.imageSize } : {}),
+    ...(options.explain !== undefined ? { explain: options.explain } : {}),
     // hub repos, registry names, URLs (@vitzoo/hub), fetched into the cache
     resolveSource: resolveWith(progress),
     // built graphs are cached in the same cache folder, so a second run skips conversion
@@ -87,7 +88,6 @@ export function createModelLoader(context: CommandContext, registry: Registry, f
       return resolveWith(bars.progress)(name).finally(() => bars.stop());
     },
     argument: (name) => resolveModelArgument(name, io.cwd),
-    files: (name) => withBars(name, async (progress) => nodeModelFiles(await locateModelSource(resolveModelArgument(name, io.cwd), registry, { resolveSource: resolveWith(progress) }))),
     load: (name, options) =>
       withBars(name, (progress) =>
         loadModel(resolveModelArgument(name, io.cwd), {

@@ -70,7 +70,6 @@ export {
   type HeatGrid,
   type Heatmap,
 } from './explain.js';
-export { explainOutputsForModel } from './explain-model.js';
 export type { ProgressCallback, ProgressEvent } from './progress.js';
 export {
   blobByteSource,

@@ -27,7 +27,6 @@ describe('the @vitzoo/pipeline entry is platform-free', () => {
     expect([...modules.keys()].map((file) => file.slice(here.length + 1)).sort()).toEqual([
       'compare-dtypes.ts',
       'ensemble.ts',
-      'explain-model.ts',
       'explain.ts',
       'index.ts',
       'label-sets/imagenet-1k.ts',

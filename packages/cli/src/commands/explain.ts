@@ -3,7 +3,7 @@ import type { CommandContext } from '../context.js';
 import { mkdir, stat } from 'node:fs/promises';
 import { basename, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { FileAccessError, InvalidArgumentError } from '@vitzoo/core';
-import { EXPLAIN_METHODS, explainOutputsForModel, readImageFileBatches, resolveBackend, type ExplainMethod, type HeatGrid } from '@vitzoo/pipeline/node';
+import { EXPLAIN_METHODS, readImageFileBatches, resolveBackend, type ExplainMethod, type HeatGrid } from '@vitzoo/pipeline/node';
 import { encodePng, overlayHeatmap } from '@vitzoo/preprocess/node';
 import '@vitzoo/runtime-node'; // registers the 'node' backend
 import { EXIT, JSON_FORMAT_VERSION } from '../exit.js';
@@ -125,10 +125,10 @@ export function registerExplain(program: Command, context: CommandContext): void
 
     const registry = await context.registry();
     const loader = createModelLoader(context, registry, options);
-    // The outputs explaining needs, from the model's config and its architecture's catalogue: the graph is built once, with them.
-    const explaining = await explainOutputsForModel(await loader.files(options.model), registry, method);
     const backend = await resolveBackend([options.backend]);
-    const model = await loader.load(options.model, { backend, batchSize, ...precision, outputs: explaining.outputs });
+    // `explain`: the loader adds the outputs the method reads, decided from the model's config and its
+    // architecture's catalogue before building (a method it cannot do is refused then): the graph is built once.
+    const model = await loader.load(options.model, { backend, batchSize, ...precision, explain: method });
     try {
       const transform = model.transform;
       let failed = 0;
@@ -142,7 +142,7 @@ export function registerExplain(program: Command, context: CommandContext): void
       let index = 0;
       for await (const batch of batches) {
         const good = batch.files.filter((entry) => entry.image !== undefined);
-        const heatmaps = good.length > 0 ? await model.explain(good.map((entry) => entry.image!), { method: explaining.method, classify: { topK: 1 } }) : [];
+        const heatmaps = good.length > 0 ? await model.explain(good.map((entry) => entry.image!), { method, classify: { topK: 1 } }) : [];
         let next = 0;
         for (const entry of batch.files) {
           const output = plan.paths[index++]!;
