@@ -3,7 +3,7 @@ import type { Dtype, OutputName, ProgressListener, Registry } from '@vitzoo/core
 import { defaultCacheDir, type ResolvedSource } from '@vitzoo/hub/node';
 import { loadGraph, loadModel, type Backend, type ExplainMethod, type LoadModelOptions, type Model, type ModelGraph, type SessionOptions } from '@vitzoo/pipeline/node';
 import type { CommandContext } from './context.js';
-import { createProgressBars, hubSourceResolver, sourceOptions, type ModelSourceFlags } from './commands/download.js';
+import { createProgressBars, hubSourceResolver, sourceOptions, type ModelSourceFlags } from './model-sources.js';
 
 export type { ModelSourceFlags };
 import { DEFAULT_MODEL, resolveModelArgument } from './model-dir.js';

@@ -9,7 +9,7 @@ import '@vitzoo/runtime-node'; // registers the 'node' backend
 import { EXIT, JSON_FORMAT_VERSION } from '../exit.js';
 import { positiveInteger } from '../option-values.js';
 import { DEFAULT_MODEL } from '../model-dir.js';
-import { createModelLoader, type ModelSourceFlags } from '../model-loading.js';
+import { addModelSourceOptions, createModelLoader, type ModelSourceFlags } from '../model-loading.js';
 import { addBuildOptions, buildOptions, type BuildFlags } from '../build-options.js';
 
 interface ClassifyCommandOptions extends ModelSourceFlags, BuildFlags {
@@ -80,7 +80,7 @@ function formatPredictions(predictions: readonly Prediction[]): string {
 const DIGITS_SIZE = 32;
 
 export function registerClassify(program: Command, context: CommandContext): void {
-  addBuildOptions(program.command('classify'))
+  const command = addBuildOptions(program.command('classify'))
     .description('classify images with a model (default: the bundled digits ViT, models/digits-vit, which knows only 32x32 handwritten digits)')
     .argument('<images...>', 'image files (JPEG, PNG, WebP, GIF, TIFF, AVIF) or folders of them')
     .option(
@@ -99,117 +99,110 @@ export function registerClassify(program: Command, context: CommandContext): voi
     .option('--weights <file>', 'weights file to use instead of the model folder\'s model.safetensors')
     .option('--batch-size <n>', 'images per inference call', '32')
     .option('--max-pixels <n>', 'refuse images with more pixels than this (decompression bombs); default 89478485, as PIL; also the most decoded pixels held at once')
-    .option('--revision <rev>', 'hub models: branch, tag or commit (default main; or org/repo@rev)')
-    .option('--quantized', 'ONNX hub repos: take onnx/model_quantized.onnx instead of onnx/model.onnx')
-    .option('--offline', 'never touch the network; fail naming the files the cache lacks (also VITZOO_OFFLINE=1 / HF_HUB_OFFLINE=1)')
-    .option('--refresh', 'ask the hub again even when the revision is cached; download URLs again')
-    .option('--cache-dir <dir>', 'cache folder for downloads and built graphs (default VITZOO_CACHE, else $XDG_CACHE_HOME/vitzoo, else ~/.cache/vitzoo)')
-    .option('--timeout <seconds>', 'seconds without data before a download fails', '30')
-    .option('--deadline <seconds>', 'seconds a whole file may take to download (default 3600)')
-    .option('--arch <name>', "URL of a bare weights or .onnx file: the registry name saying what it is (default: the file's name, when it is one)")
-    .option('--no-graph-cache', 'convert the checkpoint on every run instead of caching the built ONNX graph')
-    .action(async (imageArguments: string[], options: ClassifyCommandOptions) => {
-      const { io } = context;
-      if (options.model.some((name) => name.trim() === '')) {
-        throw new InvalidArgumentError('--model', '--model needs a value: a registry name, org/repo, a URL or a folder (leave the option out for the default model).');
-      }
-      const images = await expandImageArguments(imageArguments, io.cwd);
-      const topK = positiveInteger(options.topK, '--top-k');
-      const batchSize = positiveInteger(options.batchSize, '--batch-size');
-      const threshold = options.threshold === undefined ? undefined : options.threshold.trim() === '' ? Number.NaN : Number(options.threshold);
-      if (threshold !== undefined && !(threshold >= 0 && threshold <= 1)) {
-        throw new InvalidArgumentError('--threshold', `--threshold must be a probability between 0 and 1, got '${options.threshold}'.`);
-      }
-      const maxPixels = options.maxPixels === undefined ? undefined : positiveInteger(options.maxPixels, '--max-pixels');
-      const precision = buildOptions(options);
-      const registry = await context.registry();
-      const loader = createModelLoader(context, registry, options);
-      const names = options.model.length > 0 ? options.model : [undefined];
-      if (options.model.length === 0 && loader.argument(undefined) === DEFAULT_MODEL) {
-        throw new InvalidArgumentError(
-          'model',
-          `No --model given and the default model (models/${DEFAULT_MODEL} of the vitzoo repository) was not found from ${io.cwd}; name a model folder with --model.`,
-        );
-      }
-      if (options.combine !== 'mean-probs' && options.combine !== 'mean-logits') throw new InvalidArgumentError('--combine', `--combine must be mean-probs or mean-logits, got '${options.combine}'.`);
-      if (names.length > 1 && options.weights) throw new InvalidArgumentError('--weights', '--weights names one weights file: give it with a single --model.');
-      const backend = await resolveBackend([options.backend]);
-      const members: Model[] = [];
-      let model: Model | Ensemble;
-      try {
-        for (const name of names) members.push(await loader.load(name, { backend, batchSize, ...precision, weights: options.weights ? resolve(io.cwd, options.weights) : undefined }));
-        // Several models: an ensemble, each member preprocessing the images its own way.
-        model = members.length === 1 ? members[0]! : createEnsemble(members, { combine: options.combine as EnsembleCombine });
-      } catch (error) {
-        for (const member of members) await member.dispose();
-        throw error;
-      }
-      const modelPaths = names.map((name) => loader.argument(name));
-      try {
-        const transforms = members.map((member) => member.transform);
-        const lookup = new LabelLookup(model.labels ?? []);
-        const notDigits: string[] = [];
-        let failed = 0;
-        let correct = 0;
-        let total = 0;
-        let allLabelled = model.labels !== undefined;
-        // Decoded lazily, in batches of at most --batch-size images and --max-pixels decoded pixels
-        // (an image larger than that alone): a batch never holds more than that in memory.
-        const batches = readImageFileBatches(images, {
-          cwd: io.cwd,
-          batchSize,
-          maxPixels: maxPixels ?? Math.min(...transforms.map((transform) => transform.maxPixels)),
-          check: (image, path) => {
-            for (const transform of transforms) transform.geometry(image, path); // images a transform cannot use fail here, named
-          },
-        });
-        for await (const batch of batches) {
-          const good = batch.files.filter((entry) => entry.image !== undefined);
-          const results = good.length > 0 ? await model.classify(good.map((entry) => entry.image!), { topK, threshold }) : [];
-          let next = 0;
-          for (const entry of batch.files) {
-            if (entry.error) {
-              failed++;
-              if (options.json) io.stdout(`${JSON.stringify({ version: JSON_FORMAT_VERSION, image: entry.path, error: entry.error.toJSON() })}\n`);
-              io.stderr(`error: ${entry.error.message}\n`);
-              continue;
-            }
-            if (options.model.length === 0 && (entry.image!.width !== DIGITS_SIZE || entry.image!.height !== DIGITS_SIZE)) {
-              notDigits.push(`${entry.path} (${entry.image!.width}x${entry.image!.height})`);
-            }
-            const predictions = results[next++]!;
-            const truth = allLabelled ? await lookup.label(resolve(io.cwd, entry.path)) : undefined;
-            if (truth === undefined) allLabelled = false;
-            else {
-              total++;
-              if (predictions[0]?.index === truth) correct++; // the first prediction is the argmax (unless --threshold left none)
-            }
-            if (options.json) {
-              io.stdout(`${JSON.stringify({ version: JSON_FORMAT_VERSION, image: entry.path, predictions })}\n`);
-            } else {
-              const verdict = truth === undefined ? '' : predictions[0]?.index === truth ? '  (correct)' : `  (WRONG: labelled ${model.labels![truth]})`;
-              io.stdout(`${entry.path}: ${formatPredictions(predictions) || '(no class above the threshold)'}${verdict}\n`);
-            }
+    .option('--quantized', 'ONNX hub repos: take onnx/model_quantized.onnx instead of onnx/model.onnx');
+  // Where models come from: the flags every command that fetches models takes (--revision, --offline, --arch, …).
+  addModelSourceOptions(command, { graphCache: true }).action(async (imageArguments: string[], options: ClassifyCommandOptions) => {
+    const { io } = context;
+    if (options.model.some((name) => name.trim() === '')) {
+      throw new InvalidArgumentError('--model', '--model needs a value: a registry name, org/repo, a URL or a folder (leave the option out for the default model).');
+    }
+    const images = await expandImageArguments(imageArguments, io.cwd);
+    const topK = positiveInteger(options.topK, '--top-k');
+    const batchSize = positiveInteger(options.batchSize, '--batch-size');
+    const threshold = options.threshold === undefined ? undefined : options.threshold.trim() === '' ? Number.NaN : Number(options.threshold);
+    if (threshold !== undefined && !(threshold >= 0 && threshold <= 1)) {
+      throw new InvalidArgumentError('--threshold', `--threshold must be a probability between 0 and 1, got '${options.threshold}'.`);
+    }
+    const maxPixels = options.maxPixels === undefined ? undefined : positiveInteger(options.maxPixels, '--max-pixels');
+    const precision = buildOptions(options);
+    const registry = await context.registry();
+    const loader = createModelLoader(context, registry, options);
+    const names = options.model.length > 0 ? options.model : [undefined];
+    if (options.model.length === 0 && loader.argument(undefined) === DEFAULT_MODEL) {
+      throw new InvalidArgumentError(
+        'model',
+        `No --model given and the default model (models/${DEFAULT_MODEL} of the vitzoo repository) was not found from ${io.cwd}; name a model folder with --model.`,
+      );
+    }
+    if (options.combine !== 'mean-probs' && options.combine !== 'mean-logits') throw new InvalidArgumentError('--combine', `--combine must be mean-probs or mean-logits, got '${options.combine}'.`);
+    if (names.length > 1 && options.weights) throw new InvalidArgumentError('--weights', '--weights names one weights file: give it with a single --model.');
+    const backend = await resolveBackend([options.backend]);
+    const members: Model[] = [];
+    let model: Model | Ensemble;
+    try {
+      for (const name of names) members.push(await loader.load(name, { backend, batchSize, ...precision, weights: options.weights ? resolve(io.cwd, options.weights) : undefined }));
+      // Several models: an ensemble, each member preprocessing the images its own way.
+      model = members.length === 1 ? members[0]! : createEnsemble(members, { combine: options.combine as EnsembleCombine });
+    } catch (error) {
+      for (const member of members) await member.dispose();
+      throw error;
+    }
+    const modelPaths = names.map((name) => loader.argument(name));
+    try {
+      const transforms = members.map((member) => member.transform);
+      const lookup = new LabelLookup(model.labels ?? []);
+      const notDigits: string[] = [];
+      let failed = 0;
+      let correct = 0;
+      let total = 0;
+      let allLabelled = model.labels !== undefined;
+      // Decoded lazily, in batches of at most --batch-size images and --max-pixels decoded pixels
+      // (an image larger than that alone): a batch never holds more than that in memory.
+      const batches = readImageFileBatches(images, {
+        cwd: io.cwd,
+        batchSize,
+        maxPixels: maxPixels ?? Math.min(...transforms.map((transform) => transform.maxPixels)),
+        check: (image, path) => {
+          for (const transform of transforms) transform.geometry(image, path); // images a transform cannot use fail here, named
+        },
+      });
+      for await (const batch of batches) {
+        const good = batch.files.filter((entry) => entry.image !== undefined);
+        const results = good.length > 0 ? await model.classify(good.map((entry) => entry.image!), { topK, threshold }) : [];
+        let next = 0;
+        for (const entry of batch.files) {
+          if (entry.error) {
+            failed++;
+            if (options.json) io.stdout(`${JSON.stringify({ version: JSON_FORMAT_VERSION, image: entry.path, error: entry.error.toJSON() })}\n`);
+            io.stderr(`error: ${entry.error.message}\n`);
+            continue;
+          }
+          if (options.model.length === 0 && (entry.image!.width !== DIGITS_SIZE || entry.image!.height !== DIGITS_SIZE)) {
+            notDigits.push(`${entry.path} (${entry.image!.width}x${entry.image!.height})`);
+          }
+          const predictions = results[next++]!;
+          const truth = allLabelled ? await lookup.label(resolve(io.cwd, entry.path)) : undefined;
+          if (truth === undefined) allLabelled = false;
+          else {
+            total++;
+            if (predictions[0]?.index === truth) correct++; // the first prediction is the argmax (unless --threshold left none)
+          }
+          if (options.json) {
+            io.stdout(`${JSON.stringify({ version: JSON_FORMAT_VERSION, image: entry.path, predictions })}\n`);
+          } else {
+            const verdict = truth === undefined ? '' : predictions[0]?.index === truth ? '  (correct)' : `  (WRONG: labelled ${model.labels![truth]})`;
+            io.stdout(`${entry.path}: ${formatPredictions(predictions) || '(no class above the threshold)'}${verdict}\n`);
           }
         }
-        if (allLabelled && total > 0 && failed === 0) {
-          const accuracy = correct / total;
-          if (options.json) io.stdout(`${JSON.stringify({ version: JSON_FORMAT_VERSION, accuracy, correct, total })}\n`);
-          else io.stdout(`\naccuracy: ${correct}/${total} = ${(accuracy * 100).toFixed(2)}% (${modelPaths.map((path) => relative(io.cwd, path) || path).join(' + ')})\n`);
-        }
-        if (notDigits.length > 0) {
-          io.stderr(
-            `hint: the default model (models/${DEFAULT_MODEL}) knows only ${DIGITS_SIZE}x${DIGITS_SIZE} images of handwritten digits (scikit-learn's digits); ` +
-              `${notDigits.length} image(s) here are not ${DIGITS_SIZE}x${DIGITS_SIZE} (${notDigits.slice(0, 3).join(', ')}${notDigits.length > 3 ? ', …' : ''}), so its answers mean little for them. ` +
-              'For photos, name a model: --model deit_small_patch16_224.fb_in1k (see `vitzoo list`).\n',
-          );
-        }
-        if (failed > 0) {
-          if (!options.json) io.stderr(`${failed} of ${images.length} image(s) could not be classified.\n`);
-          context.exit.code = EXIT.failure;
-        }
-      } finally {
-        await model.dispose();
       }
-    });
+      if (allLabelled && total > 0 && failed === 0) {
+        const accuracy = correct / total;
+        if (options.json) io.stdout(`${JSON.stringify({ version: JSON_FORMAT_VERSION, accuracy, correct, total })}\n`);
+        else io.stdout(`\naccuracy: ${correct}/${total} = ${(accuracy * 100).toFixed(2)}% (${modelPaths.map((path) => relative(io.cwd, path) || path).join(' + ')})\n`);
+      }
+      if (notDigits.length > 0) {
+        io.stderr(
+          `hint: the default model (models/${DEFAULT_MODEL}) knows only ${DIGITS_SIZE}x${DIGITS_SIZE} images of handwritten digits (scikit-learn's digits); ` +
+            `${notDigits.length} image(s) here are not ${DIGITS_SIZE}x${DIGITS_SIZE} (${notDigits.slice(0, 3).join(', ')}${notDigits.length > 3 ? ', …' : ''}), so its answers mean little for them. ` +
+            'For photos, name a model: --model deit_small_patch16_224.fb_in1k (see `vitzoo list`).\n',
+        );
+      }
+      if (failed > 0) {
+        if (!options.json) io.stderr(`${failed} of ${images.length} image(s) could not be classified.\n`);
+        context.exit.code = EXIT.failure;
+      }
+    } finally {
+      await model.dispose();
+    }
+  });
 }

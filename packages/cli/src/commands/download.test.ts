@@ -313,7 +313,7 @@ describe('the pipeline loads hub models through resolveSource', () => {
 
 describe('progress bar labels', () => {
   test('name the model, never the graph file (a hash), and the file being downloaded', async () => {
-    const { progressLabel } = await import('./download.js');
+    const { progressLabel } = await import('../model-sources.js');
     const hash = `${'ab'.repeat(32)}.onnx`;
     expect(progressLabel({ stage: 'build', file: hash, loaded: 10, total: 20 }, 'timm/deit_tiny_patch16_224.fb_in1k')).toEqual({
       phase: 'converting',
