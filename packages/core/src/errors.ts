@@ -432,6 +432,12 @@ export class UnsupportedError extends VitzooError {
   static override isInstance = isCode<UnsupportedError>('unsupported');
 }
 
+/** Checks a count option (a batch size, a limit): a positive safe integer, else an `InvalidArgumentError` naming it. */
+export function positiveInteger(value: unknown, name: string): number {
+  if (!Number.isSafeInteger(value) || (value as number) < 1) throw new InvalidArgumentError(name, `${name} must be a positive integer, got ${String(value)}.`);
+  return value as number;
+}
+
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'missing';
   try {

@@ -2,6 +2,7 @@ import {
   DTYPES,
   HEAD_OUTPUT_NAMES,
   InvalidArgumentError,
+  positiveInteger,
   convertCheckpoint,
   createTensor,
   maxAbsDifference,
@@ -81,8 +82,7 @@ export async function compareDtypes(options: CompareDtypesOptions): Promise<Dtyp
   const dtypes: Dtype[] = ['fp32', ...requested.filter((dtype, index) => dtype !== 'fp32' && requested.indexOf(dtype) === index)];
   const { pixels } = options;
   if (pixels.shape.length !== 4 || pixels.shape[0]! < 1) throw new InvalidArgumentError('pixels', `Expected preprocessed images [N, 3, H, W], got [${pixels.shape.join(', ')}].`);
-  const batchSize = options.batchSize ?? 32;
-  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError('batchSize', `batchSize must be a positive integer, got ${String(batchSize)}.`);
+  const batchSize = positiveInteger(options.batchSize ?? 32, 'batchSize');
   const runs = options.runs ?? 5;
   if (!Number.isSafeInteger(runs) || runs < 0) throw new InvalidArgumentError('runs', `runs must be a whole number (0: no timing), got ${String(runs)}.`);
   const supported = options.architecture.supportedOutputs ?? HEAD_OUTPUT_NAMES;

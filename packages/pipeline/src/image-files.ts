@@ -4,7 +4,7 @@
  * large images never sits decoded all at once.
  */
 import { resolve } from 'node:path';
-import { InvalidArgumentError, VitzooError } from '@vitzoo/core';
+import { VitzooError, positiveInteger } from '@vitzoo/core';
 import { DEFAULT_MAX_PIXELS, decodeImage, readImageBytes, readImageHeader, type RawImage } from '@vitzoo/preprocess/node';
 
 export interface ReadImageFileOptions {
@@ -56,10 +56,6 @@ export interface ImageFileBatch {
   decodedPixels: number;
 }
 
-function positiveInteger(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError(name, `${name} must be a positive integer, got ${String(value)}.`);
-  return value;
-}
 
 /**
  * Reads image files in batches for `model.classify` / `embed`: each file's header is read first,

@@ -1,5 +1,6 @@
 import {
   InvalidArgumentError,
+  positiveInteger,
   InvalidConfigError,
   UnsupportedError,
   OUTPUT_NAMES,
@@ -93,11 +94,7 @@ function isTensor(value: unknown): value is Tensor {
 }
 
 function checkBatchSize(value: number | undefined): number {
-  const batchSize = value ?? DEFAULT_BATCH_SIZE;
-  if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
-    throw new InvalidArgumentError('batchSize', `batchSize must be a positive integer, got ${String(value)}.`);
-  }
-  return batchSize;
+  return positiveInteger(value ?? DEFAULT_BATCH_SIZE, 'batchSize');
 }
 
 /** Divides each row of a `[rows, width]` matrix by its L2 norm, in place (torch.nn.functional.normalize: x / max(‖x‖, 1e-12)). */
@@ -183,10 +180,8 @@ export class Model {
       if (typeof classes === 'number') numClasses = classes;
     }
     if (options.numClasses !== undefined) {
-      if (!Number.isSafeInteger(options.numClasses) || options.numClasses < 1) {
-        throw new InvalidArgumentError('numClasses', `numClasses must be a positive integer, got ${String(options.numClasses)}.`);
-      }
-      numClasses ??= options.numClasses;
+      const given = positiveInteger(options.numClasses, 'numClasses'); // checked even when the graph says it
+      numClasses ??= given;
     }
     if (typeof graph !== 'string' && !(graph instanceof Uint8Array)) checkPrecisionRuns(options.backend.name, graph);
     const session = await options.backend.createSession(model, options.sessionOptions);

@@ -7,6 +7,7 @@
  */
 import {
   InvalidArgumentError,
+  positiveInteger,
   UnsupportedError,
   createTensor,
   formatShape,
@@ -50,7 +51,7 @@ function checkDataset(dataset: LabelledImages, what: string): void {
 
 /** The first `count` items of each class, in dataset order (e.g. sorted file names). */
 export function firstPerClass(dataset: LabelledImages, count: number): LabelledImages {
-  if (!Number.isSafeInteger(count) || count < 1) throw new InvalidArgumentError('perClass', `perClass must be a positive integer, got ${String(count)}.`);
+  positiveInteger(count, 'perClass');
   const taken = new Map<number, number>();
   const indices: number[] = [];
   dataset.labels.forEach((label, index) => {
@@ -84,8 +85,7 @@ export interface EmbedDatasetOptions {
  */
 export async function embedDataset(backbone: Model, dataset: LabelledImages, options: EmbedDatasetOptions = {}): Promise<Tensor<'float32'>> {
   const count = dataset.labels.length;
-  const batchSize = options.batchSize ?? backbone.batchSize;
-  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError('batchSize', `batchSize must be a positive integer, got ${String(batchSize)}.`);
+  const batchSize = positiveInteger(options.batchSize ?? backbone.batchSize, 'batchSize');
   const offset = options.progressOffset ?? { loaded: 0, total: count };
   let data: Float32Array | undefined;
   let width = 0;
@@ -247,8 +247,7 @@ export function fitLogisticRegression(
   const dimensions = features.length / rows;
   const C = options.C ?? 1;
   if (!(typeof C === 'number' && C > 0 && Number.isFinite(C))) throw new InvalidArgumentError('C', `C (inverse regularisation strength) must be a positive number, got ${String(C)}.`);
-  const maxIterations = options.maxIterations ?? 1000;
-  if (!Number.isSafeInteger(maxIterations) || maxIterations < 1) throw new InvalidArgumentError('maxIterations', `maxIterations must be a positive integer, got ${String(maxIterations)}.`);
+  const maxIterations = positiveInteger(options.maxIterations ?? 1000, 'maxIterations');
   const tolerance = options.tolerance ?? 1e-8;
   if (!(typeof tolerance === 'number' && tolerance >= 0)) throw new InvalidArgumentError('tolerance', `tolerance must be a non-negative number, got ${String(tolerance)}.`);
   const x = Float64Array.from(features);

@@ -8,7 +8,7 @@ import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { DownloadError, FileNotFoundError, InvalidArgumentError, InvalidImageError, UnsupportedError, VitzooError, createTensor, describeFileType, type Tensor } from '@vitzoo/core';
+import { DownloadError, FileNotFoundError, InvalidArgumentError, InvalidImageError, UnsupportedError, VitzooError, createTensor, describeFileType, positiveInteger, type Tensor } from '@vitzoo/core';
 import type { Metadata, SharpOptions } from 'sharp';
 import { DEFAULT_MAX_PIXELS, validateRawImage, type RawImage } from './raw-image.js';
 import type { ImageTransform, OutputDataType } from './transform.js';
@@ -360,10 +360,6 @@ class PixelBudget {
   }
 }
 
-function positiveInteger(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError(name, `${name} must be a positive integer, got ${String(value)}.`);
-  return value;
-}
 
 /**
  * Reads, decodes and preprocesses each source on its own, bounded in memory: an image is decoded

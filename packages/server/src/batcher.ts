@@ -1,4 +1,4 @@
-import { InvalidArgumentError, createTensor, sliceRows, type OutputName, type Tensor } from '@vitzoo/core';
+import { InvalidArgumentError, createTensor, positiveInteger, sliceRows, type OutputName, type Tensor } from '@vitzoo/core';
 
 /** Runs one batch `[N, 3, H, W]` through a model, computing `outputs` (e.g. `model.forward`). */
 export type RunBatch = (pixels: Tensor<'float32'>, outputs: readonly OutputName[]) => Promise<Partial<Record<OutputName, Tensor>>>;
@@ -43,11 +43,6 @@ interface Pending {
   enqueuedAt: number;
 }
 
-function positiveInteger(value: number | undefined, fallback: number, name: string): number {
-  const number = value ?? fallback;
-  if (!Number.isSafeInteger(number) || number < 1) throw new InvalidArgumentError(name, `${name} must be a positive integer, got ${String(value)}.`);
-  return number;
-}
 
 
 /**
@@ -97,8 +92,8 @@ export class Batcher {
     options: BatcherOptions,
     private readonly observer: BatchObserver = {},
   ) {
-    this.maxBatch = positiveInteger(options.maxBatch, 32, 'maxBatch');
-    this.maxQueue = positiveInteger(options.maxQueue, 256, 'maxQueue');
+    this.maxBatch = positiveInteger(options.maxBatch ?? 32, 'maxBatch');
+    this.maxQueue = positiveInteger(options.maxQueue ?? 256, 'maxQueue');
     const delay = options.maxDelayMs ?? 0;
     if (!(Number.isFinite(delay) && delay >= 0)) throw new InvalidArgumentError('maxDelayMs', `maxDelayMs must be a number of milliseconds >= 0, got ${String(options.maxDelayMs)}.`);
     this.maxDelayMs = delay;

@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import multipart from '@fastify/multipart';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
-import { InvalidArgumentError, VitzooError, createTensor, type OutputName, type Tensor } from '@vitzoo/core';
+import { InvalidArgumentError, VitzooError, createTensor, positiveInteger, type OutputName, type Tensor } from '@vitzoo/core';
 import { indexLabels, predictionsFromLogits, resolvePredictionFilter, type Prediction } from '@vitzoo/pipeline';
 import { preprocessImages } from '@vitzoo/preprocess/node';
 import { QueueFullError, type Ticket } from './batcher.js';
@@ -120,11 +120,6 @@ interface RequestState {
   finished?: boolean;
 }
 
-function positiveInteger(value: number | undefined, fallback: number, name: string): number {
-  const number = value ?? fallback;
-  if (!Number.isSafeInteger(number) || number < 1) throw new InvalidArgumentError(name, `${name} must be a positive integer, got ${String(value)}.`);
-  return number;
-}
 
 function bad(message: string): InvalidArgumentError {
   return new InvalidArgumentError('request', message);
@@ -159,9 +154,9 @@ export function createServer(options: ServerOptions): VitzooServer {
   if (!options || !Array.isArray(options.models) || options.models.length === 0) {
     throw new InvalidArgumentError('models', 'createServer needs at least one model: { models: [{ name, model }] or [{ name, load }] }.');
   }
-  const maxBatch = positiveInteger(options.maxBatch, 32, 'maxBatch');
-  const requestTimeoutMs = positiveInteger(options.requestTimeoutMs, 30_000, 'requestTimeoutMs');
-  const bodyLimit = positiveInteger(options.bodyLimit, DEFAULT_BODY_LIMIT, 'bodyLimit');
+  const maxBatch = positiveInteger(options.maxBatch ?? 32, 'maxBatch');
+  const requestTimeoutMs = positiveInteger(options.requestTimeoutMs ?? 30_000, 'requestTimeoutMs');
+  const bodyLimit = positiveInteger(options.bodyLimit ?? DEFAULT_BODY_LIMIT, 'bodyLimit');
   const serverName = options.name ?? 'vitzoo';
   const metrics = createMetrics();
 
