@@ -6,6 +6,7 @@ import { DEFAULT_BODY_LIMIT, MODEL_NAME, createServer } from '@vitzoo/server';
 import type { CommandContext } from '../context.js';
 import { DEFAULT_MODEL } from '../model-dir.js';
 import { addModelSourceOptions, createModelLoader, type ModelSourceFlags } from '../model-loading.js';
+import { integerOption } from '../option-values.js';
 import { addBuildOptions, buildOptions, type BuildFlags } from '../build-options.js';
 
 interface ServeCommandOptions extends ModelSourceFlags, BuildFlags {
@@ -22,15 +23,6 @@ interface ServeCommandOptions extends ModelSourceFlags, BuildFlags {
   outputs: string;
   backend: string;
   logLevel: string;
-}
-
-/** A whole number option within `min..max`. */
-function integerOption(value: string, option: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const number = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(number) || number < min || number > max) {
-    throw new InvalidArgumentError(option, `${option} must be a whole number from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}, got '${value}'.`);
-  }
-  return number;
 }
 
 /**
