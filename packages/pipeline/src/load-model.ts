@@ -492,6 +492,13 @@ export async function modelFromGraph(loaded: ModelGraph, options: SessionChoice)
  * The graph `loadModel` would open, without a session: what `vitzoo convert` writes and the
  * conformance runner runs. Same sources and options as `loadModel`.
  */
+/** The build options a graph run as it is cannot honour (`graph`: what it is) are refused, naming what to load `instead`. */
+function refuseRebuild(graph: string, instead: string, options: Pick<LoadModelOptions, 'imageSize' | 'explain'>, dtype: Dtype): void {
+  if (dtype !== 'fp32') throw new UnsupportedError(`${graph}: it runs as it is, so dtype '${dtype}' cannot be built; load ${instead} instead.`);
+  if (options.imageSize !== undefined) throw new UnsupportedError(`${graph}: it runs as it is, so imageSize cannot be changed; load ${instead} instead.`);
+  if (options.explain !== undefined) throw new UnsupportedError(`${graph} run as it is, which gives only its logits; heat maps (explain) need ${instead}.`);
+}
+
 /** A model description at `options.imageSize` (unchanged without it); see `modelAtImageSize` of @vitzoo/core. */
 function atImageSize<D extends { architecture: Architecture; kwargs: Readonly<Record<string, unknown>>; pretrained?: PretrainedConfig | undefined }>(
   description: D,
@@ -519,20 +526,17 @@ export async function loadGraph(source: ModelSourceInput, options: LoadModelOpti
   const config = parseJsonObject(await files.read('config.json'), configContext, 'config.json');
   const layout = files.layout ?? (isTransformersConfig(config) ? 'onnx' : 'timm');
   if (layout === 'onnx') {
-    if (dtype !== 'fp32') throw new UnsupportedError(`${files.name} is an ONNX-layout model: it runs as it is, so dtype '${dtype}' cannot be built; load the timm checkpoint instead.`);
-    if (options.imageSize !== undefined) throw new UnsupportedError(`${files.name} is an ONNX-layout model: it runs as it is, so imageSize cannot be changed; load the timm checkpoint instead.`);
-    if (options.explain !== undefined) throw new UnsupportedError(`${files.name} is an ONNX-layout model run as it is, which gives only its logits; heat maps (explain) need the timm checkpoint.`);
+    refuseRebuild(`${files.name} is an ONNX-layout model`, 'the timm checkpoint', options, dtype);
     return onnxLayoutGraph(files, config, options);
   }
-  const description = atImageSize(describeModelConfig(config, registry, configContext), options);
+  const described = describeModelConfig(config, registry, configContext);
   const graphFile = [options.weights, files.modelFile].find((file) => file !== undefined && /\.onnx$/i.test(file));
   if (graphFile !== undefined) {
     // A graph built elsewhere (`vitzoo convert`, a bare .onnx URL): run as it is, preprocessed by config.json.
-    if (dtype !== 'fp32') throw new UnsupportedError(`${files.name} names an ONNX graph: it runs as it is, so dtype '${dtype}' cannot be built; load the checkpoint instead.`);
-    if (options.imageSize !== undefined) throw new UnsupportedError(`${files.name} names an ONNX graph: it runs as it is, so imageSize cannot be changed; load the checkpoint instead.`);
-    if (options.explain !== undefined) throw new UnsupportedError(`${files.name} names an ONNX graph run as it is, which gives only its logits; heat maps (explain) need the checkpoint.`);
-    return graphAsIs(files, graphFile, options, 'ONNX model', { architecture: description.architecture.id, pretrained: description.pretrained });
+    refuseRebuild(`${files.name} names an ONNX graph`, 'the checkpoint', options, dtype);
+    return graphAsIs(files, graphFile, options, 'ONNX model', { architecture: described.architecture.id, pretrained: described.pretrained });
   }
+  const description = atImageSize(described, options);
   const weights = weightsFile(files, options.weights);
   const cacheGraph = options.cache !== false && (options.graphCache ?? files.cached === true);
   const store = cacheGraph ? options.fileSource?.graphStore?.(files, { cache: options.cache }) : undefined;

@@ -116,6 +116,12 @@ describe('imageSize: a checkpoint run at another image size', () => {
     const patch = await caught(loadModel(caseDir('vit_tiny'), { registry, backend: nodeBackend, imageSize: 44 }));
     expect(InvalidConfigError.isInstance(patch)).toBe(true);
     expect((patch as Error).message).toMatch(/img_size.*multiple of patch_size/);
+    // A graph that runs as it is cannot be rebuilt at another size (nor with heat-map outputs).
+    const asIs = await caught(loadModel(caseDir('vit_tiny'), { registry, backend: nodeBackend, weights: 'reference.onnx', imageSize: 48 }));
+    expect(UnsupportedError.isInstance(asIs)).toBe(true);
+    expect((asIs as Error).message).toMatch(/names an ONNX graph: it runs as it is, so imageSize cannot be changed; load the checkpoint instead/);
+    const explainAsIs = await caught(loadModel(caseDir('vit_tiny'), { registry, backend: nodeBackend, weights: 'reference.onnx', explain: 'auto' }));
+    expect((explainAsIs as Error).message).toMatch(/names an ONNX graph run as it is, which gives only its logits; heat maps \(explain\) need the checkpoint/);
     for (const bad of [0, -32, 1.5, 'big', '32x', [32], [32, 32, 3], 100_000, Number.NaN]) {
       const error = await caught(loadModel(caseDir('vit_tiny'), { registry, backend: nodeBackend, imageSize: bad as never }));
       expect(InvalidArgumentError.isInstance(error), JSON.stringify(bad)).toBe(true);
